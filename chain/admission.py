@@ -1,0 +1,99 @@
+"""Stateful admission rules: who may call what, with which nonce.
+
+The contracts enforce the same rules when they execute; checking them before a transaction enters
+the mempool (and again, in block order, when a block is validated) gives the sender a specific
+error at once and keeps blocks free of transactions that would only revert.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from chain.codec import Member
+from chain.errors import (
+    MemberSuspended,
+    MissingRole,
+    NonceGap,
+    NonceTooLow,
+    NotAMember,
+    UnsupportedTransaction,
+)
+from chain.genesis import ContractAddresses
+from chain.transactions import AdmittedTransaction
+from contracts import bindings
+
+STATUS_ACTIVE = int(bindings.InstitutionStatus.ACTIVE)
+ROLE_NAMES = {
+    bindings.ROLE_PUBLISHER: "publisher",
+    bindings.ROLE_QUERIER: "querier",
+    bindings.ROLE_REGULATOR: "regulator",
+    bindings.ROLE_NODE: "node",
+}
+
+
+def role_names(roles: int) -> str:
+    """Human names of role bits, e.g. "publisher or regulator"."""
+    names = [name for bit, name in ROLE_NAMES.items() if roles & bit]
+    return " or ".join(names) or "none"
+
+
+def check_call(
+    admitted: AdmittedTransaction,
+    members: Mapping[bytes, Member],
+    contracts: ContractAddresses,
+) -> bindings.ContractFunction:
+    """Check that the sender may make this call: member, active, with a role the function needs.
+
+    Returns the function called. Raises NotAMember, MemberSuspended, MissingRole or
+    UnsupportedTransaction.
+    """
+    transaction = admitted.transaction
+    contract = contracts.name_of(transaction.to)
+    if contract is None:
+        raise UnsupportedTransaction(
+            f"transactions must call Consortium, CreditRegistry or Authorization; "
+            f"0x{transaction.to.hex()} is none of them",
+            field="to",
+        )
+    try:
+        function = bindings.function_for(transaction.data)
+    except bindings.UnknownFunctionError as error:
+        raise UnsupportedTransaction(str(error), field="data") from error
+    if function.contract != contract or not function.changes_state:
+        raise UnsupportedTransaction(
+            f"{contract} has no state-changing function {function.name}", field="data"
+        )
+    member = members.get(admitted.sender)
+    if member is None:
+        raise NotAMember(
+            f"0x{admitted.sender.hex()} is not an admitted institution of the consortium",
+            field="from",
+        )
+    if member.status != STATUS_ACTIVE:
+        state = {2: "suspended", 3: "removed"}.get(member.status, "inactive")
+        raise MemberSuspended(f"{member.name} (0x{admitted.sender.hex()}) is {state}", "from")
+    if function.required_roles and not member.roles & function.required_roles:
+        raise MissingRole(
+            f"{function.name} needs the {role_names(function.required_roles)} role; "
+            f"{member.name} holds {role_names(member.roles)}",
+            field="from",
+        )
+    return function
+
+
+def check_nonce(admitted: AdmittedTransaction, expected: int, max_ahead: int = 0) -> None:
+    """The nonce must be `expected` (or at most `max_ahead` above it, for the mempool)."""
+    nonce = admitted.nonce
+    if nonce < expected:
+        raise NonceTooLow(
+            f"nonce {nonce} was already used; the next nonce of 0x{admitted.sender.hex()} is "
+            f"{expected}",
+            field="nonce",
+        )
+    if nonce > expected + max_ahead:
+        raise NonceGap(
+            f"nonce {nonce} leaves a gap; expected {expected}"
+            + (f" (up to {expected + max_ahead} while earlier ones are pending)" if max_ahead
+               else ""),
+            field="nonce",
+        )

@@ -1,0 +1,344 @@
+"""Contract execution on py-evm: the only module of the project that imports `eth`.
+
+Dataclasses in, dataclasses out. A block executes as one batch on one py-evm state: every
+transaction is applied in order, then the tries are hashed and written once (`persist`), never
+per transaction (which would rebuild the tries each time: ~30 tx/s instead of ~500).
+
+Signatures are never checked here. The node verified each sender once at admission; py-evm gets
+an unsigned transaction with that sender spoofed in (what `eth_call` does), so its `sender`
+property costs nothing and its `validate()` recovers nothing.
+
+Fees are not charged (ADR 0001): transactions execute at gas price 0 whatever they offered, with
+base fee 0, so accounts need no balance and the chain carries no currency.
+
+State lives as trie nodes keyed by their hash. Execution reads them through `StateSource` (the
+node's store) and returns the nodes it created in `ExecutionResult.state_nodes`, which the
+ledger persists atomically with the block.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import eth_hash.auto
+from eth.db.atomic import AtomicDB
+from eth.db.backends.base import BaseDB
+from eth.vm.execution_context import ExecutionContext
+from eth.vm.forks.shanghai import ShanghaiVM
+from eth.vm.forks.shanghai.state import ShanghaiState
+from eth.vm.spoof import SpoofTransaction
+from eth_hash.backends import pysha3
+from eth_typing import Address as EvmAddress
+from eth_typing import BlockNumber, Hash32
+
+from chain.crypto import Address
+from chain.transactions import AdmittedTransaction
+
+BLANK_ROOT_HASH = bytes.fromhex("56e81f171bcc55a6ff8345e692c0f86e5b48e01b996cadc001622fb5e363b421")
+BLOCK_GAS_LIMIT = 300_000_000  # room for a 500-transaction block of batch publishes
+CALL_GAS_LIMIT = 50_000_000  # read-only calls (eth_call, report queries)
+REFUND_QUOTIENT = 5  # EIP-3529
+_TRANSACTION_BUILDER: Any = ShanghaiVM.get_transaction_builder()
+
+# py-evm hashes every trie node through eth_hash; its automatic choice is pycryptodome (~10 µs a
+# hash). safe-pysha3 is a dependency of the project and is five times faster.
+eth_hash.auto.keccak._backend = pysha3.backend
+
+
+class StateSource(Protocol):
+    """Where execution reads trie nodes and contract code that are already committed."""
+
+    def load_state_node(self, key: bytes) -> bytes | None:
+        """The node (or code) stored under its hash, or None."""
+
+
+@dataclass(frozen=True, slots=True)
+class Log:
+    """An event a contract emitted."""
+
+    address: Address
+    topics: tuple[bytes, ...]
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """The outcome of one transaction in a block.
+
+    status: 1 when the call succeeded, 0 when it reverted (a reverted call still uses its nonce).
+    gas_used: gas of this transaction; cumulative_gas_used: of the block so far.
+    revert_reason: the contract's reason when it reverted, if it gave one.
+    """
+
+    transaction_hash: bytes
+    status: int
+    gas_used: int
+    cumulative_gas_used: int
+    logs: tuple[Log, ...]
+    revert_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BlockEnvironment:
+    """What a block's transactions can see of the block."""
+
+    height: int
+    timestamp_ms: int
+    coinbase: Address
+    chain_id: int
+    gas_limit: int = BLOCK_GAS_LIMIT
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionResult:
+    """A block's effect: the new state root, receipts, and the trie nodes it wrote."""
+
+    state_root: bytes
+    receipts: tuple[Receipt, ...]
+    state_nodes: Mapping[bytes, bytes]
+
+    @property
+    def gas_used(self) -> int:
+        """Gas of the whole block."""
+        return self.receipts[-1].cumulative_gas_used if self.receipts else 0
+
+
+@dataclass(frozen=True, slots=True)
+class CallResult:
+    """The outcome of a read-only call."""
+
+    success: bool
+    output: bytes
+    gas_used: int
+    revert_reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SystemCall:
+    """A call or deployment made at genesis by an account, without a signature."""
+
+    sender: Address
+    to: Address | None
+    data: bytes
+    gas: int = 30_000_000
+
+
+class _OverlayDatabase(BaseDB):
+    """Reads committed nodes from a source; keeps every write in memory for the ledger."""
+
+    def __init__(self, source: StateSource) -> None:
+        self.source = source
+        self.written: dict[bytes, bytes] = {}
+
+    def __getitem__(self, key: bytes) -> bytes:
+        value = self.written.get(key)
+        if value is None:
+            value = self.source.load_state_node(key)
+            if value is None:
+                raise KeyError(key)
+        return value
+
+    def __setitem__(self, key: bytes, value: bytes) -> None:
+        self.written[key] = value
+
+    def _exists(self, key: bytes) -> bool:
+        return key in self.written or self.source.load_state_node(key) is not None
+
+    def __delitem__(self, key: bytes) -> None:
+        # Tries are persisted with apply_deletes=False: nodes are never removed.
+        self.written.pop(key, None)
+
+    def __iter__(self) -> Iterator[bytes]:
+        raise NotImplementedError("the state overlay is not iterable")
+
+    def __len__(self) -> int:
+        return len(self.written)
+
+
+class EmptyStateSource:
+    """A source with no nodes: the parent of genesis."""
+
+    def load_state_node(self, key: bytes) -> bytes | None:
+        """Nothing is stored."""
+        return None
+
+
+def _open_state(
+    source: StateSource, state_root: bytes, environment: BlockEnvironment
+) -> tuple[ShanghaiState, _OverlayDatabase]:
+    overlay = _OverlayDatabase(source)
+    context = ExecutionContext(
+        coinbase=EvmAddress(environment.coinbase),
+        timestamp=environment.timestamp_ms // 1000,
+        block_number=BlockNumber(environment.height),
+        difficulty=0,
+        mix_hash=Hash32(b"\0" * 32),
+        gas_limit=environment.gas_limit,
+        prev_hashes=(),
+        chain_id=environment.chain_id,
+        base_fee_per_gas=0,
+    )
+    state = ShanghaiState(AtomicDB(overlay), context, Hash32(state_root))
+    return state, overlay
+
+
+def _executable(sender: Address, nonce: int, gas: int, to: Address | None, data: bytes,
+                access_list: Sequence[Any] = ()) -> Any:
+    if access_list:
+        unsigned = _TRANSACTION_BUILDER.new_unsigned_dynamic_fee_transaction(
+            chain_id=1, nonce=nonce, max_priority_fee_per_gas=0, max_fee_per_gas=0, gas=gas,
+            to=to or b"", value=0, data=data, access_list=access_list,
+        )
+    else:
+        unsigned = _TRANSACTION_BUILDER.create_unsigned_transaction(
+            nonce=nonce, gas_price=0, gas=gas, to=to or b"", value=0, data=data
+        )
+    return SpoofTransaction(unsigned, from_=sender)
+
+
+def _revert_reason(computation: Any) -> str | None:
+    output = bytes(computation.output or b"")
+    if output[:4] == bytes.fromhex("08c379a0") and len(output) >= 68:
+        length = int.from_bytes(output[36:68], "big")
+        return output[68 : 68 + length].decode("utf-8", "replace")
+    if computation.is_error:
+        return str(computation.error) or type(computation.error).__name__
+    return None
+
+
+def _apply(state: ShanghaiState, transaction: Any, cumulative: int, tx_hash: bytes) -> Receipt:
+    state.lock_changes()
+    computation = state.apply_transaction(transaction)
+    used = transaction.gas - computation.get_gas_remaining()
+    gas_used = used - min(computation.get_gas_refund(), used // REFUND_QUOTIENT)
+    logs = tuple(
+        Log(address=bytes(address), topics=tuple(t.to_bytes(32, "big") for t in topics),
+            data=bytes(data))
+        for address, topics, data in computation.get_log_entries()
+    )
+    success = computation.is_success
+    return Receipt(
+        transaction_hash=tx_hash,
+        status=1 if success else 0,
+        gas_used=gas_used,
+        cumulative_gas_used=cumulative + gas_used,
+        logs=logs if success else (),
+        revert_reason=None if success else _revert_reason(computation),
+    )
+
+
+def execute_block(
+    source: StateSource,
+    parent_state_root: bytes,
+    environment: BlockEnvironment,
+    transactions: Sequence[AdmittedTransaction],
+) -> ExecutionResult:
+    """Execute a block's admitted transactions as one batch on the parent state.
+
+    The caller has checked nonces and membership (the ledger's block validation); a py-evm
+    validation error here means the block is invalid and propagates as ValueError.
+    """
+    state, overlay = _open_state(source, parent_state_root, environment)
+    receipts = []
+    cumulative = 0
+    for admitted in transactions:
+        tx = admitted.transaction
+        executable = _executable(admitted.sender, tx.nonce, tx.gas, tx.to, tx.data,
+                                 tx.access_list)
+        receipt = _apply(state, executable, cumulative, tx.hash)
+        cumulative = receipt.cumulative_gas_used
+        receipts.append(receipt)
+    state.persist()
+    return ExecutionResult(
+        state_root=bytes(state.state_root), receipts=tuple(receipts),
+        state_nodes=dict(overlay.written),
+    )
+
+
+def execute_system_calls(
+    source: StateSource,
+    parent_state_root: bytes,
+    environment: BlockEnvironment,
+    calls: Sequence[SystemCall],
+) -> ExecutionResult:
+    """Execute unsigned calls and deployments (genesis only), nonces taken from state."""
+    state, overlay = _open_state(source, parent_state_root, environment)
+    receipts = []
+    cumulative = 0
+    for index, call in enumerate(calls):
+        nonce = state.get_nonce(EvmAddress(call.sender))
+        executable = _executable(call.sender, nonce, call.gas, call.to, call.data)
+        receipt = _apply(state, executable, cumulative, index.to_bytes(32, "big"))
+        if receipt.status != 1:
+            raise ValueError(f"genesis call {index} reverted: {receipt.revert_reason}")
+        cumulative = receipt.cumulative_gas_used
+        receipts.append(receipt)
+    state.persist()
+    return ExecutionResult(
+        state_root=bytes(state.state_root), receipts=tuple(receipts),
+        state_nodes=dict(overlay.written),
+    )
+
+
+def call_contract(
+    source: StateSource,
+    state_root: bytes,
+    environment: BlockEnvironment,
+    sender: Address,
+    to: Address,
+    data: bytes,
+    gas: int = CALL_GAS_LIMIT,
+) -> CallResult:
+    """A read-only call against a committed state (eth_call); nothing is written."""
+    state, _ = _open_state(source, state_root, environment)
+    executable = _executable(sender, state.get_nonce(EvmAddress(sender)), gas, to, data)
+    computation = state.costless_execute_transaction(executable)
+    gas_used = gas - computation.get_gas_remaining()
+    return CallResult(
+        success=computation.is_success,
+        output=bytes(computation.output or b""),
+        gas_used=gas_used,
+        revert_reason=None if computation.is_success else _revert_reason(computation),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class AccountView:
+    """An account's nonce, balance and code at a state root."""
+
+    nonce: int
+    balance: int
+    code: bytes
+
+
+def read_account(
+    source: StateSource, state_root: bytes, environment: BlockEnvironment, address: Address
+) -> AccountView:
+    """Read an account at a committed state."""
+    state, _ = _open_state(source, state_root, environment)
+    return AccountView(
+        nonce=state.get_nonce(EvmAddress(address)),
+        balance=state.get_balance(EvmAddress(address)),
+        code=bytes(state.get_code(EvmAddress(address))),
+    )
+
+
+def read_storage(
+    source: StateSource,
+    state_root: bytes,
+    environment: BlockEnvironment,
+    address: Address,
+    slot: int,
+) -> int:
+    """Read one storage slot at a committed state (eth_getStorageAt)."""
+    state, _ = _open_state(source, state_root, environment)
+    return int(state.get_storage(EvmAddress(address), slot))
+
+
+def contract_address(deployer: Address, nonce: int) -> Address:
+    """The address a deployment by `deployer` at `nonce` creates."""
+    from eth._utils.address import generate_contract_address
+
+    return bytes(generate_contract_address(EvmAddress(deployer), nonce))

@@ -1,0 +1,147 @@
+"""Index entries derived from a committed block's events.
+
+Pure: receipts in, key-value entries out. The ledger writes them in the same atomic commit as
+the block, so the index can never disagree with the chain.
+
+Keys (one byte of namespace first):
+- `R` + record id -> RecordEntry (latest status of that version)
+- `E` + enterprise (18 ASCII) + height (8) + transaction index (4) + log index (4) -> record id
+- `T` + transaction hash -> location (height, index)
+- `M` + address -> Member
+- `A` + node id (32) + batch (8) -> merkle root + entry count (an anchored audit batch)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+
+from chain.codec import (
+    Member,
+    RecordEntry,
+    decode_member,
+    decode_record_entry,
+    encode_location,
+    encode_member,
+    encode_record_entry,
+)
+from chain.execution import Receipt
+from contracts import bindings
+
+RECORD_PREFIX = b"R"
+ENTERPRISE_PREFIX = b"E"
+TRANSACTION_PREFIX = b"T"
+MEMBER_PREFIX = b"M"
+ANCHOR_PREFIX = b"A"
+STATUS_CORRECTED = int(bindings.RecordStatus.CORRECTED)
+STATUS_REVOKED = int(bindings.RecordStatus.REVOKED)
+
+Lookup = Callable[[bytes], bytes | None]
+
+
+def enterprise_key(enterprise: str) -> bytes:
+    """The prefix of an enterprise's record index."""
+    return ENTERPRISE_PREFIX + enterprise.encode("ascii")
+
+
+def index_block(
+    height: int,
+    transaction_hashes: Sequence[bytes],
+    receipts: Sequence[Receipt],
+    lookup: Lookup,
+) -> dict[bytes, bytes]:
+    """The index entries a committed block adds or changes.
+
+    `lookup` reads entries committed before this block; entries this block writes are read back
+    from the result first, so a block may publish and correct a record at once.
+    """
+    entries: dict[bytes, bytes] = {}
+
+    def read(key: bytes) -> bytes | None:
+        return entries[key] if key in entries else lookup(key)
+
+    for position, (transaction_hash, receipt) in enumerate(
+            zip(transaction_hashes, receipts, strict=True)):
+        entries[TRANSACTION_PREFIX + transaction_hash] = encode_location(height, position)
+        for log_index, log in enumerate(receipt.logs):
+            event = bindings.decode_event(log.topics, log.data)
+            if event is None:
+                continue
+            place = height.to_bytes(8, "big") + position.to_bytes(4, "big") + log_index.to_bytes(
+                4, "big")
+            _apply_event(event, height, transaction_hash, place, read, entries)
+    return entries
+
+
+def _member(read: Lookup, account: bytes) -> Member | None:
+    raw = read(MEMBER_PREFIX + account)
+    return decode_member(raw) if raw is not None else None
+
+
+def _record(read: Lookup, record_id: bytes) -> RecordEntry | None:
+    raw = read(RECORD_PREFIX + record_id)
+    return decode_record_entry(raw) if raw is not None else None
+
+
+def _apply_event(event: bindings.Event, height: int, transaction_hash: bytes, place: bytes,
+                 read: Lookup, entries: dict[bytes, bytes]) -> None:
+    match event:
+        case bindings.RecordPublished() | bindings.RecordCorrected():
+            _index_record_version(event, height, transaction_hash, place, read, entries)
+        case bindings.RecordRevoked(record_id=record_id):
+            entry = _record(read, record_id)
+            if entry is not None:
+                entries[RECORD_PREFIX + record_id] = encode_record_entry(
+                    replace(entry, status=STATUS_REVOKED))
+        case bindings.InstitutionAdmitted(account=account, roles=roles, city=city, name=name):
+            entries[MEMBER_PREFIX + account] = encode_member(
+                Member(account, roles, int(bindings.InstitutionStatus.ACTIVE), city, name))
+        case bindings.RolesChanged(account=account, roles=roles):
+            _update_member(read, entries, account, roles=roles)
+        case bindings.InstitutionSuspended(account=account):
+            _update_member(read, entries, account, status=int(bindings.InstitutionStatus.SUSPENDED))
+        case bindings.InstitutionReinstated(account=account):
+            _update_member(read, entries, account, status=int(bindings.InstitutionStatus.ACTIVE))
+        case bindings.InstitutionRemoved(account=account):
+            _update_member(read, entries, account, status=int(bindings.InstitutionStatus.REMOVED))
+        case bindings.AuditAnchored():
+            key = ANCHOR_PREFIX + event.node_id + event.batch_seq.to_bytes(8, "big")
+            entries[key] = event.merkle_root + event.entry_count.to_bytes(8, "big")
+        case _:
+            pass
+
+
+def _update_member(read: Lookup, entries: dict[bytes, bytes], account: bytes,
+                   roles: int | None = None, status: int | None = None) -> None:
+    member = _member(read, account)
+    if member is not None:
+        entries[MEMBER_PREFIX + account] = encode_member(replace(
+            member,
+            roles=member.roles if roles is None else roles,
+            status=member.status if status is None else status,
+        ))
+
+
+def _index_record_version(event: bindings.RecordPublished | bindings.RecordCorrected,
+                          height: int, transaction_hash: bytes, place: bytes, read: Lookup,
+                          entries: dict[bytes, bytes]) -> None:
+    enterprise = bindings.decode_enterprise_id(event.enterprise)
+    if isinstance(event, bindings.RecordPublished):
+        record_id, previous = event.record_id, b""
+        publisher, kind = event.publisher, event.kind
+    else:
+        record_id, previous = event.new_record_id, event.old_record_id
+        old = _record(read, previous)
+        publisher = old.publisher if old else b"\0" * 20
+        kind = old.kind if old else 0
+        if old is not None:
+            entries[RECORD_PREFIX + previous] = encode_record_entry(
+                replace(old, status=STATUS_CORRECTED, next=record_id))
+    member = _member(read, publisher)
+    entries[RECORD_PREFIX + record_id] = encode_record_entry(RecordEntry(
+        record_id=record_id, enterprise=enterprise, kind=kind, payload_hash=event.payload_hash,
+        publisher=publisher, version=event.version, previous=previous,
+        status=int(bindings.RecordStatus.ACTIVE), height=height,
+        transaction_hash=transaction_hash, origin_city=member.city if member else 0,
+    ))
+    entries[enterprise_key(enterprise) + place] = record_id

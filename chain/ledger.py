@@ -1,0 +1,347 @@
+"""The ledger: admit transactions, build and validate blocks, append them, and read the chain.
+
+`append_block` validates, executes and compares roots, and only then writes the block, its
+receipts, state and index entries in one atomic store commit: an invalid block changes nothing.
+Each block's execution result is kept by block hash between validation and commit, so a node
+executes a block once whether it proposed it or voted for it.
+
+Signatures: every transaction is verified once per node. Admission records the sender in the
+`SenderCache`; block validation looks senders up there and recovers (in parallel, through the
+caller's `mapper`) only transactions it has never seen.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from chain.admission import check_call, check_nonce
+from chain.blocks import (
+    MAX_BLOCK_TRANSACTIONS,
+    Block,
+    BlockHeader,
+    decode_block,
+    encode_block,
+    transactions_root,
+)
+from chain.codec import (
+    ChainHead,
+    Member,
+    RecordEntry,
+    decode_head,
+    decode_location,
+    decode_member,
+    decode_receipts,
+    decode_record_entry,
+    encode_head,
+    encode_receipt,
+    encode_receipts,
+)
+from chain.crypto import Address
+from chain.errors import InvalidBlock, NotFound, YrdError
+from chain.execution import (
+    AccountView,
+    BlockEnvironment,
+    CallResult,
+    ExecutionResult,
+    Receipt,
+    call_contract,
+    execute_block,
+    read_account,
+)
+from chain.genesis import Genesis
+from chain.indexer import (
+    MEMBER_PREFIX,
+    RECORD_PREFIX,
+    TRANSACTION_PREFIX,
+    enterprise_key,
+    index_block,
+)
+from chain.mempool import MAX_NONCE_AHEAD, Mempool
+from chain.merkle import merkle_root
+from chain.storage import BlockStore, StoreCommit
+from chain.transactions import (
+    AdmittedTransaction,
+    Mapper,
+    SenderCache,
+    Transaction,
+    admit_many,
+    decode_transaction,
+)
+
+EXECUTED_BLOCKS_KEPT = 64  # proposals executed but not yet committed (several rounds' worth)
+ZERO_ADDRESS = b"\0" * 20
+
+
+@dataclass(frozen=True, slots=True)
+class CommittedBlock:
+    """What an append changed, for the node to announce and index."""
+
+    block: Block
+    receipts: tuple[Receipt, ...]
+    admitted: tuple[AdmittedTransaction, ...]
+
+
+class Ledger:
+    """One node's view of the chain over a `BlockStore`."""
+
+    def __init__(self, store: BlockStore, genesis: Genesis,
+                 sender_cache: SenderCache | None = None, mapper: Mapper | None = None) -> None:
+        self.store = store
+        self.genesis = genesis
+        self.chain_id = genesis.chain_id
+        self.contracts = genesis.contracts
+        self.senders = sender_cache or SenderCache()
+        self.mapper = mapper
+        self.mempool = Mempool()
+        self._executed: OrderedDict[bytes, tuple[ExecutionResult, tuple[
+            AdmittedTransaction, ...]]] = OrderedDict()
+        self._nonces: dict[Address, int] = {}
+        self.members: dict[Address, Member] = {}
+        raw_head = store.load_head()
+        if raw_head is None:
+            self._commit(genesis.block, genesis.result, ())
+        else:
+            self.head = decode_head(raw_head)
+            stored = store.load_block(0)
+            if stored is None or decode_block(stored).hash != genesis.block.hash:
+                raise InvalidBlock("the store holds another chain: its genesis differs")
+            self.members = {
+                key[1:]: decode_member(value)
+                for key, value in store.scan_index(MEMBER_PREFIX, 1 << 30)
+            }
+
+    # Admission ---------------------------------------------------------------------------
+
+    def decode(self, raw: bytes) -> Transaction:
+        """Stateless checks: size, envelope, fields, chain id."""
+        return decode_transaction(raw, self.chain_id)
+
+    def admit(self, raw: bytes) -> AdmittedTransaction:
+        """Full admission into the mempool: stateless, signature (once), member, role, nonce."""
+        admitted = self.senders.admit(self.decode(raw))
+        self.check_admissible(admitted)
+        self.mempool.add(admitted)
+        return admitted
+
+    def check_admissible(self, admitted: AdmittedTransaction) -> None:
+        """Stateful checks against the committed state and the pending queue."""
+        check_call(admitted, self.members, self.contracts)
+        committed = self.next_nonce(admitted.sender)
+        check_nonce(admitted, committed, max_ahead=MAX_NONCE_AHEAD)
+
+    def next_nonce(self, sender: Address) -> int:
+        """The sender's nonce after the last committed block."""
+        nonce = self._nonces.get(sender)
+        if nonce is None:
+            nonce = self.account(sender).nonce
+            self._nonces[sender] = nonce
+        return nonce
+
+    def pending_nonce(self, sender: Address) -> int:
+        """The next nonce counting pending transactions (eth_getTransactionCount 'pending')."""
+        return self.mempool.pending_nonce(sender, self.next_nonce(sender))
+
+    # Blocks ------------------------------------------------------------------------------
+
+    def _environment(self, height: int, timestamp_ms: int) -> BlockEnvironment:
+        return BlockEnvironment(height=height, timestamp_ms=timestamp_ms, coinbase=ZERO_ADDRESS,
+                                chain_id=self.chain_id)
+
+    def build_block(self, timestamp_ms: int, proposer: str,
+                    limit: int = MAX_BLOCK_TRANSACTIONS) -> Block:
+        """Propose a block of pending transactions on top of the head, executed once."""
+        chosen = self._still_admissible(self.mempool.select(self.next_nonce, limit))
+        timestamp_ms = max(timestamp_ms, self.head.timestamp_ms)
+        result = execute_block(self.store, self.head.state_root,
+                               self._environment(self.head.height + 1, timestamp_ms), chosen)
+        header = BlockHeader(
+            height=self.head.height + 1,
+            parent_hash=self.head.block_hash,
+            timestamp_ms=timestamp_ms,
+            proposer=proposer,
+            transactions_root=transactions_root([a.transaction.raw for a in chosen]),
+            state_root=result.state_root,
+            receipts_root=merkle_root([encode_receipt(r) for r in result.receipts]),
+            gas_used=result.gas_used,
+        )
+        block = Block(header, tuple(a.transaction.raw for a in chosen))
+        self._remember(block.hash, result, tuple(chosen))
+        return block
+
+    def _still_admissible(self, candidates: Sequence[AdmittedTransaction]) -> list[
+            AdmittedTransaction]:
+        chosen: list[AdmittedTransaction] = []
+        expected: dict[Address, int] = {}
+        for admitted in candidates:
+            nonce = expected.get(admitted.sender, self.next_nonce(admitted.sender))
+            try:
+                check_call(admitted, self.members, self.contracts)
+                check_nonce(admitted, nonce)
+            except YrdError:
+                continue
+            expected[admitted.sender] = nonce + 1
+            chosen.append(admitted)
+        return chosen
+
+    def _remember(self, block_hash: bytes, result: ExecutionResult,
+                  admitted: tuple[AdmittedTransaction, ...]) -> None:
+        self._executed[block_hash] = (result, admitted)
+        while len(self._executed) > EXECUTED_BLOCKS_KEPT:
+            self._executed.popitem(last=False)
+
+    def validate_block(self, block: Block) -> ExecutionResult:
+        """Check a proposed block against the head and execute it; InvalidBlock if it fails.
+
+        Nothing is written. The result is kept for `append_block`.
+        """
+        cached = self._executed.get(block.hash)
+        if cached is not None:
+            return cached[0]
+        header = block.header
+        if header.height != self.head.height + 1:
+            raise InvalidBlock(f"block height {header.height}, expected {self.head.height + 1}")
+        if header.parent_hash != self.head.block_hash:
+            raise InvalidBlock(f"block parent 0x{header.parent_hash.hex()[:16]}… is not the "
+                               f"head 0x{self.head.block_hash.hex()[:16]}…")
+        if header.timestamp_ms < self.head.timestamp_ms:
+            raise InvalidBlock("block timestamp is earlier than its parent's")
+        if len(block.transactions) > MAX_BLOCK_TRANSACTIONS:
+            raise InvalidBlock(f"block holds over {MAX_BLOCK_TRANSACTIONS} transactions")
+        if transactions_root(block.transactions) != header.transactions_root:
+            raise InvalidBlock("transactions root does not match the transactions")
+        admitted = self._admit_block_transactions(block)
+        result = execute_block(self.store, self.head.state_root,
+                               self._environment(header.height, header.timestamp_ms), admitted)
+        if result.state_root != header.state_root:
+            raise InvalidBlock(f"state root 0x{result.state_root.hex()[:16]}… after execution, "
+                               f"header says 0x{header.state_root.hex()[:16]}…")
+        if merkle_root([encode_receipt(r) for r in result.receipts]) != header.receipts_root:
+            raise InvalidBlock("receipts root does not match execution")
+        if result.gas_used != header.gas_used:
+            raise InvalidBlock(f"gas used {result.gas_used}, header says {header.gas_used}")
+        self._remember(block.hash, result, tuple(admitted))
+        return result
+
+    def _admit_block_transactions(self, block: Block) -> list[AdmittedTransaction]:
+        try:
+            decoded = [self.decode(raw) for raw in block.transactions]
+            admitted = admit_many(self.senders, decoded, self.mapper)
+        except YrdError as error:
+            raise InvalidBlock(f"block holds an inadmissible transaction: {error}") from error
+        expected: dict[Address, int] = {}
+        for position, transaction in enumerate(admitted):
+            nonce = expected.get(transaction.sender, self.next_nonce(transaction.sender))
+            try:
+                check_call(transaction, self.members, self.contracts)
+                check_nonce(transaction, nonce)
+            except YrdError as error:
+                raise InvalidBlock(f"transaction {position} of the block: {error}") from error
+            expected[transaction.sender] = nonce + 1
+        return admitted
+
+    def append_block(self, block: Block) -> CommittedBlock:
+        """Validate (or reuse the validation of) a block and commit it atomically."""
+        result = self.validate_block(block)
+        _, admitted = self._executed.pop(block.hash)
+        self._commit(block, result, admitted)
+        return CommittedBlock(block, result.receipts, admitted)
+
+    def _commit(self, block: Block, result: ExecutionResult,
+                admitted: tuple[AdmittedTransaction, ...]) -> None:
+        header = block.header
+        hashes = [a.hash for a in admitted] if admitted else [
+            r.transaction_hash for r in result.receipts]
+        index = index_block(header.height, hashes, result.receipts, self.store.load_index)
+        head = ChainHead(header.height, block.hash, header.state_root, header.timestamp_ms)
+        self.store.save_commit(StoreCommit(
+            height=header.height, block_hash=block.hash, block=encode_block(block),
+            receipts=encode_receipts(result.receipts), head=encode_head(head),
+            state_nodes=result.state_nodes, index=index,
+        ))
+        self.head = head
+        for key, value in index.items():
+            if key.startswith(MEMBER_PREFIX):
+                self.members[key[1:]] = decode_member(value)
+        for transaction in admitted:
+            self._nonces[transaction.sender] = transaction.nonce + 1
+        self.mempool.remove_committed({a.sender: a.nonce + 1 for a in admitted})
+        self._executed.clear()
+
+    # Reads -------------------------------------------------------------------------------
+
+    def block(self, height: int) -> Block:
+        """The committed block at a height; NotFound otherwise."""
+        raw = self.store.load_block(height)
+        if raw is None:
+            raise NotFound(f"no block at height {height}; the head is {self.head.height}",
+                           field="height")
+        return decode_block(raw)
+
+    def block_by_hash(self, block_hash: bytes) -> Block:
+        """A committed block by its hash; NotFound otherwise."""
+        height = self.store.load_height(block_hash)
+        if height is None:
+            raise NotFound(f"no committed block 0x{block_hash.hex()}", field="hash")
+        return self.block(height)
+
+    def receipts(self, height: int) -> tuple[Receipt, ...]:
+        """The receipts of a committed block."""
+        raw = self.store.load_receipts(height)
+        if raw is None:
+            raise NotFound(f"no receipts at height {height}", field="height")
+        return decode_receipts(raw)
+
+    def transaction_location(self, transaction_hash: bytes) -> tuple[int, int] | None:
+        """(height, index) of a committed transaction, or None."""
+        raw = self.store.load_index(TRANSACTION_PREFIX + transaction_hash)
+        return decode_location(raw) if raw is not None else None
+
+    def receipt(self, transaction_hash: bytes) -> tuple[int, int, Receipt] | None:
+        """(height, index, receipt) of a committed transaction, or None."""
+        location = self.transaction_location(transaction_hash)
+        if location is None:
+            return None
+        height, index = location
+        return height, index, self.receipts(height)[index]
+
+    def record(self, record_id: bytes) -> RecordEntry:
+        """A record version from the index; NotFound otherwise."""
+        raw = self.store.load_index(RECORD_PREFIX + record_id)
+        if raw is None:
+            raise NotFound(f"no record 0x{record_id.hex()}", field="record_id")
+        return decode_record_entry(raw)
+
+    def records_of(self, enterprise: str) -> list[RecordEntry]:
+        """Every record version of an enterprise, in publish order."""
+        return [self.record(record_id) for _, record_id in
+                self.store.scan_index(enterprise_key(enterprise), 1 << 20)]
+
+    def record_versions(self, record_id: bytes) -> list[RecordEntry]:
+        """A record's whole version chain, oldest first."""
+        entry = self.record(record_id)
+        while entry.previous:
+            entry = self.record(entry.previous)
+        versions = [entry]
+        while versions[-1].next:
+            versions.append(self.record(versions[-1].next))
+        return versions
+
+    def call(self, to: Address, data: bytes, sender: Address = ZERO_ADDRESS,
+             timestamp_ms: int | None = None) -> CallResult:
+        """A read-only call at the head (eth_call)."""
+        environment = self._environment(self.head.height + 1,
+                                        timestamp_ms or self.head.timestamp_ms)
+        return call_contract(self.store, self.head.state_root, environment, sender, to, data)
+
+    def account(self, address: Address) -> AccountView:
+        """Nonce, balance and code of an account at the head."""
+        return read_account(self.store, self.head.state_root,
+                            self._environment(self.head.height, self.head.timestamp_ms), address)
+
+
+def replay(ledger: Ledger, blocks: Iterable[Block]) -> None:
+    """Append several blocks in order (catch-up, tests)."""
+    for block in blocks:
+        ledger.append_block(block)

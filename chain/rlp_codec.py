@@ -1,0 +1,141 @@
+"""A small, strict RLP codec for the hot path (transaction admission).
+
+Only what transactions, blocks and receipts need: byte strings and nested lists. Decoding is
+strict: non-canonical lengths, leading zeros in lengths and trailing bytes are refused, so two
+byte strings never decode to the same value.
+"""
+
+from __future__ import annotations
+
+from chain.errors import MalformedInput
+
+RlpItem = bytes | list["RlpItem"]
+
+
+def encode_length(length: int, offset: int) -> bytes:
+    """The RLP length prefix for a payload of `length` bytes."""
+    if length < 56:
+        return bytes((offset + length,))
+    length_bytes = length.to_bytes((length.bit_length() + 7) // 8, "big")
+    return bytes((offset + 55 + len(length_bytes),)) + length_bytes
+
+
+def encode(item: RlpItem) -> bytes:
+    """RLP-encode a byte string or a nested list of them."""
+    if isinstance(item, bytes | bytearray):
+        if len(item) == 1 and item[0] < 0x80:
+            return bytes(item)
+        return encode_length(len(item), 0x80) + bytes(item)
+    payload = b"".join(encode(element) for element in item)
+    return encode_length(len(payload), 0xC0) + payload
+
+
+def encode_int(value: int) -> bytes:
+    """The big-endian minimal bytes of a non-negative integer (0 is the empty string)."""
+    if value < 0:
+        raise ValueError("RLP integers are non-negative")
+    return value.to_bytes((value.bit_length() + 7) // 8, "big") if value else b""
+
+
+def decode_int(raw: bytes, field: str) -> int:
+    """A non-negative integer from its minimal big-endian bytes."""
+    if raw[:1] == b"\0":
+        raise MalformedInput(f"{field}: integer has a leading zero byte", field=field)
+    return int.from_bytes(raw, "big")
+
+
+def decode(data: bytes) -> RlpItem:
+    """Decode exactly one RLP item that spans all of `data`."""
+    item, end = _decode_at(data, 0)
+    if end != len(data):
+        raise MalformedInput(f"RLP: {len(data) - end} trailing bytes after the item")
+    return item
+
+
+def decode_list_spans(data: bytes) -> tuple[list[RlpItem], list[int]]:
+    """Decode one RLP list spanning `data`; also return where each top-level item starts.
+
+    The starts let a caller hash a prefix of the fields straight from the input (the signing
+    payload of a transaction) instead of encoding them again. The last start is the list's end.
+    """
+    if not data or data[0] < 0xC0:
+        raise MalformedInput("RLP: expected a list")
+    if data[0] < 0xF8:
+        body, end = 1, 1 + data[0] - 0xC0
+    else:
+        length, body = _long_length(data, 0, data[0] - 0xF7)
+        end = body + length
+    if end != len(data):
+        raise MalformedInput(f"RLP: list length {end} does not match input length {len(data)}")
+    items: list[RlpItem] = []
+    starts = [body]
+    position = body
+    while position < end:  # inlined for byte strings: this is the admission hot path
+        prefix = data[position]
+        if prefix < 0x80:
+            items.append(data[position : position + 1])
+            position += 1
+        elif prefix < 0xB8:
+            following = position + 1 + prefix - 0x80
+            if following > end or (prefix == 0x81 and data[position + 1] < 0x80):
+                raise MalformedInput("RLP: short string overruns the list or is not canonical")
+            items.append(data[position + 1 : following])
+            position = following
+        else:
+            item, position = _decode_at(data, position)
+            items.append(item)
+        starts.append(position)
+    if position != end:
+        raise MalformedInput("RLP: list items overrun the list length")
+    return items, starts
+
+
+def _decode_at(data: bytes, start: int) -> tuple[RlpItem, int]:
+    if start >= len(data):
+        raise MalformedInput("RLP: input ends where an item was expected")
+    prefix = data[start]
+    if prefix < 0x80:
+        return data[start : start + 1], start + 1
+    if prefix < 0xB8:
+        length = prefix - 0x80
+        end = start + 1 + length
+        _check_end(data, end)
+        if length == 1 and data[start + 1] < 0x80:
+            raise MalformedInput("RLP: single byte below 0x80 must not have a prefix")
+        return data[start + 1 : end], end
+    if prefix < 0xC0:
+        length, body = _long_length(data, start, prefix - 0xB7)
+        end = body + length
+        _check_end(data, end)
+        return data[body:end], end
+    if prefix < 0xF8:
+        body, end = start + 1, start + 1 + prefix - 0xC0
+    else:
+        length, body = _long_length(data, start, prefix - 0xF7)
+        end = body + length
+    _check_end(data, end)
+    items: list[RlpItem] = []
+    position = body
+    while position < end:
+        item, position = _decode_at(data, position)
+        items.append(item)
+    if position != end:
+        raise MalformedInput("RLP: list items overrun the list length")
+    return items, end
+
+
+def _long_length(data: bytes, start: int, size: int) -> tuple[int, int]:
+    body = start + 1 + size
+    _check_end(data, body)
+    raw = data[start + 1 : body]
+    if raw[0] == 0:
+        raise MalformedInput("RLP: length has a leading zero byte")
+    length = int.from_bytes(raw, "big")
+    if length < 56:
+        raise MalformedInput("RLP: long form used for a short length")
+    return length, body
+
+
+def _check_end(data: bytes, end: int) -> None:
+    if end > len(data):
+        raise MalformedInput(f"RLP: item needs {end} bytes, input has {len(data)}")
