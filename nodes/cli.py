@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from chain.crypto import require_coincurve
 from chain.presets import PRESETS, get_preset
@@ -31,6 +32,19 @@ def _demo(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def _node(arguments: argparse.Namespace) -> int:
+    from nodes.server import run_node
+
+    return run_node(Path(arguments.config))
+
+
+def _up(arguments: argparse.Namespace) -> int:
+    from nodes.network import run_network
+
+    return run_network(get_preset(arguments.preset), Path(arguments.data_dir),
+                       arguments.base_port, arguments.latency, arguments.control)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(
@@ -45,6 +59,17 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="publish, consent and query on a preset, narrated")
     demo.add_argument("--preset", choices=sorted(PRESETS), default="yrd-2021")
     demo.set_defaults(run=_demo)
+    node = commands.add_parser("node", help="run one node from its node.toml")
+    node.add_argument("--config", required=True, help="DATA_DIR/<node-id>/node.toml")
+    node.set_defaults(run=_node)
+    up = commands.add_parser("up", help="start a whole network of node processes")
+    up.add_argument("--preset", choices=sorted(PRESETS), default="yrd-2021")
+    up.add_argument("--data-dir", default="data", help="where the nodes keep their chains")
+    up.add_argument("--base-port", type=int, default=8600, help="node i listens on base + i")
+    up.add_argument("--latency", choices=["none", "regional"], default="none")
+    up.add_argument("--control", action="store_true",
+                    help="let the dashboard stop nodes, partition cities and slow links")
+    up.set_defaults(run=_up)
     return parser
 
 

@@ -1,0 +1,89 @@
+"""A node's configuration: who it is, where it keeps its data, how to reach its peers.
+
+`yrdchain up` writes one `node.toml` per node into `DATA_DIR/<node-id>/`; `yrdchain node
+--config FILE` reads it back, so a crashed node can be restarted on its own.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import tomli_w
+
+from chain.presets import Preset, get_preset
+
+LATENCY_MODES = ("none", "regional")
+
+
+@dataclass(frozen=True, slots=True)
+class NodeConfig:
+    """Everything one node process needs.
+
+    peers: node id -> base URL of every other validator.
+    latency: "none", or "regional" to delay each outgoing link by the modelled one-way delay
+    between the two cities.
+    control: whether the node accepts control requests (stop, partition, slow a link) from the
+    dashboard.
+    """
+
+    node_id: str
+    preset: str
+    data_dir: Path
+    host: str
+    port: int
+    peers: dict[str, str] = field(default_factory=dict)
+    latency: str = "none"
+    control: bool = False
+
+    @property
+    def preset_value(self) -> Preset:
+        """The preset this node belongs to."""
+        return get_preset(self.preset)
+
+    @property
+    def url(self) -> str:
+        """This node's own base URL."""
+        return f"http://{self.host}:{self.port}"
+
+
+def save_config(config: NodeConfig, path: Path) -> None:
+    """Write a node.toml."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    document = {
+        "node": {
+            "id": config.node_id,
+            "preset": config.preset,
+            "data_dir": str(config.data_dir),
+            "host": config.host,
+            "port": config.port,
+            "latency": config.latency,
+            "control": config.control,
+        },
+        "peers": dict(config.peers),
+    }
+    path.write_text(tomli_w.dumps(document), encoding="utf-8")
+
+
+def load_config(path: Path) -> NodeConfig:
+    """Read a node.toml; ValueError naming what is missing or wrong."""
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+        node = document["node"]
+        config = NodeConfig(
+            node_id=str(node["id"]),
+            preset=str(node["preset"]),
+            data_dir=Path(node["data_dir"]),
+            host=str(node.get("host", "127.0.0.1")),
+            port=int(node["port"]),
+            peers={str(k): str(v) for k, v in document.get("peers", {}).items()},
+            latency=str(node.get("latency", "none")),
+            control=bool(node.get("control", False)),
+        )
+    except (KeyError, TypeError, tomllib.TOMLDecodeError) as error:
+        raise ValueError(f"{path}: not a valid node configuration ({error!r})") from error
+    if config.latency not in LATENCY_MODES:
+        raise ValueError(f"{path}: latency must be one of {LATENCY_MODES}")
+    config.preset_value.node(config.node_id)
+    return config
