@@ -1,0 +1,54 @@
+"""Signed publish transactions for end-to-end tests, with nonces tracked per bureau."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+import httpx
+
+from chain.genesis import Genesis
+from chain.presets import Preset
+from chain.records import CreditRecord, RecordKind, encode_record, payload_hash, record_id_for
+from chain.wallet import sign_legacy
+from contracts import bindings
+
+
+@dataclass
+class PublishWorkload:
+    """Publishes by the bureaus of the preset's cities, round robin."""
+
+    preset: Preset
+    genesis: Genesis
+    nonces: dict[str, int] = field(default_factory=dict)
+    serial: itertools.count[int] = field(default_factory=itertools.count)
+
+    def next_publish(self, city: str) -> bytes:
+        """A signed publish by `city`'s bureau for one of the demo enterprises."""
+        label = f"bureau:{city}"
+        key = self.preset.key(label)
+        number = next(self.serial)
+        enterprise = self.preset.enterprises[number % len(self.preset.enterprises)]
+        record = CreditRecord(enterprise.credit_code, RecordKind.TAX, "2024",
+                              {"serial": number, "city": city})
+        digest = payload_hash(encode_record(record))
+        nonce = self.nonces.get(label, 0)
+        self.nonces[label] = nonce + 1
+        return sign_legacy(key, self.preset.chain_id, nonce, self.genesis.contracts.registry,
+                           bindings.encode_publish(record_id_for(key.address, digest),
+                                                   enterprise.credit_code.to_bytes32(),
+                                                   int(RecordKind.TAX), digest))
+
+
+def submit(client: httpx.Client, url: str, raw: bytes) -> str:
+    """POST a raw transaction; return its hash (AssertionError with the body otherwise)."""
+    response = client.post(f"{url}/v1/transactions", json={"raw": "0x" + raw.hex()})
+    assert response.status_code == 202, response.text
+    transaction_hash: str = response.json()["transaction_hash"]
+    return transaction_hash
+
+
+def is_committed(client: httpx.Client, url: str, transaction_hash: str) -> bool:
+    """Whether a node has the transaction in a committed block."""
+    response = client.get(f"{url}/v1/transactions/{transaction_hash}")
+    return response.status_code == 200 and response.json()["status"] == "committed"
