@@ -33,9 +33,26 @@ def _demo(arguments: argparse.Namespace) -> int:
 
 
 def _node(arguments: argparse.Namespace) -> int:
+    from nodes.config import NodeConfig, save_config
     from nodes.server import run_node
 
-    return run_node(Path(arguments.config))
+    if arguments.config:
+        return run_node(Path(arguments.config))
+    if not (arguments.preset and arguments.node_id):
+        raise SystemExit("yrdchain node: give --config FILE, or --preset and --node-id")
+    preset = get_preset(arguments.preset)
+    preset.node(arguments.node_id)
+    data_dir = Path(arguments.data_dir)
+    config = NodeConfig(
+        node_id=arguments.node_id, preset=preset.name, data_dir=data_dir / arguments.node_id,
+        host=arguments.host, port=arguments.port,
+        peers={node.node_id: arguments.peer_url_template.format(node_id=node.node_id)
+               for node in preset.nodes if node.node_id != arguments.node_id},
+        latency=arguments.latency,
+    )
+    path = data_dir / arguments.node_id / "node.toml"
+    save_config(config, path)
+    return run_node(path)
 
 
 def _up(arguments: argparse.Namespace) -> int:
@@ -60,7 +77,16 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--preset", choices=sorted(PRESETS), default="yrd-2021")
     demo.set_defaults(run=_demo)
     node = commands.add_parser("node", help="run one node from its node.toml")
-    node.add_argument("--config", required=True, help="DATA_DIR/<node-id>/node.toml")
+    node.add_argument("--config", help="DATA_DIR/<node-id>/node.toml written by `up`")
+    node.add_argument("--preset", choices=sorted(PRESETS),
+                      help="without --config: the preset of the network")
+    node.add_argument("--node-id", help="without --config: this node's id, e.g. shanghai-1")
+    node.add_argument("--data-dir", default="/data", help="without --config: network directory")
+    node.add_argument("--host", default="0.0.0.0", help="without --config: listen address")
+    node.add_argument("--port", type=int, default=8600, help="without --config: listen port")
+    node.add_argument("--peer-url-template", default="http://{node_id}:8600",
+                      help="without --config: how to reach a peer, by node id")
+    node.add_argument("--latency", choices=["none", "regional"], default="none")
     node.set_defaults(run=_node)
     up = commands.add_parser("up", help="start a whole network of node processes")
     up.add_argument("--preset", choices=sorted(PRESETS), default="yrd-2021")
