@@ -1,0 +1,1 @@
+"""Tests of chain/consensus: codec, certificates, state machine, golden transcripts, properties."""

@@ -1,0 +1,116 @@
+"""A block writer to be killed: resumes a ledger on an LMDB store and appends blocks.
+
+Usage:
+
+    python crash_writer.py DATA_DIR [MAX_HEIGHT]    one writer, until MAX_HEIGHT or killed
+    python crash_writer.py --fork-server            writers on demand, forked from this process
+
+The chain is deterministic (preset `local4`; block `h` holds one publish from each city's credit
+bureau, derived from `h`), so every writer writes the same chain whatever height it resumes at.
+A writer prints, each line flushed at once:
+
+    started PID         the writer process runs (its process id, to kill it)
+    opened              the store is open (the ledger is not resumed yet)
+    resumed H           the ledger resumed at head H (genesis is committed on an empty store)
+    committed H         block H is committed: save_commit returned, the block is durable
+
+The fork server pays the imports (py-evm, about a second) once: it reads commands
+`DATA_DIR MAX_HEIGHT` on stdin, forks a writer for each (the writer opens the store itself, after
+the fork), waits for it to end, killed or not, and prints `exited PID CODE` (-9 after SIGKILL).
+
+The tests import `next_block` and `PRESET_NAME` from here, to build the same chain in process.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from pathlib import Path
+
+from chain.blocks import Block
+from chain.genesis import Genesis, build_genesis
+from chain.ledger import Ledger
+from chain.presets import Preset, get_preset
+from chain.records import CreditRecord, RecordKind, encode_record, payload_hash, record_id_for
+from chain.wallet import sign_legacy
+from contracts import bindings
+from nodes.storage import LmdbBlockStore
+
+PRESET_NAME = "local4"
+BLOCK_INTERVAL_MS = 1_000  # block h is stamped genesis time + h seconds
+DEFAULT_MAX_HEIGHT = 5_000  # a writer nobody kills stops here rather than run forever
+PROPOSER = "shanghai-1"
+
+
+def publish_transactions(ledger: Ledger, preset: Preset, height: int) -> list[bytes]:
+    """The signed publish transactions of block `height`: one per city bureau."""
+    transactions = []
+    for position, city in enumerate(preset.cities):
+        bureau = preset.key(f"bureau:{city.value}")
+        enterprise = preset.enterprise(f"enterprise:{city.value}:{1 + height % 3}").credit_code
+        record = CreditRecord(enterprise, RecordKind.TAX, str(2000 + height % 25),
+                              {"height": height, "position": position, "paid_cny": 1000 * height})
+        digest = payload_hash(encode_record(record))
+        call = bindings.encode_publish(record_id_for(bureau.address, digest),
+                                       enterprise.to_bytes32(), int(record.kind), digest)
+        transactions.append(sign_legacy(bureau, preset.chain_id, ledger.next_nonce(bureau.address),
+                                        ledger.genesis.contracts.registry, call))
+    return transactions
+
+
+def next_block(ledger: Ledger) -> Block:
+    """Admit block head+1's transactions and build it (not yet appended)."""
+    preset = ledger.genesis.preset
+    height = ledger.head.height + 1
+    for raw in publish_transactions(ledger, preset, height):
+        ledger.admit(raw)
+    return ledger.build_block(preset.genesis_timestamp_ms + height * BLOCK_INTERVAL_MS, PROPOSER)
+
+
+def write_chain(genesis: Genesis, data_directory: Path, max_height: int) -> None:
+    """Open the store, resume the ledger and append blocks until `max_height`."""
+    print(f"started {os.getpid()}", flush=True)
+    with LmdbBlockStore(data_directory) as store:
+        print("opened", flush=True)
+        ledger = Ledger(store, genesis)
+        print(f"resumed {ledger.head.height}", flush=True)
+        while ledger.head.height < max_height:
+            ledger.append_block(next_block(ledger))
+            print(f"committed {ledger.head.height}", flush=True)
+
+
+def serve_forks(genesis: Genesis) -> None:
+    """Fork a writer for each command line on stdin; report how each ended."""
+    print("ready", flush=True)
+    for command in sys.stdin:
+        directory, max_height = command.split()
+        pid = os.fork()
+        if pid == 0:
+            code = 0
+            try:
+                write_chain(genesis, Path(directory), int(max_height))
+            except BaseException:
+                traceback.print_exc()
+                code = 1
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(code)  # never return into the server's loop
+        _, status = os.waitpid(pid, 0)
+        print(f"exited {pid} {os.waitstatus_to_exitcode(status)}", flush=True)
+
+
+def main(arguments: list[str]) -> int:
+    """One writer, or the fork server."""
+    genesis = build_genesis(get_preset(PRESET_NAME))
+    if arguments == ["--fork-server"]:
+        serve_forks(genesis)
+        return 0
+    max_height = int(arguments[1]) if len(arguments) > 1 else DEFAULT_MAX_HEIGHT
+    write_chain(genesis, Path(arguments[0]), max_height)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
