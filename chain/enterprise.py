@@ -62,7 +62,7 @@ def parse_credit_code(text: str) -> EnterpriseId:
             f"expected an 18-character Unified Social Credit Code, got {got!r} characters",
             field="credit_code",
         )
-    code = text.upper()
+    code = text.upper() if text.isascii() else text
     bad = [c for c in code if c not in _VALUE_OF]
     if bad:
         raise InvalidCreditCode(

@@ -158,7 +158,7 @@ class ConsentMissing(YrdError):
 
 @dataclass(eq=False)
 class InvalidBlock(YrdError):
-    """A block that fails validation: wrong parent, height, roots, or an inadmissible transaction."""
+    """A block that fails validation: parent, height, roots, or an inadmissible transaction."""
 
     code = "invalid_block"
     http_status = 422

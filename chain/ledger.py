@@ -107,6 +107,11 @@ class Ledger:
             stored = store.load_block(0)
             if stored is None or decode_block(stored).hash != genesis.block.hash:
                 raise InvalidBlock("the store holds another chain: its genesis differs")
+            last = store.load_block(self.head.height)
+            if last is None or decode_block(last).hash != self.head.block_hash or (
+                    store.load_state_node(self.head.state_root) is None):
+                raise InvalidBlock(f"the store is damaged: its head block {self.head.height} "
+                                   "or its state root is missing")
             self.members = {
                 key[1:]: decode_member(value)
                 for key, value in store.scan_index(MEMBER_PREFIX, 1 << 30)
@@ -196,10 +201,12 @@ class Ledger:
 
         Nothing is written. The result is kept for `append_block`.
         """
+        header = block.header
+        if transactions_root(block.transactions) != header.transactions_root:
+            raise InvalidBlock("transactions root does not match the transactions")
         cached = self._executed.get(block.hash)
         if cached is not None:
             return cached[0]
-        header = block.header
         if header.height != self.head.height + 1:
             raise InvalidBlock(f"block height {header.height}, expected {self.head.height + 1}")
         if header.parent_hash != self.head.block_hash:
@@ -209,8 +216,6 @@ class Ledger:
             raise InvalidBlock("block timestamp is earlier than its parent's")
         if len(block.transactions) > MAX_BLOCK_TRANSACTIONS:
             raise InvalidBlock(f"block holds over {MAX_BLOCK_TRANSACTIONS} transactions")
-        if transactions_root(block.transactions) != header.transactions_root:
-            raise InvalidBlock("transactions root does not match the transactions")
         admitted = self._admit_block_transactions(block)
         result = execute_block(self.store, self.head.state_root,
                                self._environment(header.height, header.timestamp_ms), admitted)
@@ -332,7 +337,8 @@ class Ledger:
              timestamp_ms: int | None = None) -> CallResult:
         """A read-only call at the head (eth_call)."""
         environment = self._environment(self.head.height + 1,
-                                        timestamp_ms or self.head.timestamp_ms)
+                                        self.head.timestamp_ms if timestamp_ms is None
+                                        else timestamp_ms)
         return call_contract(self.store, self.head.state_root, environment, sender, to, data)
 
     def account(self, address: Address) -> AccountView:

@@ -166,9 +166,9 @@ def record_from_json_object(document: object) -> CreditRecord:
 
 def payload_hash(payload: bytes) -> bytes:
     """The keccak-256 of a payload's canonical bytes: what goes on chain."""
-    return (keccak(payload))
+    return keccak(payload)
 
 
 def record_id_for(publisher: bytes, payload_digest: bytes, salt: int = 0) -> bytes:
     """A record id derived from the publisher, the payload hash and a salt."""
-    return (keccak(publisher + payload_digest + salt.to_bytes(32, "big")))
+    return keccak(publisher + payload_digest + salt.to_bytes(32, "big"))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from chain.errors import MalformedInput
 
 RlpItem = bytes | list["RlpItem"]
+MAX_DEPTH = 16  # our deepest structure (receipts in a block) nests 5 lists
 
 
 def encode_length(length: int, offset: int) -> bytes:
@@ -82,7 +83,7 @@ def decode_list_spans(data: bytes) -> tuple[list[RlpItem], list[int]]:
             items.append(data[position + 1 : following])
             position = following
         else:
-            item, position = _decode_at(data, position)
+            item, position = _decode_at(data, position, 1)
             items.append(item)
         starts.append(position)
     if position != end:
@@ -90,7 +91,7 @@ def decode_list_spans(data: bytes) -> tuple[list[RlpItem], list[int]]:
     return items, starts
 
 
-def _decode_at(data: bytes, start: int) -> tuple[RlpItem, int]:
+def _decode_at(data: bytes, start: int, depth: int = 0) -> tuple[RlpItem, int]:
     if start >= len(data):
         raise MalformedInput("RLP: input ends where an item was expected")
     prefix = data[start]
@@ -114,10 +115,12 @@ def _decode_at(data: bytes, start: int) -> tuple[RlpItem, int]:
         length, body = _long_length(data, start, prefix - 0xF7)
         end = body + length
     _check_end(data, end)
+    if depth >= MAX_DEPTH:
+        raise MalformedInput(f"RLP: lists nested deeper than {MAX_DEPTH}")
     items: list[RlpItem] = []
     position = body
     while position < end:
-        item, position = _decode_at(data, position)
+        item, position = _decode_at(data, position, depth + 1)
         items.append(item)
     if position != end:
         raise MalformedInput("RLP: list items overrun the list length")

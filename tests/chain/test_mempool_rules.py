@@ -1,0 +1,114 @@
+"""The mempool: bounds, per-sender bounds, nonce-ordered selection, eviction after commit."""
+
+from __future__ import annotations
+
+import pytest
+
+from chain.crypto import PrivateKey, derive_private_key
+from chain.errors import DuplicateTransaction, MempoolFull
+from chain.mempool import Mempool
+from chain.transactions import AdmittedTransaction, SenderCache, decode_transaction
+from chain.wallet import sign_legacy
+
+CHAIN_ID = 7304
+TARGET = b"\x11" * 20
+ALICE = derive_private_key(b"alice")
+BOB = derive_private_key(b"bob")
+CAROL = derive_private_key(b"carol")
+_CACHE = SenderCache()
+
+
+def pending(key: PrivateKey, nonce: int, salt: int = 0) -> AdmittedTransaction:
+    raw = sign_legacy(key, CHAIN_ID, nonce, TARGET, b"\x01\x02\x03\x04" + bytes([salt]))
+    return _CACHE.admit(decode_transaction(raw, CHAIN_ID))
+
+
+def committed(nonces: dict[bytes, int]):
+    return lambda sender: nonces.get(sender, 0)
+
+
+def nonces_of(chosen: list[AdmittedTransaction]) -> list[tuple[bytes, int]]:
+    return [(a.sender, a.nonce) for a in chosen]
+
+
+def test_selection_follows_nonce_order_per_sender() -> None:
+    pool = Mempool()
+    for nonce in (2, 0, 1):
+        pool.add(pending(ALICE, nonce))
+    assert nonces_of(pool.select(committed({}), 10)) == [(ALICE.address, n) for n in (0, 1, 2)]
+
+
+def test_selection_stops_at_a_gap_and_starts_at_the_committed_nonce() -> None:
+    pool = Mempool()
+    for nonce in (0, 1, 3):
+        pool.add(pending(ALICE, nonce))
+    assert nonces_of(pool.select(committed({}), 10)) == [(ALICE.address, 0), (ALICE.address, 1)]
+    assert nonces_of(pool.select(committed({ALICE.address: 1}), 10)) == [(ALICE.address, 1)]
+    assert pool.select(committed({ALICE.address: 2}), 10) == []
+    assert pool.pending_nonce(ALICE.address, 0) == 2
+    assert pool.pending_nonce(ALICE.address, 3) == 4
+    assert pool.pending_nonce(BOB.address, 5) == 5
+
+
+def test_selection_serves_senders_in_arrival_order_within_the_limit() -> None:
+    pool = Mempool()
+    pool.add(pending(BOB, 0))
+    pool.add(pending(ALICE, 0))
+    pool.add(pending(BOB, 1))
+    pool.add(pending(CAROL, 0))
+    assert nonces_of(pool.select(committed({}), 10)) == [
+        (BOB.address, 0), (BOB.address, 1), (ALICE.address, 0), (CAROL.address, 0)]
+    assert nonces_of(pool.select(committed({}), 1)) == [(BOB.address, 0)]
+    assert nonces_of(pool.select(committed({}), 3)) == [
+        (BOB.address, 0), (BOB.address, 1), (ALICE.address, 0)]
+    assert pool.select(committed({}), 0) == []
+
+
+def test_duplicates_are_refused() -> None:
+    pool = Mempool()
+    first = pending(ALICE, 0)
+    pool.add(first)
+    with pytest.raises(DuplicateTransaction, match="already pending"):
+        pool.add(first)
+    with pytest.raises(DuplicateTransaction, match="nonce 0"):
+        pool.add(pending(ALICE, 0, salt=1))
+    assert len(pool) == 1 and first.hash in pool
+
+
+def test_capacity_bound() -> None:
+    pool = Mempool(capacity=3, per_sender=10)
+    for nonce in range(3):
+        pool.add(pending(ALICE, nonce))
+    with pytest.raises(MempoolFull, match="holds 3 transactions") as caught:
+        pool.add(pending(BOB, 0))
+    assert caught.value.http_status == 503
+    assert len(pool) == 3
+    assert BOB.address not in pool.by_sender and BOB.address not in pool.arrival
+    assert nonces_of(pool.select(committed({}), 10)) == [(ALICE.address, n) for n in range(3)]
+
+
+def test_per_sender_bound() -> None:
+    pool = Mempool(capacity=100, per_sender=2)
+    pool.add(pending(ALICE, 0))
+    pool.add(pending(ALICE, 1))
+    with pytest.raises(MempoolFull, match="2 from this sender"):
+        pool.add(pending(ALICE, 2))
+    pool.add(pending(BOB, 0))
+    assert len(pool) == 3
+
+
+def test_remove_committed_evicts_used_nonces_only() -> None:
+    pool = Mempool()
+    for nonce in range(4):
+        pool.add(pending(ALICE, nonce))
+    pool.add(pending(BOB, 0))
+    pool.add(pending(CAROL, 0))
+    assert pool.remove_committed({ALICE.address: 2, BOB.address: 1, b"\0" * 20: 9}) == 3
+    assert len(pool) == 3
+    assert sorted(pool.by_sender[ALICE.address]) == [2, 3]
+    assert BOB.address not in pool.by_sender and BOB.address not in pool.arrival
+    assert pool.remove_committed({ALICE.address: 2}) == 0
+    pool.add(pending(BOB, 1))  # Bob comes back: behind Alice and Carol now
+    chosen = pool.select(committed({ALICE.address: 2, BOB.address: 1}), 10)
+    assert nonces_of(chosen) == [(ALICE.address, 2), (ALICE.address, 3), (CAROL.address, 0),
+                                 (BOB.address, 1)]
