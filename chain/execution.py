@@ -18,7 +18,7 @@ ledger persists atomically with the block.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -229,6 +229,30 @@ def _apply(state: ShanghaiState, transaction: Any, cumulative: int, tx_hash: byt
     )
 
 
+def _execute_batch(
+    source: StateSource,
+    parent_state_root: bytes,
+    environment: BlockEnvironment,
+    items: Sequence[tuple[bytes, Callable[[ShanghaiState], Any]]],
+    require_success: bool,
+) -> ExecutionResult:
+    """Apply (receipt key, executable builder) pairs in order on one state; persist once."""
+    state, overlay = _open_state(source, parent_state_root, environment)
+    receipts: list[Receipt] = []
+    cumulative = 0
+    for key, build in items:
+        receipt = _apply(state, build(state), cumulative, key)
+        if require_success and receipt.status != 1:
+            raise ValueError(f"genesis call {len(receipts)} reverted: {receipt.revert_reason}")
+        cumulative = receipt.cumulative_gas_used
+        receipts.append(receipt)
+    state.persist()
+    return ExecutionResult(
+        state_root=bytes(state.state_root), receipts=tuple(receipts),
+        state_nodes=dict(overlay.written),
+    )
+
+
 def execute_block(
     source: StateSource,
     parent_state_root: bytes,
@@ -240,21 +264,13 @@ def execute_block(
     The caller has checked nonces and membership (the ledger's block validation); a py-evm
     validation error here means the block is invalid and propagates as ValueError.
     """
-    state, overlay = _open_state(source, parent_state_root, environment)
-    receipts = []
-    cumulative = 0
-    for admitted in transactions:
+    def builder(admitted: AdmittedTransaction) -> Callable[[ShanghaiState], Any]:
         tx = admitted.transaction
-        executable = _executable(admitted.sender, tx.nonce, tx.gas, tx.to, tx.data,
-                                 tx.access_list)
-        receipt = _apply(state, executable, cumulative, tx.hash)
-        cumulative = receipt.cumulative_gas_used
-        receipts.append(receipt)
-    state.persist()
-    return ExecutionResult(
-        state_root=bytes(state.state_root), receipts=tuple(receipts),
-        state_nodes=dict(overlay.written),
-    )
+        return lambda _: _executable(admitted.sender, tx.nonce, tx.gas, tx.to, tx.data,
+                                     tx.access_list)
+
+    return _execute_batch(source, parent_state_root, environment,
+                          [(a.transaction.hash, builder(a)) for a in transactions], False)
 
 
 def execute_system_calls(
@@ -264,22 +280,13 @@ def execute_system_calls(
     calls: Sequence[SystemCall],
 ) -> ExecutionResult:
     """Execute unsigned calls and deployments (genesis only), nonces taken from state."""
-    state, overlay = _open_state(source, parent_state_root, environment)
-    receipts = []
-    cumulative = 0
-    for index, call in enumerate(calls):
-        nonce = state.get_nonce(EvmAddress(call.sender))
-        executable = _executable(call.sender, nonce, call.gas, call.to, call.data)
-        receipt = _apply(state, executable, cumulative, index.to_bytes(32, "big"))
-        if receipt.status != 1:
-            raise ValueError(f"genesis call {index} reverted: {receipt.revert_reason}")
-        cumulative = receipt.cumulative_gas_used
-        receipts.append(receipt)
-    state.persist()
-    return ExecutionResult(
-        state_root=bytes(state.state_root), receipts=tuple(receipts),
-        state_nodes=dict(overlay.written),
-    )
+    def builder(call: SystemCall) -> Callable[[ShanghaiState], Any]:
+        return lambda state: _executable(call.sender, state.get_nonce(EvmAddress(call.sender)),
+                                         call.gas, call.to, call.data)
+
+    return _execute_batch(source, parent_state_root, environment,
+                          [(i.to_bytes(32, "big"), builder(c)) for i, c in enumerate(calls)],
+                          True)
 
 
 def call_contract(
