@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint install contracts bench-core bench-sig bench-commit bench-query clean
+.PHONY: demo test lint install browser contracts bench-core bench-sig bench-commit bench-query clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,10 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy chain
 	$(VENV)/bin/lint-imports
 
-test: lint
+browser:
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y --no-install-recommends chromium chromium-driver)
+
+test: lint browser
 	$(PY) -m pytest -q -p no:cacheprovider
 
 contracts: $(STAMP)

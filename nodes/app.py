@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from chain.crypto import checksum_address
 from chain.errors import MalformedInput, OversizedInput, YrdError
 from contracts import bindings
+from nodes.dashboard import dashboard_router
 from nodes.frames import MAX_FRAME_BYTES
 from nodes.runtime import NodeRuntime
 
@@ -129,6 +130,10 @@ def create_app(runtime: NodeRuntime) -> FastAPI:
                         "logs": len(receipt.logs)},
         }
 
+    app.include_router(dashboard_router(runtime))
+    from nodes.api import mount_api
+
+    mount_api(app, runtime)
     return app
 
 

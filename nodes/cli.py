@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from chain.crypto import require_coincurve
@@ -26,9 +27,15 @@ def _keys(arguments: argparse.Namespace) -> int:
 
 
 def _demo(arguments: argparse.Namespace) -> int:
-    from nodes.ledger_demo import run_ledger_demo
+    if arguments.ledger_only:
+        from nodes.ledger_demo import run_ledger_demo
 
-    run_ledger_demo(arguments.preset)
+        run_ledger_demo(arguments.preset)
+        return 0
+    from nodes.demo import run_network_demo
+
+    run_network_demo(arguments.preset, Path(arguments.data_dir) if arguments.data_dir else None,
+                     arguments.base_port, keep_running=arguments.keep_running)
     return 0
 
 
@@ -62,7 +69,10 @@ def _up(arguments: argparse.Namespace) -> int:
                        arguments.base_port, arguments.latency, arguments.control)
 
 
-def build_parser() -> argparse.ArgumentParser:
+ExtraCommand = tuple[str, Callable[[list[str]], int]]
+
+
+def build_parser(extra: Mapping[str, ExtraCommand] | None = None) -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(
         prog="yrdchain",
@@ -75,6 +85,14 @@ def build_parser() -> argparse.ArgumentParser:
     keys.set_defaults(run=_keys)
     demo = commands.add_parser("demo", help="publish, consent and query on a preset, narrated")
     demo.add_argument("--preset", choices=sorted(PRESETS), default="yrd-2021")
+    demo.add_argument("--ledger-only", action="store_true",
+                      help="the single-process ledger demo (no node processes)")
+    demo.add_argument("--data-dir", help="keep the nodes' data here (default: a temporary "
+                                         "directory, removed afterwards)")
+    demo.add_argument("--base-port", type=int, help="node i listens on base + i "
+                                                    "(default: a free block of ports)")
+    demo.add_argument("--keep-running", action="store_true",
+                      help="leave the nodes up after the demo until Ctrl-C")
     demo.set_defaults(run=_demo)
     node = commands.add_parser("node", help="run one node from its node.toml")
     node.add_argument("--config", help="DATA_DIR/<node-id>/node.toml written by `up`")
@@ -96,13 +114,20 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--control", action="store_true",
                     help="let the dashboard stop nodes, partition cities and slow links")
     up.set_defaults(run=_up)
+    for name, (summary, run) in (extra or {}).items():
+        command = commands.add_parser(name, help=summary, add_help=False)
+        command.add_argument("rest", nargs=argparse.REMAINDER)
+        command.set_defaults(run=lambda arguments, run=run: run(list(arguments.rest)))
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the console script."""
+def main(argv: list[str] | None = None, extra: Mapping[str, ExtraCommand] | None = None) -> int:
+    """Entry point of the console script; `extra` adds commands of higher layers."""
     require_coincurve()
-    arguments = build_parser().parse_args(argv)
+    words = sys.argv[1:] if argv is None else list(argv)
+    if words and extra and words[0] in extra:
+        return extra[words[0]][1](words[1:])
+    arguments = build_parser(extra).parse_args(words)
     try:
         return int(arguments.run(arguments))
     except KeyboardInterrupt:

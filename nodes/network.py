@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -33,6 +34,29 @@ class NetworkProcess:
     config: NodeConfig
     config_path: Path
     process: subprocess.Popen[bytes] | None = None
+
+
+def find_free_base_port(count: int, attempts: int = 200) -> int:
+    """A base port with `count` consecutive ports free on loopback right now."""
+    for _ in range(attempts):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            base = int(probe.getsockname()[1])
+        if base + count >= 65_000:
+            continue
+        sockets: list[socket.socket] = []
+        try:
+            for offset in range(count):
+                bound = socket.socket()
+                sockets.append(bound)
+                bound.bind(("127.0.0.1", base + offset))
+            return base
+        except OSError:
+            continue
+        finally:
+            for bound in sockets:
+                bound.close()
+    raise RuntimeError(f"no {count} consecutive free ports found")
 
 
 def write_network(preset: Preset, data_dir: Path, base_port: int, latency: str,
@@ -117,14 +141,27 @@ def run_network(preset: Preset, data_dir: Path, base_port: int, latency: str,
     log_dir.mkdir(parents=True, exist_ok=True)
     for member in network:
         start_node(member, log_dir)
+    supervisor = None
+    if control:
+        from nodes.supervisor import Supervisor
+
+        supervisor = Supervisor(network, data_dir, log_dir)
+        supervisor.serve()
     try:
         wait_ready(network)
         print(f"yrdchain {preset.name}: {len(network)} nodes up (latency {latency}); "
               f"data in {data_dir}, logs in {log_dir}")
         print_table(network)
+        if supervisor is not None:
+            print(f"control: the dashboard may stop and restart nodes (supervisor at "
+                  f"{supervisor.url}); open {network[0].config.url}/dashboard")
         print("Ctrl-C stops every node.")
         while True:
             for member in network:
+                requested = supervisor is not None and (
+                    member.config.node_id in supervisor.stopped_on_request)
+                if requested:
+                    continue
                 if member.process is not None and member.process.poll() is not None:
                     print(f"{member.config.node_id} exited ({member.process.returncode}); "
                           f"restart it with: yrdchain node --config {member.config_path}")
@@ -134,5 +171,7 @@ def run_network(preset: Preset, data_dir: Path, base_port: int, latency: str,
         print("stopping…")
         return 0
     finally:
+        if supervisor is not None:
+            supervisor.close()
         for member in network:
             stop_node(member)

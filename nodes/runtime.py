@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections import Counter, deque
 from collections.abc import Callable
@@ -37,8 +38,10 @@ from chain.ledger import CommittedBlock, Ledger
 from chain.storage import BlockStore
 from chain.transactions import AdmittedTransaction
 from nodes.config import NodeConfig
+from nodes.dashboard_events import announce_commit
 from nodes.frames import decode_frames, encode_frames
 from nodes.latency import one_way_delay_ms
+from nodes.record_store import MemoryRecordStore, RecordStore
 from nodes.transport import HttpTransport
 
 LOGGER = logging.getLogger(__name__)
@@ -47,6 +50,10 @@ SYNC_BATCH_BLOCKS = 64
 SYNC_TIMEOUT_S = 10.0
 RECENT_EVENTS = 2_000  # what the dashboard's stream can replay to a new viewer
 VERIFY_THREADS = 2
+TIMEOUT_MS_ROUND_BASE = 2_000  # first round's timer; doubles per round (chain/consensus)
+BUILD_BUDGET_MS = 400  # a proposal must execute well within a round on every validator
+PROPOSAL_TRANSACTIONS_MIN = 10
+PROPOSAL_TRANSACTIONS_MAX = 1_000  # chain.blocks.MAX_BLOCK_TRANSACTIONS
 
 
 def now_ms() -> int:
@@ -78,9 +85,12 @@ class NodeRuntime:
         self.metrics = NodeMetrics()
         self.recent_events: deque[dict[str, Any]] = deque(maxlen=RECENT_EVENTS)
         self.listeners: list[Callable[[dict[str, Any]], None]] = []
+        self.record_store: RecordStore = MemoryRecordStore()  # server.py opens the LMDB one
+        self.commit_hooks: list[Callable[[CommittedBlock], None]] = []  # API caches, audit
         persisted_raw = store.load_meta(CONSENSUS_META_KEY)
         self.consensus = ConsensusState(
-            ConsensusConfig(config.node_id, self.preset.node_seed(config.node_id), validator_set),
+            ConsensusConfig(config.node_id, self.preset.node_seed(config.node_id), validator_set,
+                            timeout_ms_round_base=TIMEOUT_MS_ROUND_BASE),
             decode_persisted_state(persisted_raw) if persisted_raw else None,
         )
         self.transport = HttpTransport(peers=dict(config.peers), delays_ms=self._link_delays())
@@ -90,6 +100,7 @@ class NodeRuntime:
         self._sync_task: asyncio.Task[None] | None = None
         self._http: httpx.AsyncClient | None = None
         self.started = False
+        self._proposal_limit = PROPOSAL_TRANSACTIONS_MAX // 4
 
     def _link_delays(self) -> dict[str, float]:
         if self.config.latency != "regional":
@@ -145,8 +156,16 @@ class NodeRuntime:
         return admitted
 
     def receive_frames(self, channel: str, body: bytes) -> int:
-        """Frames from a peer: consensus messages or gossiped transactions."""
+        """Frames from a peer: checked for shape now, handled on the loop's next turn.
+
+        The peer's HTTP request returns at once: handling a proposal executes a block, which
+        must not hold the sender's request open (it would time out and drop messages).
+        """
         frames = decode_frames(body)
+        asyncio.get_running_loop().call_soon(self._handle_frames, channel, frames)
+        return len(frames)
+
+    def _handle_frames(self, channel: str, frames: list[bytes]) -> None:
         if channel == "consensus":
             for frame in frames:
                 try:
@@ -168,7 +187,6 @@ class NodeRuntime:
             if admitted and self.started:
                 self.feed(consensus_events.TransactionsPending(len(self.ledger.mempool),
                                                                now_ms()))
-        return len(frames)
 
     # Actions out -------------------------------------------------------------------------
 
@@ -200,12 +218,25 @@ class NodeRuntime:
     def _build(self, height: int, round_number: int) -> None:
         if height != self.ledger.head.height + 1:
             return
-        block = self.ledger.build_block(now_ms(), self.config.node_id)
+        started = time.perf_counter()
+        block = self.ledger.build_block(now_ms(), self.config.node_id,
+                                        limit=self._proposal_limit)
+        self._adapt_proposal_limit(len(block.transactions), time.perf_counter() - started)
         self.metrics.counters["blocks_built"] += 1
         self._emit({"type": "proposal", "height": height, "round": round_number,
                     "transactions": len(block.transactions), "hash": block.hash.hex()})
         self.feed(consensus_events.BlockBuilt(height, round_number, block.hash,
                                               encode_block(block), now_ms()))
+
+    def _adapt_proposal_limit(self, transactions: int, seconds: float) -> None:
+        """Size proposals so that building one takes about BUILD_BUDGET_MS on this machine."""
+        if transactions < PROPOSAL_TRANSACTIONS_MIN:
+            return
+        per_transaction_ms = seconds * 1000 / transactions
+        target = int(BUILD_BUDGET_MS / max(per_transaction_ms, 1e-3))
+        smoothed = (self._proposal_limit + target) // 2
+        self._proposal_limit = max(PROPOSAL_TRANSACTIONS_MIN,
+                                   min(PROPOSAL_TRANSACTIONS_MAX, smoothed))
 
     def _execute(self, action: consensus_actions.ExecuteBlock) -> None:
         valid = False
@@ -242,6 +273,12 @@ class NodeRuntime:
                     "hash": committed.block.hash.hex(), "proposer": header.proposer,
                     "transactions": len(committed.block.transactions),
                     "state_root": header.state_root.hex()})
+        for hook in list(self.commit_hooks):
+            try:
+                hook(committed)
+            except Exception:  # a failing hook must not stop the node from committing
+                LOGGER.exception("commit hook %r failed", hook)
+        announce_commit(self, committed)
         self.feed(consensus_events.TransactionsPending(len(self.ledger.mempool), now_ms()))
 
     def _schedule(self, at_ms: int) -> None:
@@ -326,11 +363,15 @@ class NodeRuntime:
     # Observation -------------------------------------------------------------------------
 
     def _observe_message(self, message: Any, outgoing: bool = False) -> None:
-        kind = message_kind(message)
+        kind = re.sub(r"(?<!^)(?=[A-Z])", "_", message_kind(message)).lower()
         self.metrics.counters[f"consensus_messages_{'sent' if outgoing else 'received'}"] += 1
         if outgoing:
             self._emit({"type": "vote" if kind != "proposal" else "proposal_sent",
                         "kind": kind, "height": message.height, "round": message.round})
+
+    def emit(self, event: dict[str, Any]) -> None:
+        """Publish an event on this node's dashboard stream (node, city and time_ms added)."""
+        self._emit(event)
 
     def _emit(self, event: dict[str, Any]) -> None:
         event = {"node": self.config.node_id, "city": self.node.city.value,

@@ -19,10 +19,13 @@ from chain.genesis import build_genesis
 from nodes.app import create_app
 from nodes.certificates import ensure_certificates, load_validator_set
 from nodes.config import NodeConfig, load_config
+from nodes.record_store import LmdbRecordStore
 from nodes.runtime import NodeRuntime
 from nodes.storage import LmdbBlockStore
 
 LOGGER = logging.getLogger(__name__)
+RECORD_STORE_DIRECTORY = "records"  # off-chain payloads, beside the block store's "chain"
+STREAM_CLOSE_GRACE_S = 1  # open dashboard streams never end by themselves: cut them on shutdown
 
 
 async def serve_node(config: NodeConfig) -> None:
@@ -35,10 +38,12 @@ async def serve_node(config: NodeConfig) -> None:
     genesis = build_genesis(preset)
     store = LmdbBlockStore(config.data_dir / "chain")
     runtime = NodeRuntime(config, genesis, store, validator_set)
+    record_store = LmdbRecordStore(config.data_dir / RECORD_STORE_DIRECTORY)
+    runtime.record_store = record_store
     app = create_app(runtime)
     server = uvicorn.Server(uvicorn.Config(
         app, host=config.host, port=config.port, log_level="warning", access_log=False,
-        lifespan="off"))
+        lifespan="off", timeout_graceful_shutdown=STREAM_CLOSE_GRACE_S))
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -56,6 +61,8 @@ async def serve_node(config: NodeConfig) -> None:
     with contextlib.suppress(asyncio.CancelledError):
         await serving
     await runtime.stop()
+    await app.state.services.close()
+    record_store.close()
     store.close()
 
 

@@ -24,7 +24,7 @@ from nodes.frames import encode_frames
 
 QUEUE_FRAMES_PER_LINK = 20_000  # a slow link drops beyond this rather than grow without bound
 BATCH_FRAMES = 512  # frames per request
-REQUEST_TIMEOUT_S = 5.0
+REQUEST_TIMEOUT_S = 10.0
 RETRY_DELAY_S = 0.2
 
 Channel = str  # "consensus" or "transactions"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,30 +13,15 @@ import httpx
 
 from chain.genesis import Genesis, build_genesis
 from chain.presets import Preset, get_preset
-from nodes.network import NetworkProcess, start_node, stop_node, wait_ready, write_network
-
-
-def free_port_block(count: int) -> int:
-    """A base port with `count` consecutive free ports above it."""
-    for _ in range(200):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            base = probe.getsockname()[1]
-        if base + count >= 65_000:
-            continue
-        try:
-            sockets = []
-            for offset in range(count):
-                s = socket.socket()
-                s.bind(("127.0.0.1", base + offset))
-                sockets.append(s)
-            for s in sockets:
-                s.close()
-            return base
-        except OSError:
-            for s in sockets:
-                s.close()
-    raise RuntimeError("no block of free ports")
+from nodes.network import (
+    NetworkProcess,
+    find_free_base_port,
+    start_node,
+    stop_node,
+    wait_ready,
+    write_network,
+)
+from nodes.supervisor import Supervisor
 
 
 @dataclass
@@ -98,20 +82,29 @@ class RunningNetwork:
 
 
 @contextmanager
-def running_network(preset_name: str, data_dir: Path, latency: str = "none") -> Iterator[
-        RunningNetwork]:
-    """Start every node of a preset; stop them all afterwards."""
+def running_network(preset_name: str, data_dir: Path, latency: str = "none",
+                    control: bool = False) -> Iterator[RunningNetwork]:
+    """Start every node of a preset; stop them all afterwards.
+
+    control: the nodes accept the dashboard's control requests, and a supervisor (as with
+    `yrdchain up --control`) stops and restarts them on request.
+    """
     preset = get_preset(preset_name)
-    base = free_port_block(len(preset.nodes))
-    members = write_network(preset, data_dir, base, latency)
+    base = find_free_base_port(len(preset.nodes))
+    members = write_network(preset, data_dir, base, latency, control=control)
     (data_dir / "logs").mkdir(parents=True, exist_ok=True)
     network = RunningNetwork(preset, build_genesis(preset), data_dir, members)
+    supervisor = Supervisor(members, data_dir, data_dir / "logs") if control else None
     try:
         for member in members:
             start_node(member, data_dir / "logs")
+        if supervisor is not None:
+            supervisor.serve()
         wait_ready(members)
         yield network
     finally:
+        if supervisor is not None:
+            supervisor.close()
         for member in members:
             stop_node(member)
         network.client.close()
