@@ -9,6 +9,7 @@ execution never recover a signature the node has already verified.
 
 from __future__ import annotations
 
+import functools
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -146,19 +147,34 @@ def decode_transaction(raw: bytes, chain_id: int) -> Transaction:
     return transaction
 
 
+@functools.lru_cache(maxsize=16)
+def _eip155_suffix(chain_id: int) -> bytes:
+    """The (chainId, 0, 0) fields that end a legacy signing payload, RLP-encoded."""
+    return rlp_codec.encode(rlp_codec.encode_int(chain_id)) + b"\x80\x80"
+
+
+def _legacy_integers(fields: list[rlp_codec.RlpItem]) -> list[int]:
+    """nonce, gasPrice, gas, value, v, r, s: minimal big-endian, bounded (hot path, inlined)."""
+    values = []
+    for position, bits in _LEGACY_INTEGER_FIELDS:
+        item = fields[position]
+        if type(item) is not bytes or len(item) * 8 > bits or item[:1] == b"\0":
+            _expect_int(item, _LEGACY_FIELD_NAMES[position], bits)
+        values.append(int.from_bytes(item, "big"))  # type: ignore[arg-type]
+    return values
+
+
+_LEGACY_FIELD_NAMES = ("nonce", "gasPrice", "gas", "to", "value", "data", "v", "r", "s")
+_LEGACY_INTEGER_FIELDS = ((0, 64), (1, 256), (2, 64), (4, 256), (6, 256), (7, 256), (8, 256))
+
+
 def _decode_legacy(raw: bytes, chain_id: int) -> Transaction:
     fields, starts = rlp_codec.decode_list_spans(raw)
     if len(fields) != 9:
         raise MalformedInput("a legacy transaction is an RLP list of 9 fields", field="raw")
-    nonce = _expect_int(fields[0], "nonce", 64)
-    gas_price = _expect_int(fields[1], "gasPrice")
-    gas = _expect_int(fields[2], "gas", 64)
+    nonce, gas_price, gas, value, v, r, s = _legacy_integers(fields)
     to = _expect_address(fields[3])
-    value = _expect_int(fields[4], "value")
     data = _expect_bytes(fields[5], "data")
-    v = _expect_int(fields[6], "v")
-    r = _expect_int(fields[7], "r")
-    s = _expect_int(fields[8], "s")
     if v in (27, 28):
         raise WrongChainId(
             f"transaction lacks EIP-155 replay protection; expected chain id {chain_id}",
@@ -170,9 +186,7 @@ def _decode_legacy(raw: bytes, chain_id: int) -> Transaction:
             f"transaction is signed for chain id {signed_chain_id}, expected {chain_id}",
             field="chainId",
         )
-    unsigned_body = raw[starts[0] : starts[6]] + rlp_codec.encode(
-        rlp_codec.encode_int(chain_id)
-    ) + b"\x80\x80"
+    unsigned_body = raw[starts[0] : starts[6]] + _eip155_suffix(chain_id)
     return Transaction(
         hash=keccak(raw),
         raw=raw,
