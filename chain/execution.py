@@ -344,6 +344,36 @@ def read_storage(
     return int(state.get_storage(EvmAddress(address), slot))
 
 
+class Executor(Protocol):
+    """The execution port of the ledger: py-evm by default, a sharing twin in the simulator."""
+
+    def execute_block(self, source: StateSource, parent_state_root: bytes,
+                      environment: BlockEnvironment,
+                      transactions: Sequence[AdmittedTransaction]) -> ExecutionResult:
+        """Execute a block's transactions as one batch (see `execute_block`)."""
+
+    def call_contract(self, source: StateSource, state_root: bytes,
+                      environment: BlockEnvironment, sender: Address, to: Address,
+                      data: bytes) -> CallResult:
+        """A read-only call (see `call_contract`)."""
+
+
+class PyEvmExecutor:
+    """The executor every node uses: the functions of this module."""
+
+    def execute_block(self, source: StateSource, parent_state_root: bytes,
+                      environment: BlockEnvironment,
+                      transactions: Sequence[AdmittedTransaction]) -> ExecutionResult:
+        """`execute_block`."""
+        return execute_block(source, parent_state_root, environment, transactions)
+
+    def call_contract(self, source: StateSource, state_root: bytes,
+                      environment: BlockEnvironment, sender: Address, to: Address,
+                      data: bytes) -> CallResult:
+        """`call_contract` with the default gas."""
+        return call_contract(source, state_root, environment, sender, to, data)
+
+
 def contract_address(deployer: Address, nonce: int) -> Address:
     """The address a deployment by `deployer` at `nonce` creates."""
     from eth._utils.address import generate_contract_address

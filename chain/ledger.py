@@ -45,9 +45,9 @@ from chain.execution import (
     BlockEnvironment,
     CallResult,
     ExecutionResult,
+    Executor,
+    PyEvmExecutor,
     Receipt,
-    call_contract,
-    execute_block,
     read_account,
 )
 from chain.genesis import Genesis
@@ -87,13 +87,15 @@ class Ledger:
     """One node's view of the chain over a `BlockStore`."""
 
     def __init__(self, store: BlockStore, genesis: Genesis,
-                 sender_cache: SenderCache | None = None, mapper: Mapper | None = None) -> None:
+                 sender_cache: SenderCache | None = None, mapper: Mapper | None = None,
+                 executor: Executor | None = None) -> None:
         self.store = store
         self.genesis = genesis
         self.chain_id = genesis.chain_id
         self.contracts = genesis.contracts
         self.senders = sender_cache or SenderCache()
         self.mapper = mapper
+        self.executor: Executor = executor or PyEvmExecutor()
         self.mempool = Mempool()
         self._executed: OrderedDict[bytes, tuple[ExecutionResult, tuple[
             AdmittedTransaction, ...]]] = OrderedDict()
@@ -159,7 +161,7 @@ class Ledger:
         """Propose a block of pending transactions on top of the head, executed once."""
         chosen = self._still_admissible(self.mempool.select(self.next_nonce, limit))
         timestamp_ms = max(timestamp_ms, self.head.timestamp_ms)
-        result = execute_block(self.store, self.head.state_root,
+        result = self.executor.execute_block(self.store, self.head.state_root,
                                self._environment(self.head.height + 1, timestamp_ms), chosen)
         header = BlockHeader(
             height=self.head.height + 1,
@@ -217,7 +219,7 @@ class Ledger:
         if len(block.transactions) > MAX_BLOCK_TRANSACTIONS:
             raise InvalidBlock(f"block holds over {MAX_BLOCK_TRANSACTIONS} transactions")
         admitted = self._admit_block_transactions(block)
-        result = execute_block(self.store, self.head.state_root,
+        result = self.executor.execute_block(self.store, self.head.state_root,
                                self._environment(header.height, header.timestamp_ms), admitted)
         if result.state_root != header.state_root:
             raise InvalidBlock(f"state root 0x{result.state_root.hex()[:16]}… after execution, "
@@ -339,7 +341,8 @@ class Ledger:
         environment = self._environment(self.head.height + 1,
                                         self.head.timestamp_ms if timestamp_ms is None
                                         else timestamp_ms)
-        return call_contract(self.store, self.head.state_root, environment, sender, to, data)
+        return self.executor.call_contract(self.store, self.head.state_root, environment,
+                                           sender, to, data)
 
     def account(self, address: Address) -> AccountView:
         """Nonce, balance and code of an account at the head."""

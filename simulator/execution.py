@@ -11,19 +11,17 @@ state nodes to its own store. `per-node` mode turns the sharing off (each node r
 runs that want to pay the full price. Results are keyed by every input; failures are never
 shared.
 
-The sharing replaces the two names inside `chain.ledger` for the duration of a run (the
-`shared_execution` context manager restores them), so no ledger code is duplicated.
+The cache is an `Executor` (the ledger's execution port): the simulation hands it to every
+node's `Ledger` in shared mode, and the default py-evm executor in per-node mode.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import chain.ledger as ledger_module
 from chain.crypto import Address
 from chain.execution import (
     BlockEnvironment,
@@ -72,15 +70,15 @@ class ExecutionCache:
 
     def call_contract(self, source: StateSource, state_root: bytes,
                       environment: BlockEnvironment, sender: Address, to: Address,
-                      data: bytes, *args: Any) -> CallResult:
+                      data: bytes) -> CallResult:
         """`chain.execution.call_contract`, remembered by its inputs."""
-        key = (state_root, environment, sender, to, data, args)
+        key = (state_root, environment, sender, to, data)
         found = self.calls.get(key)
         if found is not None:
             self.call_hits += 1
             return found
         self.call_misses += 1
-        result = call_contract(source, state_root, environment, sender, to, data, *args)
+        result = call_contract(source, state_root, environment, sender, to, data)
         self.calls[key] = result
         if len(self.calls) > COUNT_MAX_SHARED_CALLS:
             self.calls.popitem(last=False)
@@ -94,19 +92,3 @@ class ExecutionCache:
             "calls": self.call_misses,
             "calls_shared": self.call_hits,
         }
-
-
-@contextmanager
-def shared_execution(enabled: bool) -> Iterator[ExecutionCache]:
-    """Within the block, ledgers share execution results when `enabled`."""
-    cache = ExecutionCache()
-    if not enabled:
-        yield cache
-        return
-    saved = (ledger_module.execute_block, ledger_module.call_contract)
-    ledger_module.execute_block = cache.execute_block  # type: ignore[assignment]
-    ledger_module.call_contract = cache.call_contract  # type: ignore[assignment]
-    try:
-        yield cache
-    finally:
-        ledger_module.execute_block, ledger_module.call_contract = saved

@@ -31,6 +31,7 @@ from chain.consensus.messages import Message
 from chain.consensus.persistence import decode_persisted_state, encode_persisted_state
 from chain.consensus.state import ConsensusConfig, ConsensusState
 from chain.errors import YrdError
+from chain.execution import Executor
 from chain.genesis import Genesis
 from chain.ledger import CommittedBlock, Ledger
 from chain.storage import MemoryBlockStore
@@ -66,6 +67,10 @@ class NodeHost(Protocol):
 
     def on_report(self, node: SimulatedNode, report: consensus_actions.Report) -> None:
         """The state machine reported something."""
+
+    @property
+    def executor(self) -> Executor | None:
+        """The ledger's execution port (None: py-evm per node)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +117,7 @@ class SimulatedNode:
     def boot(self) -> None:
         """Start (or restart) from the store: ledger, persisted consensus record, catch-up."""
         self.incarnation += 1
-        self.ledger = Ledger(self.store, self.genesis)
+        self.ledger = Ledger(self.store, self.genesis, executor=self.host.executor)
         persisted_raw = self.store.load_meta(CONSENSUS_META_KEY)
         self.consensus = ConsensusState(
             self.config, decode_persisted_state(persisted_raw) if persisted_raw else None

@@ -24,6 +24,7 @@ from chain.consensus.messages import Message, message_kind
 from chain.consensus.signing import verify_message
 from chain.consensus.state import ConsensusConfig
 from chain.consensus.validators import Validator, ValidatorSet
+from chain.execution import Executor
 from chain.genesis import Genesis, build_genesis
 from chain.ledger import CommittedBlock
 from chain.presets import get_preset
@@ -31,7 +32,7 @@ from nodes.certificates import consensus_chain_id
 from simulator import events as ev
 from simulator.byzantine import Cabal
 from simulator.clients import Clients
-from simulator.execution import ExecutionCache, shared_execution
+from simulator.execution import ExecutionCache
 from simulator.faults import apply_fault
 from simulator.invariants import InvariantChecker, InvariantViolation, Violation
 from simulator.kernel import Kernel, Priority
@@ -147,19 +148,17 @@ class Simulation:
         """Run to the scenario's end or to the first violation."""
         end_ms = self.scenario.duration_s * 1000
         violation = None
-        with shared_execution(self.scenario.execution == "shared") as cache:
-            self.execution = cache
-            try:
-                self._start()
-                while (at := self.kernel.next_time_ms()) is not None and at <= end_ms:
-                    entry = self.kernel.pop()
-                    self._handlers[type(entry.event)](entry.event)
-                self.kernel.now_ms = end_ms
-                honest_alive = [n for n in self.nodes.values() if self.honest(n.node_id)]
-                self.checker.check_records(honest_alive, end_ms)
-                self.checker.check_audit(self.nodes, end_ms)
-            except InvariantViolation as error:
-                violation = error.violation
+        try:
+            self._start()
+            while (at := self.kernel.next_time_ms()) is not None and at <= end_ms:
+                entry = self.kernel.pop()
+                self._handlers[type(entry.event)](entry.event)
+            self.kernel.now_ms = end_ms
+            honest_alive = [n for n in self.nodes.values() if self.honest(n.node_id)]
+            self.checker.check_records(honest_alive, end_ms)
+            self.checker.check_audit(self.nodes, end_ms)
+        except InvariantViolation as error:
+            violation = error.violation
         return RunResult(self._metrics(violation), violation, tuple(self.kernel.trace),
                          self.kernel.dispatched)
 
@@ -191,6 +190,11 @@ class Simulation:
             self.progress(self.kernel.now_ms / 1000, self.scenario.duration_s)
 
     # --- NodeHost ----------------------------------------------------------------------------
+
+    @property
+    def executor(self) -> Executor | None:
+        """The shared execution cache in shared mode; None (py-evm per node) otherwise."""
+        return self.execution if self.scenario.execution == "shared" else None
 
     def now_ms(self) -> float:
         """Virtual time."""
