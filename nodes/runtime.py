@@ -51,6 +51,7 @@ SYNC_TIMEOUT_S = 10.0
 RECENT_EVENTS = 2_000  # what the dashboard's stream can replay to a new viewer
 VERIFY_THREADS = 2
 TIMEOUT_MS_ROUND_BASE = 2_000  # first round's timer; doubles per round (chain/consensus)
+INTERVAL_MS_MIN_BLOCK = 200  # a block gathers what arrives in its first 200 ms, not 1 tx
 BUILD_BUDGET_MS = 400  # a proposal must execute well within a round on every validator
 PROPOSAL_TRANSACTIONS_MIN = 10
 PROPOSAL_TRANSACTIONS_MAX = 1_000  # chain.blocks.MAX_BLOCK_TRANSACTIONS
@@ -90,7 +91,8 @@ class NodeRuntime:
         persisted_raw = store.load_meta(CONSENSUS_META_KEY)
         self.consensus = ConsensusState(
             ConsensusConfig(config.node_id, self.preset.node_seed(config.node_id), validator_set,
-                            timeout_ms_round_base=TIMEOUT_MS_ROUND_BASE),
+                            timeout_ms_round_base=TIMEOUT_MS_ROUND_BASE,
+                            interval_ms_min_block=INTERVAL_MS_MIN_BLOCK),
             decode_persisted_state(persisted_raw) if persisted_raw else None,
         )
         self.transport = HttpTransport(peers=dict(config.peers), delays_ms=self._link_delays())

@@ -127,6 +127,7 @@ class ConsensusSpec:
     timeout_ms_round_base: int = 1_000
     timeout_ms_round_max: int = 16_000
     interval_ms_empty_block: int = 5_000
+    interval_ms_min_block: int = 200  # as the real nodes (nodes/runtime.py)
     delay_ms_sync_grace: int = 1_000
     interval_ms_sync_retry: int = 2_000
 

@@ -100,6 +100,7 @@ class Simulation:
                 timeout_ms_round_base=spec.timeout_ms_round_base,
                 timeout_ms_round_max=spec.timeout_ms_round_max,
                 interval_ms_empty_block=spec.interval_ms_empty_block,
+                interval_ms_min_block=spec.interval_ms_min_block,
                 delay_ms_sync_grace=spec.delay_ms_sync_grace,
                 interval_ms_sync_retry=spec.interval_ms_sync_retry)
             self.nodes[node_spec.node_id] = SimulatedNode(

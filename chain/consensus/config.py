@@ -19,6 +19,10 @@ TIMEOUT_MS_ROUND_MAX = 60_000
 INTERVAL_MS_EMPTY_BLOCK = 5_000
 """An idle height produces a heartbeat block after this long (keeps laggards syncing)."""
 
+INTERVAL_MS_MIN_BLOCK = 0
+"""Least time from the start of a height to its proposal: transactions arriving meanwhile join
+the same block (0 proposes as soon as there is work)."""
+
 DELAY_MS_SYNC_GRACE = 1_000
 """How long f + 1 validators must be one height ahead before we ask for a block sync."""
 
@@ -37,5 +41,6 @@ class ConsensusConfig:
     timeout_ms_round_base: int = TIMEOUT_MS_ROUND_BASE
     timeout_ms_round_max: int = TIMEOUT_MS_ROUND_MAX
     interval_ms_empty_block: int = INTERVAL_MS_EMPTY_BLOCK
+    interval_ms_min_block: int = INTERVAL_MS_MIN_BLOCK
     delay_ms_sync_grace: int = DELAY_MS_SYNC_GRACE
     interval_ms_sync_retry: int = INTERVAL_MS_SYNC_RETRY

@@ -64,7 +64,11 @@ class Rule:
 
 RULES: tuple[Rule, ...] = (
     Rule("R1 start", "Start(h)", "enter h at round 0; restore the persisted votes and lock for h"),
-    Rule("R2 build", "round-0 proposer activated (R3)", "BuildBlock(h, 0)"),
+    Rule(
+        "R2 build",
+        "round-0 proposer activated (R3), interval_ms_min_block after h started",
+        "BuildBlock(h, 0)",
+    ),
     Rule(
         "R3 activate",
         "transactions pending, heartbeat due, or a valid message for h",
@@ -296,6 +300,8 @@ class ConsensusState:
             return
         if 0 in self._build_requested or (0, VoteKind.PROPOSAL) in self._votes:
             return
+        if self._now_ms < self._height_started_ms + self._config.interval_ms_min_block:
+            return  # R2: gather transactions until the least block interval has passed
         self._build_requested[0] = ()
         self._out.append(BuildBlock(self._height, 0))
 
@@ -325,6 +331,8 @@ class ConsensusState:
             self._activate()
         if self._timer_at_ms is not None and now >= self._timer_at_ms:
             self._move_to_round(self._round + 1, "timeout", send_round_change=True)
+        elif self._timer_at_ms is not None:
+            self._check_build()
         self._check_sync()
 
     def _on_transactions_pending(self, event: TransactionsPending) -> None:
@@ -792,6 +800,9 @@ class ConsensusState:
         candidates: list[int] = []
         if self._timer_at_ms is not None:
             candidates.append(self._timer_at_ms)
+            build_at = self._height_started_ms + self._config.interval_ms_min_block
+            if self._round == 0 and 0 not in self._build_requested and build_at > self._now_ms:
+                candidates.append(build_at)
         else:
             candidates.append(self._height_started_ms + self._config.interval_ms_empty_block)
         if self._sync_since_ms is not None:

@@ -116,6 +116,21 @@ def test_pending_transactions_build_at_once(
     assert isinstance(broadcasts[0], Proposal) and isinstance(broadcasts[1], Prepare)
 
 
+def test_the_least_block_interval_gathers_transactions_before_building(
+    validators4: tuple[ValidatorSet, dict[str, bytes]],
+) -> None:
+    validator_set, seeds = validators4
+    proposer = ConsensusState(ConsensusConfig("nanjing-1", seeds["nanjing-1"], validator_set,
+                                              interval_ms_min_block=200))
+    proposer.handle(Start(0, 1, GENESIS_HASH))
+    actions = proposer.handle(TransactionsPending(1, 7))
+    assert BuildBlock(1, 0) not in actions
+    assert ScheduleTimeout(200) in actions, "a wake-up at the end of the interval"
+    assert BuildBlock(1, 0) not in proposer.handle(TransactionsPending(5, 150))
+    assert BuildBlock(1, 0) not in proposer.handle(Tick(199))
+    assert BuildBlock(1, 0) in proposer.handle(Tick(200))
+
+
 def test_persist_precedes_every_broadcast(
     validators4: tuple[ValidatorSet, dict[str, bytes]], signers4: dict[str, Signer]
 ) -> None:
