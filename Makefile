@@ -4,7 +4,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint install browser contracts bench-core bench-sig bench-commit bench-query clean
+.PHONY: demo test lint install browser contracts bench-core bench-sig bench-commit bench-query \
+	bench-peers bench-load peers-install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +26,7 @@ lint: $(STAMP)
 browser:
 	command -v chromium >/dev/null || (apt-get update && apt-get install -y --no-install-recommends chromium chromium-driver)
 
-test: lint browser
+test: lint browser peers-install
 	$(PY) -m pytest -q -p no:cacheprovider
 
 contracts: $(STAMP)
@@ -33,6 +34,40 @@ contracts: $(STAMP)
 
 bench-core: $(STAMP)
 	$(PY) -m benchmarks.core
+
+# Benchmarks (see benchmarks/README.md). bench-query: PRESET=local4|yrd-2021, SIZE=default,
+# SEED=1, BENCH_SECONDS=60, USERS=32, WORKERS=0 (Locust worker processes on this machine).
+PRESET ?= local4
+SIZE ?= default
+SEED ?= 1
+BENCH_SECONDS ?= 60
+USERS ?= 32
+WORKERS ?= 0
+
+bench-query: $(STAMP)
+	$(PY) -m benchmarks.query --preset $(PRESET) --size $(SIZE) --seed $(SEED) \
+		--seconds $(BENCH_SECONDS) --users $(USERS) --workers $(WORKERS)
+
+bench-sig: $(STAMP)
+	$(PY) -m benchmarks.sig
+
+bench-commit: $(STAMP)
+	$(PY) -m benchmarks.commit
+
+bench-peers: $(STAMP) peers-install
+	$(PY) -m benchmarks.peers
+
+# Builds the data set snapshot only (SIZE=full: 100,000 enterprises, 1,000,000 records; hours).
+bench-load: $(STAMP)
+	$(PY) -m benchmarks.dataset --preset $(PRESET) --size $(SIZE) --seed $(SEED)
+
+# Hardhat and ganache for bench-peers; `npm ci` runs only when package-lock.json changed.
+peers-install:
+	@if command -v npm >/dev/null; then \
+		[ benchmarks/peers/node_modules/.package-lock.json -nt benchmarks/peers/package-lock.json ] \
+		|| (cd benchmarks/peers && npm ci --no-audit --no-fund --loglevel=error) \
+		|| echo "npm ci failed: the peers benchmark will skip"; \
+	else echo "npm not found: the peers benchmark will skip"; fi
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -2,6 +2,12 @@
 
 `python -m nodes.compose yrd-2021 > docker-compose.yml` writes the committed file; a test checks
 that the committed file is what this module generates and that it matches the preset.
+
+The `load` profile adds distributed Locust (`benchmarks/locustfile.py`): a `loader` that loads a
+seeded data set into the running nodes through signed transactions and writes the run
+description, a `locust-master` that waits for it, and `locust-worker`s (scale them with
+`--scale locust-worker=N`). `docker compose --profile load up` runs it all; the reports land in
+`./benchmarks/results/compose/`.
 """
 
 from __future__ import annotations
@@ -12,6 +18,60 @@ from chain.presets import Preset, get_preset
 
 NODE_PORT = 8600
 HOST_BASE_PORT = 8600
+LOCUST_WORKERS = 2
+LOCUST_USERS = 64
+LOCUST_RUN_TIME = "60s"
+LOCUST_MASTER_PORT = 5557
+LOAD_SIZE = "smoke"  # the data set the loader puts in (benchmarks.dataset.SIZES)
+RUN_FILE = "/results/run.json"
+
+
+def load_profile(preset: Preset) -> list[str]:
+    """The `load` profile's services: data set loader, Locust master and workers."""
+    first = preset.nodes[0].node_id
+    locust = "[\"locust\", \"-f\", \"/app/benchmarks/locustfile.py\", "
+    return [
+        "  loader:",
+        "    image: yrdchain:latest",
+        "    profiles: [\"load\"]",
+        "    depends_on:",
+        *[f"      {node.node_id}: {{condition: service_healthy}}" for node in preset.nodes],
+        "    command: [\"python\", \"-m\", \"benchmarks.dataset\", \"--preset\", "
+        f"\"{preset.name}\", \"--size\", \"{LOAD_SIZE}\", \"--into\", "
+        f"\"http://{{node_id}}:{NODE_PORT}\", \"--run-file\", \"{RUN_FILE}\"]",
+        "    volumes:",
+        "      - ./benchmarks/results/compose:/results",
+        "  locust-master:",
+        "    image: yrdchain:latest",
+        "    profiles: [\"load\"]",
+        "    depends_on:",
+        "      loader: {condition: service_completed_successfully}",
+        "    environment:",
+        f"      YRD_BENCH_RUN: {RUN_FILE}",
+        "    command: " + locust + "\"--master\", \"--headless\", \"--expect-workers\", "
+        f"\"{LOCUST_WORKERS}\", \"-u\", \"{LOCUST_USERS}\", \"-r\", \"{LOCUST_USERS}\", "
+        f"\"-t\", \"{LOCUST_RUN_TIME}\", \"--csv\", \"/results/query\", "
+        "\"--csv-full-history\", \"--html\", \"/results/query.html\", \"QueryUser\"]",
+        "    ports:",
+        "      - \"8089:8089\"",
+        "    volumes:",
+        "      - ./benchmarks/results/compose:/results",
+        "  locust-worker:",
+        "    image: yrdchain:latest",
+        "    profiles: [\"load\"]",
+        "    depends_on:",
+        "      loader: {condition: service_completed_successfully}",
+        "    deploy:",
+        f"      replicas: {LOCUST_WORKERS}",
+        "    environment:",
+        f"      YRD_BENCH_RUN: {RUN_FILE}",
+        f"      YRD_BENCH_WORKERS: \"{LOCUST_WORKERS}\"",
+        "    command: " + locust + "\"--worker\", \"--master-host\", \"locust-master\", "
+        f"\"--master-port\", \"{LOCUST_MASTER_PORT}\", \"QueryUser\"]",
+        "    volumes:",
+        "      - ./benchmarks/results/compose:/results",
+        f"  # The loader and Locust reach the nodes by service name ({first}:{NODE_PORT}, ...).",
+    ]
 
 
 def compose_document(preset: Preset) -> str:
@@ -50,6 +110,7 @@ def compose_document(preset: Preset) -> str:
             "    volumes:",
             f"      - {node.node_id}-data:/data",
         ]
+    lines += load_profile(preset)
     lines += ["", "volumes:"]
     lines += [f"  {node.node_id}-data: {{}}" for node in preset.nodes]
     return "\n".join(lines) + "\n"

@@ -19,12 +19,18 @@ def _compose() -> dict:
     return yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
 
 
+def _node_services() -> dict:
+    """The services outside a profile: the nodes (the `load` profile adds Locust)."""
+    return {name: service for name, service in _compose()["services"].items()
+            if "profiles" not in service}
+
+
 def test_committed_file_is_what_the_generator_writes() -> None:
     assert (ROOT / "docker-compose.yml").read_text(encoding="utf-8") == compose_document(PRESET)
 
 
 def test_every_node_of_the_preset_is_a_service_with_its_own_volume_and_port() -> None:
-    services = _compose()["services"]
+    services = _node_services()
     assert sorted(services) == sorted(node.node_id for node in PRESET.nodes)
     host_ports = []
     for node in PRESET.nodes:
@@ -40,7 +46,7 @@ def test_every_node_of_the_preset_is_a_service_with_its_own_volume_and_port() ->
 
 
 def test_each_command_is_a_valid_node_invocation_whose_peers_are_services() -> None:
-    services = _compose()["services"]
+    services = _node_services()
     for node_id, service in services.items():
         command = service["command"]
         assert command[0] == "yrdchain"
@@ -52,3 +58,13 @@ def test_each_command_is_a_valid_node_invocation_whose_peers_are_services() -> N
             url = urlparse(arguments.peer_url_template.format(node_id=peer.node_id))
             assert url.hostname in services
             assert url.port == NODE_PORT
+
+
+def test_load_profile_runs_a_loader_a_locust_master_and_workers() -> None:
+    services = _compose()["services"]
+    load = {name for name, service in services.items() if service.get("profiles") == ["load"]}
+    assert load == {"loader", "locust-master", "locust-worker"}
+    assert "--master" in services["locust-master"]["command"]
+    assert "--worker" in services["locust-worker"]["command"]
+    assert services["locust-worker"]["deploy"]["replicas"] >= 2
+    assert set(services["loader"]["depends_on"]) == {n.node_id for n in PRESET.nodes}

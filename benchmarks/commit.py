@@ -1,0 +1,234 @@
+"""Submit-to-commit throughput and latency of a real network of node processes.
+
+`python -m benchmarks.commit [--seconds 60] [--smoke]` (`make bench-commit`) starts each
+configuration — local4 and yrd-2021, with `--latency none` and `--latency regional` — on fresh
+data directories, offers signed publish transactions at a fixed rate spread over the nodes (each
+bureau sends to its own city's node), and watches committed blocks on one node: a transaction's
+latency is from the moment its POST returned to the moment the watcher saw its block committed
+(the watcher polls every 50 ms, so latencies carry up to that much error). It prints a table and
+writes it under benchmarks/results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import httpx
+
+from benchmarks.machine import describe_machine, results_path
+from chain.blocks import decode_block
+from chain.crypto import keccak
+from chain.genesis import build_genesis
+from chain.presets import get_preset
+from chain.records import CreditRecord, RecordKind, encode_record, payload_hash, record_id_for
+from chain.wallet import sign_legacy
+from contracts import bindings
+from nodes.frames import decode_frames
+from nodes.network import (
+    find_free_base_port,
+    start_node,
+    stop_node,
+    wait_ready,
+    write_network,
+)
+
+POLL_INTERVAL_S = 0.05
+DRAIN_TIMEOUT_S = 30.0
+CONCURRENT_REQUESTS = 32
+
+
+@dataclass(frozen=True)
+class CommitFigures:
+    """One configuration's figures."""
+
+    preset: str
+    latency: str
+    offered_tx_per_s: float
+    seconds: float
+    submitted: int
+    refused: int
+    committed: int
+    throughput_tx_per_s: float
+    latency_p50_ms: float
+    latency_p99_ms: float
+    blocks: int
+
+
+def _transactions(preset_name: str, count: int) -> list[tuple[str, bytes]]:
+    """(city, raw) publishes, round robin over the preset's cities, nonces in order."""
+    preset = get_preset(preset_name)
+    genesis = build_genesis(preset)
+    cities = [city.value for city in preset.cities]
+    nonces = dict.fromkeys(cities, 0)
+    transactions = []
+    for number in range(count):
+        city = cities[number % len(cities)]
+        key = preset.key(f"bureau:{city}")
+        enterprise = preset.enterprises[number % len(preset.enterprises)]
+        record = CreditRecord(enterprise.credit_code, RecordKind.TAX, "2024", {"n": number})
+        digest = payload_hash(encode_record(record))
+        raw = sign_legacy(key, preset.chain_id, nonces[city], genesis.contracts.registry,
+                          bindings.encode_publish(record_id_for(key.address, digest),
+                                                  enterprise.credit_code.to_bytes32(),
+                                                  int(RecordKind.TAX), digest))
+        nonces[city] += 1
+        transactions.append((city, raw))
+    return transactions
+
+
+async def _watch(url: str, seen: dict[bytes, float], stop: asyncio.Event,
+                 counters: dict[str, int]) -> None:
+    async with httpx.AsyncClient(timeout=10.0) as client:
+        next_height = 1
+        while not stop.is_set():
+            try:
+                response = await client.get(f"{url}/peer/blocks",
+                                            params={"from": next_height, "limit": 64})
+                frames = decode_frames(response.content)
+            except (httpx.HTTPError, ValueError):
+                frames = []
+            now = time.monotonic()
+            for frame in frames:
+                block = decode_block(frame)
+                next_height = block.height + 1
+                counters["blocks"] += 1
+                for raw in block.transactions:
+                    seen.setdefault(keccak(raw), now)
+            if not frames:
+                await asyncio.sleep(POLL_INTERVAL_S)
+
+
+async def _offer(urls: dict[str, str], transactions: list[tuple[str, bytes]], rate: float,
+                 submitted: dict[bytes, float], counters: dict[str, int]) -> None:
+    semaphore = asyncio.Semaphore(CONCURRENT_REQUESTS)
+    start = time.monotonic()
+    async with httpx.AsyncClient(timeout=30.0) as client:
+        async def send(city: str, raw: bytes) -> None:
+            async with semaphore:
+                try:
+                    response = await client.post(f"{urls[city]}/v1/transactions",
+                                                 json={"raw": "0x" + raw.hex()})
+                except httpx.HTTPError:
+                    counters["refused"] += 1
+                    return
+            if response.status_code == 202:
+                submitted[keccak(raw)] = time.monotonic()
+            else:
+                counters["refused"] += 1
+                if counters["refused"] <= 3:
+                    print(f"refused: {response.status_code} {response.text[:200]}", flush=True)
+
+        tasks = []
+        for number, (city, raw) in enumerate(transactions):
+            delay = start + number / rate - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(send(city, raw)))
+        await asyncio.gather(*tasks)
+
+
+def _percentile(values: list[float], fraction: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+async def _run_load(urls: dict[str, str], watch_url: str, transactions: list[tuple[str, bytes]],
+                    rate: float) -> tuple[dict[bytes, float], dict[bytes, float], dict[str, int],
+                                          float]:
+    submitted: dict[bytes, float] = {}
+    seen: dict[bytes, float] = {}
+    counters = {"refused": 0, "blocks": 0}
+    stop = asyncio.Event()
+    watcher = asyncio.create_task(_watch(watch_url, seen, stop, counters))
+    began = time.monotonic()
+    await _offer(urls, transactions, rate, submitted, counters)
+    offered_for = time.monotonic() - began
+    deadline = time.monotonic() + DRAIN_TIMEOUT_S
+    while time.monotonic() < deadline and not all(h in seen for h in submitted):
+        await asyncio.sleep(0.1)
+    stop.set()
+    await watcher
+    return submitted, seen, counters, offered_for
+
+
+def measure(preset_name: str, latency: str, seconds: float, rate: float) -> CommitFigures:
+    """Start a fresh network, offer load, and measure."""
+    preset = get_preset(preset_name)
+    transactions = _transactions(preset_name, int(seconds * rate))
+    with tempfile.TemporaryDirectory(prefix=f"bench-{preset_name}-") as directory:
+        data_dir = Path(directory)
+        members = write_network(preset, data_dir, find_free_base_port(len(preset.nodes)),
+                                latency)
+        (data_dir / "logs").mkdir()
+        try:
+            for member in members:
+                start_node(member, data_dir / "logs")
+            wait_ready(members)
+            urls = {}
+            for member in members:
+                city = preset.node(member.config.node_id).city.value
+                urls.setdefault(city, member.config.url)
+            submitted, seen, counters, offered_for = asyncio.run(
+                _run_load(urls, members[0].config.url, transactions, rate))
+        finally:
+            for member in members:
+                stop_node(member)
+    committed = [h for h in submitted if h in seen]
+    latencies = [(seen[h] - submitted[h]) * 1000 for h in committed]
+    first = min(submitted.values(), default=0.0)
+    last_commit = max((seen[h] for h in committed), default=first)
+    span = max(last_commit - first, 1e-9)
+    return CommitFigures(
+        preset=preset_name, latency=latency, offered_tx_per_s=rate,
+        seconds=round(offered_for, 1), submitted=len(submitted), refused=counters["refused"],
+        committed=len(committed), throughput_tx_per_s=round(len(committed) / span, 1),
+        latency_p50_ms=round(statistics.median(latencies), 1) if latencies else float("nan"),
+        latency_p99_ms=round(_percentile(latencies, 0.99), 1), blocks=counters["blocks"],
+    )
+
+
+CONFIGURATIONS = (("local4", "none", 40.0), ("local4", "regional", 40.0),
+                  ("yrd-2021", "none", 12.0), ("yrd-2021", "regional", 12.0))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the commit benchmark and write its table."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--smoke", action="store_true", help="local4 only, a few seconds")
+    parser.add_argument("--only", help="preset:latency, e.g. local4:none")
+    arguments = parser.parse_args(argv)
+    configurations = [("local4", "none", 20.0)] if arguments.smoke else [
+        c for c in CONFIGURATIONS if not arguments.only or f"{c[0]}:{c[1]}" == arguments.only]
+    seconds = 3.0 if arguments.smoke else arguments.seconds
+    figures = []
+    for preset_name, latency, rate in configurations:
+        figure = measure(preset_name, latency, seconds, rate)
+        print(json.dumps(asdict(figure)), flush=True)
+        figures.append(figure)
+    table = ["| preset | latency | offered tx/s | committed | throughput tx/s | p50 ms | "
+             "p99 ms | blocks |", "|---|---|---|---|---|---|---|---|"]
+    table += [f"| {f.preset} | {f.latency} | {f.offered_tx_per_s:.0f} | {f.committed}/"
+              f"{f.submitted} | {f.throughput_tx_per_s} | {f.latency_p50_ms} | "
+              f"{f.latency_p99_ms} | {f.blocks} |" for f in figures]
+    machine = describe_machine()
+    text = (f"# Commit benchmark\n\n{machine}\n\nCommand: `python -m benchmarks.commit "
+            f"{' '.join(argv or [])}`\n\n" + "\n".join(table) + "\n")
+    print(text)
+    markdown, data = results_path("commit", smoke=arguments.smoke)
+    markdown.write_text(text, encoding="utf-8")
+    data.write_text(json.dumps([asdict(f) for f in figures], indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
