@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import json
 import statistics
+import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass
@@ -222,7 +223,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{f.latency_p99_ms} | {f.blocks} |" for f in figures]
     machine = describe_machine()
     text = (f"# Commit benchmark\n\n{machine}\n\nCommand: `python -m benchmarks.commit "
-            f"{' '.join(argv or [])}`\n\n" + "\n".join(table) + "\n")
+            f"{' '.join(sys.argv[1:] if argv is None else argv)}`\n\n"
+            + "\n".join(table) + "\n")
     print(text)
     markdown, data = results_path("commit", smoke=arguments.smoke)
     markdown.write_text(text, encoding="utf-8")
