@@ -12,7 +12,6 @@ running with `--keep-running` until Ctrl-C).
 
 from __future__ import annotations
 
-import socket
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -24,12 +23,18 @@ from typing import Any
 from chain.presets import Preset, get_preset
 from chain.records import ALL_KINDS_SCOPE, CreditRecord, RecordKind
 from nodes.client import ApiError, Enterprise, Institution, NodeClient
-from nodes.network import NetworkProcess, start_node, stop_node, wait_ready, write_network
+from nodes.network import (
+    NetworkProcess,
+    find_free_base_port,
+    start_node,
+    stop_node,
+    wait_ready,
+    write_network,
+)
 
 Printer = Callable[[str], None]
 GRANT_LIFETIME_S = 30 * 24 * 3600
 ANCHOR_WAIT_S = 30.0
-PORT_SEARCH_TRIES = 200
 PUBLISHES: tuple[tuple[str, str, RecordKind, dict[str, str | int | bool]], ...] = (
     # (city of the bureau, enterprise label, kind, fields)
     ("shanghai", "enterprise:shanghai:1", RecordKind.TAX, {"paid_cny": 1_280_000, "grade": "A"}),
@@ -46,29 +51,6 @@ QUERIES = (  # (city of the bank, enterprise label)
     ("nanjing", "enterprise:hefei:1"),
     ("shanghai", "enterprise:suzhou:1"),
 )
-
-
-def free_base_port(count: int) -> int:
-    """A base port with `count` consecutive free loopback ports above it."""
-    for _ in range(PORT_SEARCH_TRIES):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            base = int(probe.getsockname()[1])
-        if base + count >= 65_000:
-            continue
-        sockets: list[socket.socket] = []
-        try:
-            for offset in range(count):
-                taken = socket.socket()
-                sockets.append(taken)
-                taken.bind(("127.0.0.1", base + offset))
-            return base
-        except OSError:
-            continue
-        finally:
-            for taken in sockets:
-                taken.close()
-    raise RuntimeError("no block of free ports on 127.0.0.1")
 
 
 @contextmanager
@@ -232,7 +214,7 @@ def run_network_demo(preset_name: str = "yrd-2021", data_dir: Path | None = None
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="yrdchain-demo-") as scratch:
         directory = data_dir or Path(scratch)
-        port = base_port or free_base_port(len(preset.nodes))
+        port = base_port or find_free_base_port(len(preset.nodes))
         say(f"yrdchain network demo — preset {preset.name}: {len(preset.nodes)} validator "
             f"nodes in {len(preset.cities)} cities, ports {port}..{port + len(preset.nodes) - 1}")
         with running(preset, directory, port, say) as network:
