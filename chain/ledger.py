@@ -127,7 +127,10 @@ class Ledger:
 
     def admit(self, raw: bytes) -> AdmittedTransaction:
         """Full admission into the mempool: stateless, signature (once), member, role, nonce."""
-        admitted = self.senders.admit(self.decode(raw))
+        return self.enqueue(self.senders.admit(self.decode(raw)))
+
+    def enqueue(self, admitted: AdmittedTransaction) -> AdmittedTransaction:
+        """Queue a transaction whose signature was already verified, after the stateful checks."""
         self.check_admissible(admitted)
         self.mempool.add(admitted)
         return admitted

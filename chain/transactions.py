@@ -300,6 +300,10 @@ class SenderCache:
             self._senders.move_to_end(transaction_hash)
         return sender
 
+    def known(self, transaction_hash: bytes) -> Address | None:
+        """The cached sender without counting a hit (a second look at the same transaction)."""
+        return self._senders.get(transaction_hash)
+
     def put(self, transaction_hash: bytes, sender: Address) -> None:
         """Remember a verified sender."""
         self._senders[transaction_hash] = sender
@@ -346,7 +350,7 @@ def admit_many(
             cache.put(transaction.hash, result)
     admitted = []
     for transaction in transactions:
-        sender = cache._senders.get(transaction.hash)
+        sender = cache.known(transaction.hash)
         if sender is None:  # evicted between recovery and now: recover again, once
             admitted.append(cache.admit(transaction))
         else:

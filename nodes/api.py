@@ -151,9 +151,9 @@ def admit_call(services: NodeServices, raw: bytes, functions: tuple[str, ...]) -
     return admitted, arguments
 
 
-def submitted(services: NodeServices, raw: bytes, **extra: Any) -> Response:
-    """Queue an admitted transaction and answer 202 with its hash."""
-    admitted = services.runtime.submit_transaction(raw)
+def submitted(services: NodeServices, admitted: AdmittedTransaction, **extra: Any) -> Response:
+    """Queue an admitted transaction (decoded and verified once, by `admit_call`): 202."""
+    services.runtime.submit_admitted(admitted)
     return json_response({"transaction_hash": "0x" + admitted.hash.hex(),
                           "from": checksum_address(admitted.sender), "nonce": admitted.nonce,
                           **extra}, 202)
@@ -240,7 +240,7 @@ def write_router(services: NodeServices) -> APIRouter:
         payloads = match_payloads(document, items)
         for (payload_hash, _, _), payload in zip(items, payloads, strict=True):
             runtime.record_store.save_payload(payload_hash, payload)
-        response = submitted(services, raw, payload_hashes=[
+        response = submitted(services, admitted, payload_hashes=[
             "0x" + payload_hash.hex() for payload_hash, _, _ in items])
         services.in_background(services.payloads.replicate(payloads, wall_clock_ms()))
         return response
@@ -249,23 +249,23 @@ def write_router(services: NodeServices) -> APIRouter:
     async def grant(request: Request) -> Response:
         """Submit an enterprise's signed grant (Authorization.grant, sent by the querier)."""
         _, raw = await raw_of(request)
-        admit_call(services, raw, ("grant",))
-        return submitted(services, raw)
+        admitted, _ = admit_call(services, raw, ("grant",))
+        return submitted(services, admitted)
 
     @router.post("/v1/grants/revocations", status_code=202,
                  openapi_extra=body_schema(TransactionBody))
     async def revoke_grant(request: Request) -> Response:
         """Submit an enterprise's signed revocation (Authorization.revoke_grant)."""
         _, raw = await raw_of(request)
-        admit_call(services, raw, ("revoke_grant",))
-        return submitted(services, raw)
+        admitted, _ = admit_call(services, raw, ("revoke_grant",))
+        return submitted(services, admitted)
 
     @router.post("/v1/disputes", status_code=202, openapi_extra=body_schema(TransactionBody))
     async def open_dispute(request: Request) -> Response:
         """Open a dispute over a record (CreditRegistry.open_dispute)."""
         _, raw = await raw_of(request)
-        _, arguments = admit_call(services, raw, ("open_dispute",))
-        return submitted(services, raw, dispute_id="0x" + bytes(arguments[0]).hex())
+        admitted, arguments = admit_call(services, raw, ("open_dispute",))
+        return submitted(services, admitted, dispute_id="0x" + bytes(arguments[0]).hex())
 
     @router.post("/v1/disputes/{dispute_id}/response", status_code=202,
                  openapi_extra=body_schema(TransactionBody))
@@ -273,9 +273,9 @@ def write_router(services: NodeServices) -> APIRouter:
         """The record's publisher answers a dispute (CreditRegistry.respond)."""
         expected = parse_hex(dispute_id, "dispute_id", 32)
         _, raw = await raw_of(request)
-        _, arguments = admit_call(services, raw, ("respond",))
+        admitted, arguments = admit_call(services, raw, ("respond",))
         _same_dispute(expected, arguments[0])
-        return submitted(services, raw)
+        return submitted(services, admitted)
 
     @router.post("/v1/disputes/{dispute_id}/resolution", status_code=202,
                  openapi_extra=body_schema(TransactionBody))
@@ -283,9 +283,9 @@ def write_router(services: NodeServices) -> APIRouter:
         """A regulator decides a dispute (CreditRegistry.resolve)."""
         expected = parse_hex(dispute_id, "dispute_id", 32)
         _, raw = await raw_of(request)
-        _, arguments = admit_call(services, raw, ("resolve",))
+        admitted, arguments = admit_call(services, raw, ("resolve",))
         _same_dispute(expected, arguments[0])
-        return submitted(services, raw)
+        return submitted(services, admitted)
 
     return router
 

@@ -150,7 +150,12 @@ class NodeRuntime:
 
     def submit_transaction(self, raw: bytes) -> AdmittedTransaction:
         """Admit a client's transaction, gossip it, and tell consensus there is work."""
-        admitted = self.ledger.admit(raw)
+        return self.submit_admitted(self.ledger.senders.admit(self.ledger.decode(raw)))
+
+    def submit_admitted(self, admitted: AdmittedTransaction) -> AdmittedTransaction:
+        """Queue a transaction the caller already decoded and verified; gossip it."""
+        self.ledger.enqueue(admitted)
+        raw = admitted.transaction.raw
         self.metrics.counters["transactions_admitted"] += 1
         self.metrics.submitted_at[admitted.hash] = time.monotonic()
         self.transport.broadcast("transactions", raw)
