@@ -97,6 +97,22 @@ _DOMAIN_FIELDS = [
 ]
 
 
+def _typed_data(primary: str, chain_id: int, authorization_address: bytes,
+                message: dict[str, Any]) -> dict[str, Any]:
+    """EIP-712 JSON typed data of one message; field types follow the message's own order."""
+    types = {"enterprise": "bytes32", "querier": "address", "scope": "uint256",
+             "expiresAt": "uint256", "nonce": "uint256"}
+    return {
+        "types": {
+            "EIP712Domain": _DOMAIN_FIELDS,
+            primary: [{"name": name, "type": types[name]} for name in message],
+        },
+        "primaryType": primary,
+        "domain": _domain(chain_id, authorization_address),
+        "message": message,
+    }
+
+
 def grant_typed_data(
     chain_id: int,
     authorization_address: bytes,
@@ -107,27 +123,10 @@ def grant_typed_data(
     nonce: int,
 ) -> dict[str, Any]:
     """The grant as EIP-712 JSON typed data, for wallets and web3 clients."""
-    return {
-        "types": {
-            "EIP712Domain": _DOMAIN_FIELDS,
-            "Grant": [
-                {"name": "enterprise", "type": "bytes32"},
-                {"name": "querier", "type": "address"},
-                {"name": "scope", "type": "uint256"},
-                {"name": "expiresAt", "type": "uint256"},
-                {"name": "nonce", "type": "uint256"},
-            ],
-        },
-        "primaryType": "Grant",
-        "domain": _domain(chain_id, authorization_address),
-        "message": {
-            "enterprise": enterprise,
-            "querier": to_checksum_address(querier),
-            "scope": scope,
-            "expiresAt": expires_at,
-            "nonce": nonce,
-        },
-    }
+    return _typed_data("Grant", chain_id, authorization_address, {
+        "enterprise": enterprise, "querier": to_checksum_address(querier), "scope": scope,
+        "expiresAt": expires_at, "nonce": nonce,
+    })
 
 
 def revocation_typed_data(
@@ -138,20 +137,6 @@ def revocation_typed_data(
     nonce: int,
 ) -> dict[str, Any]:
     """The revocation as EIP-712 JSON typed data, for wallets and web3 clients."""
-    return {
-        "types": {
-            "EIP712Domain": _DOMAIN_FIELDS,
-            "Revocation": [
-                {"name": "enterprise", "type": "bytes32"},
-                {"name": "querier", "type": "address"},
-                {"name": "nonce", "type": "uint256"},
-            ],
-        },
-        "primaryType": "Revocation",
-        "domain": _domain(chain_id, authorization_address),
-        "message": {
-            "enterprise": enterprise,
-            "querier": to_checksum_address(querier),
-            "nonce": nonce,
-        },
-    }
+    return _typed_data("Revocation", chain_id, authorization_address, {
+        "enterprise": enterprise, "querier": to_checksum_address(querier), "nonce": nonce,
+    })
