@@ -18,11 +18,13 @@ ledger persists atomically with the block.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import eth_hash.auto
+from eth import EVM_RECURSION_LIMIT
 from eth.db.atomic import AtomicDB
 from eth.db.backends.base import BaseDB
 from eth.vm.execution_context import ExecutionContext
@@ -41,6 +43,12 @@ BLOCK_GAS_LIMIT = 300_000_000  # room for a 500-transaction block of batch publi
 CALL_GAS_LIMIT = 50_000_000  # read-only calls (eth_call, report queries)
 REFUND_QUOTIENT = 5  # EIP-3529
 _TRANSACTION_BUILDER: Any = ShanghaiVM.get_transaction_builder()
+
+# py_ecc (imported by py-evm's precompiles) raises the interpreter's recursion limit to 100,000
+# when imported; deep recursion in C code (a JSON decoder fed nested brackets) then overflows the
+# C stack before Python notices. Execution needs py-evm's own figure (1,024 call frames): set it
+# once, here, after the imports that change it.
+sys.setrecursionlimit(EVM_RECURSION_LIMIT)
 
 # py-evm hashes every trie node through eth_hash; its automatic choice is pycryptodome (~10 µs a
 # hash). safe-pysha3 is a dependency of the project and is five times faster.

@@ -16,6 +16,7 @@ from typing import Any
 from chain.crypto import keccak
 from chain.enterprise import EnterpriseId, parse_credit_code
 from chain.errors import MalformedInput, OversizedInput
+from chain.json_document import decode_json
 
 MAX_PAYLOAD_BYTES = 64 * 1024  # one report item; larger documents belong in several records
 
@@ -130,12 +131,7 @@ def decode_record(payload: bytes) -> CreditRecord:
             f"record payload is {len(payload)} bytes; at most {MAX_PAYLOAD_BYTES} are accepted",
             field="payload",
         )
-    try:
-        document = json.loads(payload.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise MalformedInput(
-            f"record payload is not UTF-8 JSON: {error}", field="payload"
-        ) from error
+    document = decode_json(payload, "payload", max_bytes=MAX_PAYLOAD_BYTES)
     return record_from_json_object(document)
 
 

@@ -17,6 +17,7 @@ from chain.errors import MalformedInput, OversizedInput, YrdError
 from contracts import bindings
 from nodes.dashboard import dashboard_router
 from nodes.frames import MAX_FRAME_BYTES
+from nodes.http_io import BoundedJsonBodies, parse_json
 from nodes.runtime import NodeRuntime
 
 MAX_PEER_BODY_BYTES = 64 * 1024 * 1024
@@ -52,6 +53,7 @@ def create_app(runtime: NodeRuntime) -> FastAPI:
         version="0.1.0",
     )
     app.state.runtime = runtime
+    app.add_middleware(BoundedJsonBodies)
 
     @app.exception_handler(YrdError)
     async def _yrd_error(_: Request, error: YrdError) -> JSONResponse:
@@ -152,12 +154,7 @@ def parse_hex(text: str, field: str, length: int | None = None) -> bytes:
 
 
 def _raw_transaction(body: bytes) -> bytes:
-    import json
-
-    try:
-        document = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise MalformedInput(f'body must be JSON {{"raw": "0x…"}}: {error}', "body") from error
+    document = parse_json(body, "body")
     if not isinstance(document, dict) or not isinstance(document.get("raw"), str):
         raise MalformedInput('body must be JSON {"raw": "0x…"}', field="raw")
     return parse_hex(document["raw"], "raw")

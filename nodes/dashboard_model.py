@@ -14,6 +14,8 @@ from typing import Any
 
 from chain.cities import CITY_FACTS, City
 from chain.crypto import checksum_address
+from chain.errors import YrdError
+from chain.json_document import decode_json
 from chain.presets import Preset
 
 EVENT_TYPES = (
@@ -148,8 +150,8 @@ def decode_sse_lines(lines: Iterable[str]) -> list[dict[str, Any]]:
 
 def _parse_event(text: str) -> list[dict[str, Any]]:
     try:
-        value = json.loads(text)
-    except json.JSONDecodeError:
+        value = decode_json(text, "event")
+    except YrdError:
         return []
     return [value] if isinstance(value, dict) else []
 

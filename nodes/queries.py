@@ -17,7 +17,6 @@ The query hot path, in order (each step refuses before the next costs anything):
 
 from __future__ import annotations
 
-import json
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -27,8 +26,9 @@ from chain.cities import city_by_number
 from chain.codec import Member, RecordEntry
 from chain.crypto import Address
 from chain.enterprise import EnterpriseId
-from chain.errors import ConsentMissing, MemberSuspended, MissingRole, NotAMember
+from chain.errors import ConsentMissing, MemberSuspended, MissingRole, NotAMember, YrdError
 from chain.execution import Receipt
+from chain.json_document import decode_json
 from chain.ledger import Ledger
 from chain.records import RecordKind
 from contracts import bindings
@@ -353,6 +353,6 @@ def _parse_payload(payload: bytes | None) -> Any:
     if payload is None:
         return None
     try:
-        return json.loads(payload)
-    except (ValueError, UnicodeDecodeError):
+        return decode_json(payload, "payload")
+    except YrdError:
         return {"raw_hex": "0x" + payload.hex()}

@@ -197,3 +197,14 @@ def test_schemathesis_finds_no_server_error(local4: RunningNetwork) -> None:
 
         call()
     assert not failures, failures
+
+
+def test_deeply_nested_json_does_not_kill_a_node_process(local4: RunningNetwork) -> None:
+    url = local4.url("hefei-1")
+    nested = b"[" * 100_000 + b"]" * 100_000
+    for path in ("/v1/transactions", "/rpc", "/v1/records", "/v1/grants", "/v1/disputes",
+                 "/dashboard/control/links"):
+        response = local4.client.post(url + path, content=nested,
+                                      headers={"content-type": "application/json"})
+        assert 400 <= response.status_code < 500, (path, response.status_code)
+        assert local4.client.get(url + "/status").status_code == 200
