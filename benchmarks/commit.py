@@ -31,14 +31,14 @@ from chain.presets import get_preset
 from chain.records import CreditRecord, RecordKind, encode_record, payload_hash, record_id_for
 from chain.wallet import sign_legacy
 from contracts import bindings
-from nodes.frames import decode_frames
-from nodes.network import (
+from nodes.cluster.network import (
     find_free_base_port,
     start_node,
     stop_node,
     wait_ready,
     write_network,
 )
+from nodes.runtime.frames import decode_frames
 
 POLL_INTERVAL_S = 0.05
 DRAIN_TIMEOUT_S = 30.0

@@ -59,7 +59,7 @@ from chain.records import (
 )
 from chain.wallet import sign_digest, sign_legacy
 from contracts import bindings
-from nodes.network import (
+from nodes.cluster.network import (
     NetworkProcess,
     find_free_base_port,
     start_node,

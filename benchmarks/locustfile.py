@@ -7,7 +7,7 @@ name on the command line, e.g. `locust -f benchmarks/locustfile.py QueryUser` (t
 profile), `QueryUser PublisherUser` (mixed), `EnterpriseUser` or `StatusUser` (unsigned reads).
 
 - `QueryUser` is a bank (users take the preset's banks in turn) sending signed report queries
-  (`GET /v1/enterprises/{code}/report`, EIP-191 headers from `nodes.request_signing`) to the
+  (`GET /v1/enterprises/{code}/report`, EIP-191 headers from `nodes.query.request_signing`) to the
   nodes of its own city in turn, for enterprises that authorized it. Each request is named
   `report <querier city>-><origin city>`, so Locust's statistics, CSV and HTML have one row per
   city pair.
@@ -39,7 +39,7 @@ from chain.presets import get_preset
 from chain.records import CreditRecord, RecordKind, encode_record, payload_hash, record_id_for
 from chain.wallet import sign_legacy
 from contracts import bindings
-from nodes.request_signing import sign_request
+from nodes.query.request_signing import sign_request
 
 RUN_ENVIRONMENT = "YRD_BENCH_RUN"
 RATE_ENVIRONMENT = "YRD_BENCH_RATE_PER_USER"

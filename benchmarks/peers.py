@@ -58,7 +58,7 @@ from chain.presets import get_preset
 from chain.records import CreditRecord, RecordKind, encode_record, payload_hash, record_id_for
 from chain.wallet import sign_legacy
 from contracts import bindings
-from nodes.request_signing import sign_request
+from nodes.query.request_signing import sign_request
 
 PEERS_DIRECTORY = Path(__file__).resolve().parent / "peers"
 PRESET = "local4"

@@ -55,7 +55,7 @@ from benchmarks.dataset import (
 from benchmarks.machine import RESULTS_DIRECTORY, describe_machine, results_path
 from benchmarks.plots import plot_history
 from chain.presets import get_preset
-from nodes.network import NetworkProcess, start_node, stop_node, wait_ready
+from nodes.cluster.network import NetworkProcess, start_node, stop_node, wait_ready
 
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
 SAMPLE_INTERVAL_S = 1.0

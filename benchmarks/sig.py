@@ -10,7 +10,7 @@ Transactions (the distinct signed publishes of `benchmarks.core.publish_transact
 - `tx_eth_account`: `eth_account.Account.recover_transaction`;
 - `tx_admission_2t`: the admission path on two threads, one half each.
 
-Signed queries (EIP-191 report queries signed with `nodes.request_signing.sign_request`):
+Signed queries (EIP-191 report queries signed with `nodes.query.request_signing.sign_request`):
 - `query_verifier`: the node's `RequestVerifier.verify` (parse headers, window, one recovery,
   replay guard), into a fresh verifier each round;
 - `query_coincurve`: coincurve recovery over the pre-computed personal-message hashes;
@@ -63,9 +63,9 @@ from chain.consensus.validators import Validator, ValidatorSet
 from chain.genesis import build_genesis
 from chain.presets import get_preset
 from chain.transactions import SenderCache, decode_transaction
-from nodes.certificates import consensus_chain_id
-from nodes.queries import RequestVerifier
-from nodes.request_signing import (
+from nodes.cluster.certificates import consensus_chain_id
+from nodes.query.reports import RequestVerifier
+from nodes.query.request_signing import (
     canonical_request,
     parse_request_signature,
     personal_message_hash,

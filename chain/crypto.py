@@ -7,6 +7,7 @@ fails loudly if it would be used, and every node calls it at start-up.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import coincurve
 import sha3
@@ -107,3 +108,12 @@ def checksum_address(address: Address) -> str:
         c.upper() if c.isalpha() and int(digest[i], 16) >= 8 else c
         for i, c in enumerate(hex_address)
     )
+
+
+CHECKSUM_CACHE_ENTRIES = 65_536  # institutions, enterprises' keys, contracts: a few thousand
+
+
+@lru_cache(maxsize=CHECKSUM_CACHE_ENTRIES)
+def address_text(address: Address) -> str:
+    """EIP-55 text of an address, computed once per address (it costs about 50 µs)."""
+    return checksum_address(address)

@@ -3,8 +3,8 @@
 They are plain (not frozen) dataclasses because Python sets `__traceback__` on raise.
 
 Errors are values with fields. `nodes/` maps them to HTTP status codes in one place
-(`nodes/errors.py`) through the `http_status` attribute and the `code` string, so a client always
-gets the same answer for the same mistake.
+(`nodes/api/http_io.py`) through the `http_status` attribute and the `code` string, so a
+client always gets the same answer for the same mistake.
 """
 
 from __future__ import annotations
@@ -169,4 +169,61 @@ class ExecutionReverted(YrdError):
     """A contract call that reverted; `message` carries the contract's reason."""
 
     code = "execution_reverted"
+    http_status = 422
+
+
+# Refusals of signed requests and of the node's HTTP edge ----------------------------------
+@dataclass(eq=False)
+class Unauthenticated(YrdError):
+    """A signed request without the signature headers, or with malformed ones."""
+
+    code = "unauthenticated"
+    http_status = 401
+
+
+@dataclass(eq=False)
+class StaleRequest(YrdError):
+    """A signed request whose timestamp is outside the node's acceptance window."""
+
+    code = "stale_request"
+    http_status = 401
+
+
+@dataclass(eq=False)
+class ReplayedRequest(YrdError):
+    """A signed request whose nonce this signer already used within the window."""
+
+    code = "replayed_request"
+    http_status = 401
+
+
+@dataclass(eq=False)
+class Forbidden(YrdError):
+    """The signer is known but may not read this resource (not its enterprise, no role)."""
+
+    code = "forbidden"
+    http_status = 403
+
+
+@dataclass(eq=False)
+class RateLimited(YrdError):
+    """The institution sent more requests than its per-second allowance."""
+
+    code = "rate_limited"
+    http_status = 429
+
+
+@dataclass(eq=False)
+class NotAnchored(YrdError):
+    """An audit entry whose batch is not anchored on chain yet (batches anchor every second)."""
+
+    code = "not_anchored"
+    http_status = 409
+
+
+@dataclass(eq=False)
+class WrongFunction(YrdError):
+    """A transaction posted to a route that takes another contract function."""
+
+    code = "wrong_function"
     http_status = 422

@@ -37,6 +37,13 @@ def json_depth(data: bytes) -> int:
     return max(accumulate(_STEPS[byte] for byte in brackets), default=0)
 
 
+def require_shallow(data: bytes, what: str = "body", max_depth: int = MAX_JSON_DEPTH) -> None:
+    """MalformedInput if `data` nests deeper than `max_depth` (it is not decoded here)."""
+    if json_depth(data) > max_depth:
+        raise MalformedInput(f"{what} must be JSON nested at most {max_depth} levels deep",
+                             field=what)
+
+
 def decode_json(data: bytes | str, what: str = "body", max_bytes: int = MAX_JSON_BYTES,
                 max_depth: int = MAX_JSON_DEPTH) -> Any:
     """A JSON document; OversizedInput or MalformedInput naming what was expected."""
@@ -44,9 +51,7 @@ def decode_json(data: bytes | str, what: str = "body", max_bytes: int = MAX_JSON
     if len(raw) > max_bytes:
         raise OversizedInput(f"{what} is {len(raw)} bytes; at most {max_bytes} are accepted",
                              field=what)
-    if json_depth(raw) > max_depth:
-        raise MalformedInput(f"{what} must be JSON nested at most {max_depth} levels deep",
-                             field=what)
+    require_shallow(raw, what, max_depth)
     try:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError) as error:

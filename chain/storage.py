@@ -2,7 +2,8 @@
 
 `BlockStore` is what the ledger needs of storage: blocks, receipts, trie nodes and index entries,
 with one atomic write per committed block (`save_commit`). The node uses the LMDB implementation
-in `nodes/storage.py`; tests and the simulator use `MemoryBlockStore`. Both keep the same rule:
+in `nodes/storage/blocks.py`; tests and the simulator use `MemoryBlockStore`. Both keep the
+same rule:
 after a crash, the store holds exactly the blocks whose commit finished, and its head names the
 last of them.
 """

@@ -7,7 +7,7 @@ enterprise, disputes — and its signed queries. `Enterprise` holds an enterpris
 grants and revocations (EIP-712) for an institution to submit, and reads its own audit trail.
 
 Keys never leave the process: transactions are signed with `chain.wallet`, requests with
-`nodes.request_signing`. Used by the demo, the tests and the Locust users.
+`nodes.query.request_signing`. Used by the demo, the tests and the Locust users.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from chain.enterprise import EnterpriseId
 from chain.records import ALL_KINDS_SCOPE, CreditRecord, encode_record, record_id_for
 from chain.wallet import EnterpriseSignature, sign_digest, sign_legacy
 from contracts import bindings
-from nodes.audit import check_proof, node_id_bytes32, proof_from_json
-from nodes.request_signing import sign_request
+from nodes.query.audit import check_proof, node_id_bytes32, proof_from_json
+from nodes.query.request_signing import sign_request
 
 DEFAULT_TIMEOUT_S = 10.0
 COMMIT_POLL_S = 0.1

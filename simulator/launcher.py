@@ -1,6 +1,6 @@
 """The `yrdchain` console script: the node commands plus `simulate`.
 
-The command line lives in `nodes/cli.py`; `simulate` belongs to a higher layer (the simulator
+The command line lives in `nodes/cli/main.py`; `simulate` belongs to a higher layer (the simulator
 drives the node core), so the script's entry point sits here and hands the node commands the
 extra one, keeping every import pointing down.
 """
@@ -18,7 +18,7 @@ def _simulate(arguments: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Run `yrdchain`."""
-    from nodes.cli import main as node_main
+    from nodes.cli.main import main as node_main
 
     return node_main(argv, extra={
         "simulate": ("run a deterministic simulation scenario (see `simulate --list`)",

@@ -1,7 +1,7 @@
 """The simulated network: regional delay, jitter, bandwidth, loss, partitions and delay spikes.
 
 The base one-way delay between two cities is the model the real node transport uses
-(`nodes.latency.one_way_delay_ms`: great-circle distance, route factor, fibre speed, per-hop
+(`nodes.runtime.latency.one_way_delay_ms`: great-circle distance, route factor, fibre speed, per-hop
 processing). On top of it each directed link between two nodes has a capacity (a message waits
 for the ones before it and takes size / bandwidth to leave), an exponential jitter, a loss
 probability, and it keeps messages in order (the real transport sends each link's frames in
@@ -17,7 +17,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from chain.cities import City
-from nodes.latency import one_way_delay_ms
+from nodes.runtime.latency import one_way_delay_ms
 from simulator.scenario import NetworkSpec
 
 BITS_PER_BYTE = 8

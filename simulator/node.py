@@ -1,7 +1,7 @@
 """A simulated city node: the real consensus state machine and the real ledger on virtual time.
 
-`SimulatedNode` is to the simulator what `nodes.runtime.NodeRuntime` is to a real process, and it
-drives the core the same way: events go through one `feed` queue into
+`SimulatedNode` is to the simulator what `nodes.runtime.node.NodeRuntime` is to a real process,
+and it drives the core the same way: events go through one `feed` queue into
 `ConsensusState.handle`; actions are carried out in order (a Persist is written to the node's
 store before any later message leaves); BuildBlock asks `Ledger.build_block`, ExecuteBlock
 decodes and `Ledger.validate_block`s, CommitBlock attaches the certificate and
@@ -36,8 +36,8 @@ from chain.genesis import Genesis
 from chain.ledger import CommittedBlock, Ledger
 from chain.storage import MemoryBlockStore
 from chain.transactions import AdmittedTransaction
-from nodes.record_store import MemoryRecordStore
-from nodes.runtime import CONSENSUS_META_KEY
+from nodes.runtime.node import CONSENSUS_META_KEY
+from nodes.storage.records import MemoryRecordStore
 from simulator.scenario import CpuSpec
 
 Behaviour = Callable[[list[consensus_actions.Action]], list[consensus_actions.Action]]

@@ -56,7 +56,7 @@ class ScenarioError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class NetworkSpec:
-    """Link imperfections on top of the regional delay model (nodes/latency.py)."""
+    """Link imperfections on top of the regional delay model (nodes/runtime/latency.py)."""
 
     jitter_ms: float = 0.5
     """Mean of the exponential extra delay of each message."""
@@ -127,7 +127,7 @@ class ConsensusSpec:
     timeout_ms_round_base: int = 1_000
     timeout_ms_round_max: int = 16_000
     interval_ms_empty_block: int = 5_000
-    interval_ms_min_block: int = 200  # as the real nodes (nodes/runtime.py)
+    interval_ms_min_block: int = 200  # as the real nodes (nodes/runtime/node.py)
     delay_ms_sync_grace: int = 1_000
     interval_ms_sync_retry: int = 2_000
 

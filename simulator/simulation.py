@@ -28,7 +28,7 @@ from chain.execution import Executor
 from chain.genesis import Genesis, build_genesis
 from chain.ledger import CommittedBlock
 from chain.presets import get_preset
-from nodes.certificates import consensus_chain_id
+from nodes.cluster.certificates import consensus_chain_id
 from simulator import events as ev
 from simulator.byzantine import Cabal
 from simulator.clients import Clients
@@ -42,10 +42,10 @@ from simulator.node import NodeIdentity, SimulatedNode
 from simulator.scenario import Scenario
 
 SYNC_BATCH_BLOCKS = 64
-"""Blocks per sync reply (nodes.runtime.SYNC_BATCH_BLOCKS)."""
+"""Blocks per sync reply (nodes.runtime.node.SYNC_BATCH_BLOCKS)."""
 
 TIMEOUT_MS_SYNC = 10_000
-"""A sync request to an unreachable peer gives up after this long (nodes.runtime)."""
+"""A sync request to an unreachable peer gives up after this long (nodes.runtime.node)."""
 
 SIZE_BYTES_SYNC_REQUEST = 128
 COUNT_MAX_DECODED_FRAMES = 8_192

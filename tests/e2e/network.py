@@ -13,7 +13,7 @@ import httpx
 
 from chain.genesis import Genesis, build_genesis
 from chain.presets import Preset, get_preset
-from nodes.network import (
+from nodes.cluster.network import (
     NetworkProcess,
     find_free_base_port,
     start_node,
@@ -21,7 +21,7 @@ from nodes.network import (
     wait_ready,
     write_network,
 )
-from nodes.supervisor import Supervisor
+from nodes.cluster.supervisor import Supervisor
 
 
 @dataclass

@@ -18,8 +18,8 @@ import pytest
 
 from chain.presets import get_preset
 from chain.records import ALL_KINDS_SCOPE, CreditRecord, RecordKind
-from nodes.dashboard import replay_page
-from nodes.dashboard_model import build_topology
+from nodes.dashboard.model import build_topology
+from nodes.dashboard.routes import replay_page
 from tests.e2e.network import RunningNetwork, running_network
 
 webdriver = pytest.importorskip("selenium.webdriver")

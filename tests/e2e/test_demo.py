@@ -7,7 +7,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from nodes.demo import run_network_demo
+from nodes.cli.demo import run_network_demo
 
 pytestmark = pytest.mark.slow
 

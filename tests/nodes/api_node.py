@@ -20,13 +20,13 @@ from chain.records import CreditRecord, RecordKind, encode_record, payload_hash,
 from chain.storage import MemoryBlockStore
 from chain.wallet import sign_legacy
 from contracts import bindings
-from nodes.app import create_app
-from nodes.certificates import ensure_certificates, load_validator_set
-from nodes.config import NodeConfig
-from nodes.rate_limits import RateLimiter, RateLimits
-from nodes.request_signing import sign_request
-from nodes.runtime import NodeRuntime
-from nodes.services import NodeServices
+from nodes.api.app import create_app
+from nodes.api.rate_limits import RateLimiter, RateLimits
+from nodes.api.services import NodeServices
+from nodes.cluster.certificates import ensure_certificates, load_validator_set
+from nodes.query.request_signing import sign_request
+from nodes.runtime.config import NodeConfig
+from nodes.runtime.node import NodeRuntime
 
 
 @dataclass

@@ -35,7 +35,7 @@ from chain.presets import Preset, get_preset
 from chain.records import CreditRecord, RecordKind, encode_record, payload_hash, record_id_for
 from chain.wallet import sign_legacy
 from contracts import bindings
-from nodes.storage import LmdbBlockStore
+from nodes.storage.blocks import LmdbBlockStore
 
 PRESET_NAME = "local4"
 BLOCK_INTERVAL_MS = 1_000  # block h is stamped genesis time + h seconds

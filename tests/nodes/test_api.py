@@ -14,7 +14,7 @@ from chain.presets import Preset
 from chain.records import ALL_KINDS_SCOPE
 from chain.wallet import sign_digest
 from contracts import bindings
-from nodes.rate_limits import RateLimit, RateLimits
+from nodes.api.rate_limits import RateLimit, RateLimits
 from tests.nodes.api_node import ApiNode, make_api_node, tax_record
 
 SHANGHAI_CODE = "91310115000010014X"

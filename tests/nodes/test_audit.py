@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from chain.errors import NotFound
+from chain.errors import NotAnchored, NotFound
 from chain.genesis import Genesis
 from chain.merkle import verify_merkle_proof
 from chain.presets import Preset
-from nodes.audit import (
+from nodes.query.audit import (
     MAX_BATCH_ENTRIES,
     AuditAnchorer,
     AuditLog,
@@ -21,7 +21,6 @@ from nodes.audit import (
     proof_from_json,
     proof_to_json,
 )
-from nodes.errors import NotAnchored
 from tests.nodes.api_node import make_api_node
 
 

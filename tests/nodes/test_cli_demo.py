@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from nodes.cli import build_parser, main
+from nodes.cli.main import build_parser, main
 
 
 def test_the_ledger_only_demo_still_runs(capsys: pytest.CaptureFixture[str]) -> None:

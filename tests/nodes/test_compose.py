@@ -8,8 +8,8 @@ from urllib.parse import urlparse
 import yaml
 
 from chain.presets import get_preset
-from nodes.cli import build_parser
-from nodes.compose import NODE_PORT, compose_document
+from nodes.cli.main import build_parser
+from nodes.cluster.compose import NODE_PORT, compose_document
 
 ROOT = Path(__file__).resolve().parents[2]
 PRESET = get_preset("yrd-2021")

@@ -32,7 +32,7 @@ from chain.codec import ChainHead, decode_head
 from chain.genesis import Genesis
 from chain.ledger import Ledger
 from chain.storage import MemoryBlockStore
-from nodes.storage import LmdbBlockStore
+from nodes.storage.blocks import LmdbBlockStore
 from tests.nodes.crash_writer import DEFAULT_MAX_HEIGHT
 
 WRITER = Path(__file__).with_name("crash_writer.py")

@@ -12,16 +12,15 @@ from chain.execution import Log, Receipt
 from chain.presets import get_preset
 from contracts import bindings
 from contracts.events import EVENT_LAYOUTS
-from nodes.dashboard import STATIC_DIRECTORY, STATIC_FILES, replay_page
-from nodes.dashboard_burst import query_pairs, report_summary
-from nodes.dashboard_events import (
+from nodes.dashboard.burst import query_pairs, report_summary
+from nodes.dashboard.events import (
     MAX_CHAIN_EVENTS_PER_BLOCK,
     Directory,
     audit_node_ids,
     chain_events,
     enterprise_city,
 )
-from nodes.dashboard_model import (
+from nodes.dashboard.model import (
     EVENT_TYPES,
     build_topology,
     decode_sse_lines,
@@ -30,6 +29,7 @@ from nodes.dashboard_model import (
     partition_plan,
     slow_plan,
 )
+from nodes.dashboard.routes import STATIC_DIRECTORY, STATIC_FILES, replay_page
 
 YRD_2021 = get_preset("yrd-2021")
 SHANGHAI_CODE = YRD_2021.enterprise("enterprise:shanghai:1").credit_code.code

@@ -10,8 +10,8 @@ import pytest
 from chain.crypto import keccak
 from chain.errors import MalformedInput, OversizedInput
 from chain.records import MAX_PAYLOAD_BYTES
-from nodes.record_store import LmdbRecordStore, MemoryRecordStore, RecordStore
-from nodes.storage import DataDirectoryLocked
+from nodes.storage.blocks import DataDirectoryLocked
+from nodes.storage.records import LmdbRecordStore, MemoryRecordStore, RecordStore
 
 PAYLOAD = b'{"enterprise":"91310115000010014X","fields":{"grade":"A"},"kind":"tax","period":"2024"}'
 

@@ -7,9 +7,8 @@ from eth_account import Account
 from eth_account.messages import encode_defunct
 
 from chain.crypto import derive_private_key
-from chain.errors import BadSignature
-from nodes.errors import Unauthenticated
-from nodes.request_signing import (
+from chain.errors import BadSignature, Unauthenticated
+from nodes.query.request_signing import (
     canonical_request,
     parse_request_signature,
     recover_request_signer,

@@ -22,7 +22,7 @@ from chain.genesis import Genesis
 from chain.ledger import Ledger
 from chain.presets import get_preset
 from chain.storage import BlockStore, MemoryBlockStore, StoreCommit
-from nodes.storage import (
+from nodes.storage.blocks import (
     CHAIN_DB,
     FORMAT_KEY,
     DataDirectoryLocked,
@@ -230,7 +230,8 @@ def test_a_second_store_on_a_directory_is_refused(tmp_path: Path) -> None:
 
 
 def test_a_second_process_on_a_directory_is_refused(tmp_path: Path) -> None:
-    script = ("import sys; from pathlib import Path; from nodes.storage import LmdbBlockStore\n"
+    script = ("import sys; from pathlib import Path\n"
+              "from nodes.storage.blocks import LmdbBlockStore\n"
               "LmdbBlockStore(Path(sys.argv[1]))\n")
     with LmdbBlockStore(tmp_path / "data"):
         refused = subprocess.run([sys.executable, "-c", script, str(tmp_path / "data")],

@@ -25,10 +25,10 @@ from chain.records import record_id_for as make_record_id
 from chain.storage import MemoryBlockStore
 from chain.wallet import sign_digest, sign_dynamic_fee, sign_legacy
 from contracts import bindings
-from nodes.certificates import consensus_chain_id
-from nodes.config import NodeConfig
-from nodes.frames import encode_frames
-from nodes.runtime import NodeRuntime
+from nodes.cluster.certificates import consensus_chain_id
+from nodes.runtime.config import NodeConfig
+from nodes.runtime.frames import encode_frames
+from nodes.runtime.node import NodeRuntime
 from simulator.scenario import Scenario, WorkloadSpec
 from simulator.simulation import Simulation
 

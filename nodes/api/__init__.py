@@ -1,0 +1,1 @@
+"""The node's HTTP edge: one wiring point (`app.create_app`), REST, signed reads, JSON-RPC."""

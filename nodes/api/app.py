@@ -1,0 +1,143 @@
+"""The node's HTTP application: `create_app(runtime)` (no module-level app).
+
+Peer routes (`/peer/*`) carry binary frames between validators; `/status` and `/v1/contracts`
+describe the node. The institution-facing API and JSON-RPC are mounted by `nodes/api/rest.py` and
+`nodes/api/rpc.py` when present.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+
+from chain.crypto import checksum_address
+from chain.errors import MalformedInput, OversizedInput, YrdError
+from contracts import bindings
+from nodes.api.http_io import BoundedJsonBodies, error_response, parse_hex, parse_json, read_body
+from nodes.api.rate_limits import RateLimits
+from nodes.api.rest import install_error_handlers, read_router, write_router
+from nodes.api.rpc import rpc_router
+from nodes.api.services import NodeServices, build_services
+from nodes.api.signed import ReportFastPath, signed_router
+from nodes.dashboard.events import announce_commit
+from nodes.dashboard.routes import dashboard_router
+from nodes.runtime.frames import MAX_FRAME_BYTES
+from nodes.runtime.node import NodeRuntime
+
+MAX_PEER_BODY_BYTES = 64 * 1024 * 1024
+MAX_TRANSACTION_BODY_BYTES = 256 * 1024
+
+
+def create_app(runtime: NodeRuntime) -> FastAPI:
+    """The FastAPI application of one node."""
+    app = FastAPI(
+        title=f"yrdchain node {runtime.config.node_id}",
+        description="A city node of the Yangtze River Delta credit information chain.",
+        version="0.1.0",
+    )
+    app.state.runtime = runtime
+    app.add_middleware(BoundedJsonBodies)
+
+    @app.exception_handler(YrdError)
+    async def _yrd_error(_: Request, error: YrdError) -> JSONResponse:
+        return error_response(error)
+
+    @app.get("/status", tags=["node"])
+    async def status() -> dict[str, Any]:
+        """Node id, city, height, last block hash, state root, round, peers, validators."""
+        return runtime.status()
+
+    @app.get("/v1/contracts", tags=["node"])
+    async def contracts() -> dict[str, Any]:
+        """Each contract's name, address and ABI."""
+        addresses = runtime.ledger.contracts
+        return {
+            "chain_id": runtime.preset.chain_id,
+            "contracts": [
+                {"name": name, "address": checksum_address(addresses.address_of(name)),
+                 "abi": list(bindings.load_artifact(name).abi)}
+                for name in bindings.DEPLOYMENT_ORDER
+            ],
+        }
+
+    @app.post("/peer/{channel}", include_in_schema=False)
+    async def peer_frames(channel: str, request: Request) -> Response:
+        if channel not in ("consensus", "transactions"):
+            return JSONResponse(status_code=404, content={
+                "error": "not_found", "message": "peer channels: consensus, transactions",
+                "field": "channel"})
+        body = await read_body(request, MAX_PEER_BODY_BYTES)
+        try:
+            count = runtime.receive_frames(channel, body)
+        except ValueError as error:
+            raise MalformedInput(str(error), field="body") from error
+        return JSONResponse({"frames": count})
+
+    @app.get("/peer/blocks", include_in_schema=False)
+    async def peer_blocks(request: Request) -> Response:
+        try:
+            start = int(request.query_params.get("from", "1"))
+            limit = int(request.query_params.get("limit", "64"))
+        except ValueError as error:
+            raise MalformedInput("from and limit must be integers", field="from") from error
+        body = runtime.blocks_from(start, limit)
+        if len(body) > MAX_FRAME_BYTES * 4:
+            raise OversizedInput("block range too large; ask for fewer blocks", field="limit")
+        return Response(content=body, media_type="application/octet-stream")
+
+    @app.post("/v1/transactions", tags=["transactions"], status_code=202)
+    async def submit_transaction(request: Request) -> dict[str, Any]:
+        """Submit a signed raw transaction (`{"raw": "0x…"}`); answers its hash."""
+        body = await read_body(request, MAX_TRANSACTION_BODY_BYTES)
+        raw = _raw_transaction(body)
+        admitted = runtime.submit_transaction(raw)
+        return {"transaction_hash": "0x" + admitted.hash.hex(),
+                "from": checksum_address(admitted.sender), "nonce": admitted.nonce}
+
+    @app.get("/v1/transactions/{transaction_hash}", tags=["transactions"])
+    async def transaction_status(transaction_hash: str) -> dict[str, Any]:
+        """Pending, committed (with its receipt), or unknown."""
+        digest = parse_hex(transaction_hash, "transaction_hash", 32)
+        found = runtime.ledger.receipt(digest)
+        if found is None:
+            if digest in runtime.ledger.mempool:
+                return {"transaction_hash": transaction_hash, "status": "pending"}
+            from chain.errors import NotFound
+
+            raise NotFound(f"transaction {transaction_hash} is neither pending nor committed",
+                           field="transaction_hash")
+        height, index, receipt = found
+        return {
+            "transaction_hash": transaction_hash, "status": "committed",
+            "block_height": height, "index": index,
+            "receipt": {"status": receipt.status, "gas_used": receipt.gas_used,
+                        "revert_reason": receipt.revert_reason,
+                        "logs": len(receipt.logs)},
+        }
+
+    app.include_router(dashboard_router(runtime))
+    mount_api(app, runtime)
+    runtime.commit_hooks.append(lambda committed: announce_commit(runtime, committed))
+    return app
+
+
+def _raw_transaction(body: bytes) -> bytes:
+    document = parse_json(body, "body")
+    if not isinstance(document, dict) or not isinstance(document.get("raw"), str):
+        raise MalformedInput('body must be JSON {"raw": "0x…"}', field="raw")
+    return parse_hex(document["raw"], "raw")
+
+
+def mount_api(app: FastAPI, runtime: NodeRuntime, limits: RateLimits | None = None) -> NodeServices:
+    """Add the REST API, signed reads, peer routes and JSON-RPC to a node's app."""
+    services = build_services(runtime, limits)
+    app.state.services = services
+    install_error_handlers(app)
+    app.include_router(write_router(services))
+    app.include_router(read_router(services))
+    app.include_router(signed_router(services))
+    app.include_router(rpc_router(services))
+    app.add_middleware(ReportFastPath, services=services)
+    return services

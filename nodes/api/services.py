@@ -1,0 +1,163 @@
+"""What the institution-facing API and JSON-RPC need besides the runtime, built once per node.
+
+`build_services(runtime)` creates the request verifier, the consent cache, the payload fetcher,
+the audit log and its anchorer, the rate limiters and the request metrics, and registers the
+commit hook that keeps the caches and the audit anchors in step with the chain.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from chain.ledger import CommittedBlock
+from chain.presets import node_operator_label
+from nodes.api.metrics import Metric, RequestMetrics
+from nodes.api.rate_limits import RateLimiter, RateLimits
+from nodes.query.audit import AuditAnchorer, AuditLog
+from nodes.query.payloads import PayloadFetcher, PeerAuth
+from nodes.query.reports import ConsentBook, EnterpriseRecords, RequestVerifier
+from nodes.runtime.node import NodeRuntime, now_ms
+
+AUDIT_FILE_NAME = "audit.jsonl"
+
+
+@dataclass
+class NodeServices:
+    """The API's collaborators for one node."""
+
+    runtime: NodeRuntime
+    verifier: RequestVerifier
+    consent: ConsentBook
+    records: EnterpriseRecords
+    peer_auth: PeerAuth
+    payloads: PayloadFetcher
+    audit: AuditLog
+    anchorer: AuditAnchorer
+    query_limiter: RateLimiter
+    write_limiter: RateLimiter
+    requests: RequestMetrics
+    background: set[asyncio.Task[None]] = field(default_factory=set)
+
+    @property
+    def node_summary(self) -> dict[str, str]:
+        """This node's id and city, as reports name the node that answered."""
+        return {"node_id": self.runtime.config.node_id, "city": self.runtime.node.city.value}
+
+    def on_commit(self, committed: CommittedBlock) -> None:
+        """Keep the consent cache and the audit anchors in step with a committed block."""
+        self.consent.on_commit(committed.receipts)
+        self.records.on_commit(committed.receipts)
+        self.anchorer.on_commit(committed)
+
+    async def close(self) -> None:
+        """Close the peer client and the audit file (the node is stopping)."""
+        await self.payloads.close()
+        self.audit.close()
+
+    def in_background(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run a coroutine on the loop, keeping a reference until it finishes."""
+        task = asyncio.get_running_loop().create_task(work)
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
+
+    def take_query(self, account: bytes) -> None:
+        """Spend one of the account's signed-read tokens (429 when out)."""
+        self.query_limiter.take(account, time.monotonic())
+
+    def take_write(self, account: bytes) -> None:
+        """Spend one of the account's transaction tokens (429 when out)."""
+        self.write_limiter.take(account, time.monotonic())
+
+    def metrics(self) -> list[Metric]:
+        """Node-level gauges and counters for /metrics."""
+        runtime = self.runtime
+        ledger = runtime.ledger
+        counters = runtime.metrics.counters
+        latencies = sorted(runtime.metrics.commit_latencies_ms)
+
+        def one(name: str, kind: str, text: str, value: float) -> Metric:
+            return Metric(name, kind, text, (({}, value),))
+
+        return [
+            one("yrd_height", "gauge", "Height of the last committed block.", ledger.head.height),
+            one("yrd_consensus_round", "gauge", "Current consensus round.",
+                runtime.consensus.round),
+            one("yrd_mempool_transactions", "gauge", "Transactions waiting for a block.",
+                len(ledger.mempool)),
+            one("yrd_connected_peers", "gauge", "Peers whose last request succeeded.",
+                len(runtime.transport.connected_peers())),
+            one("yrd_transaction_signature_recoveries_total", "counter",
+                "Transaction signatures recovered (each once per node).",
+                ledger.senders.recoveries),
+            one("yrd_transaction_signature_cache_hits_total", "counter",
+                "Transaction signature verifications answered by the sender cache.",
+                ledger.senders.hits),
+            one("yrd_query_signature_verifications_total", "counter",
+                "Signed API requests whose signature was recovered.",
+                self.verifier.verifications),
+            one("yrd_replay_cache_nonces", "gauge", "Request nonces remembered.",
+                len(self.verifier.guard)),
+            one("yrd_consent_contract_calls_total", "counter",
+                "Authorization contract calls made for consent checks.", self.consent.calls),
+            one("yrd_consent_cache_hits_total", "counter",
+                "Consent checks answered from the cache.", self.consent.hits),
+            one("yrd_payload_remote_fetches_total", "counter",
+                "Payload requests to origin-city nodes.", self.payloads.remote_fetches),
+            one("yrd_payload_tampered_total", "counter",
+                "Payloads whose bytes did not match their on-chain hash.",
+                self.payloads.tampered),
+            one("yrd_audit_entries_total", "counter", "Audit entries written.",
+                self.audit.last_sequence),
+            one("yrd_audit_entries_pending", "gauge", "Audit entries not yet anchored.",
+                self.audit.pending),
+            one("yrd_audit_anchors_submitted_total", "counter",
+                "anchor_audit transactions submitted.", self.anchorer.anchors_submitted),
+            one("yrd_rate_limited_total", "counter", "Requests refused with 429.",
+                self.query_limiter.refused + self.write_limiter.refused),
+            one("yrd_commit_latency_p50_ms", "gauge",
+                "Median submit-to-commit latency of recent transactions.",
+                latencies[len(latencies) // 2] if latencies else 0.0),
+            Metric("yrd_node_events_total", "counter", "Runtime event counters by kind.",
+                   tuple(({"kind": kind}, float(count))
+                         for kind, count in sorted(counters.items()))),
+        ]
+
+
+def build_services(runtime: NodeRuntime, limits: RateLimits | None = None,
+                   audit_path: Path | None = None) -> NodeServices:
+    """The services of one node; the audit log lives in `audit_path` (default: data dir)."""
+    config = runtime.config
+    preset = runtime.preset
+    limits = limits or RateLimits()
+    peer_auth = PeerAuth(preset.chain_id, config.node_id, preset.node_seed(config.node_id),
+                         runtime.validator_set)
+    audit = AuditLog(config.node_id, audit_path or Path(config.data_dir) / AUDIT_FILE_NAME)
+    anchorer = AuditAnchorer(audit, runtime.ledger,
+                             preset.key(node_operator_label(config.node_id)),
+                             runtime.submit_transaction)
+    services = NodeServices(
+        runtime=runtime,
+        verifier=RequestVerifier(preset.chain_id, config.node_id),
+        consent=ConsentBook(runtime.ledger),
+        records=EnterpriseRecords(runtime.ledger),
+        peer_auth=peer_auth,
+        payloads=PayloadFetcher(config.node_id, runtime.record_store, preset, config.peers,
+                                peer_auth),
+        audit=audit,
+        anchorer=anchorer,
+        query_limiter=RateLimiter(limits.queries, "signed requests"),
+        write_limiter=RateLimiter(limits.writes, "transactions"),
+        requests=RequestMetrics(),
+    )
+    runtime.commit_hooks.append(services.on_commit)
+    return services
+
+
+def wall_clock_ms() -> int:
+    """The node's wall clock in milliseconds (request windows, grant expiry)."""
+    return now_ms()

@@ -1,0 +1,330 @@
+"""Signed reads — the report, the audit trail, audit proofs — and the peer routes behind them.
+
+Each signed route verifies the request (`nodes.query.reports.RequestVerifier`: one recovery, window,
+nonce), rate-limits the signer, and checks who may read: a querier with a valid grant for the
+report; the enterprise's own key or a regulator for the trail; the enterprise, a regulator or
+the querier itself for a proof. The peer routes (`/peer/payloads/*`, `/peer/audit/*`) answer
+other validators only (`nodes.query.payloads.PeerAuth`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from fastapi import APIRouter, Query, Request, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from chain.codec import Member
+from chain.crypto import Address, address_text, keccak
+from chain.enterprise import parse_credit_code
+from chain.errors import Forbidden, MalformedInput, NotFound, YrdError
+from contracts import bindings
+from nodes.api.http_io import (
+    error_response,
+    json_response,
+    read_body,
+    request_target,
+    scope_target,
+)
+from nodes.api.rest import ERROR_RESPONSES, known_enterprise
+from nodes.api.services import NodeServices, wall_clock_ms
+from nodes.query.audit import (
+    AuditEntry,
+    anchored_root,
+    check_proof,
+    entry_to_json,
+    parse_entry_id,
+    proof_from_json,
+    proof_to_json,
+)
+from nodes.query.payloads import answer_fetch, decode_hashes, decode_store_body, store_replicated
+from nodes.query.reports import assemble_report, city_name, in_scope, require_role, wanted_payloads
+
+REPORT_PATH = re.compile(r"/v1/enterprises/([^/]+)/report")
+MAX_TRAIL_ENTRIES = 1_000
+DEFAULT_TRAIL_ENTRIES = 100
+MAX_PEER_BODY_BYTES = 64 * 1024 * 1024
+SIGNED_HEADERS = {"parameters": [
+    {"name": name, "in": "header", "required": True, "schema": {"type": "string"},
+     "description": text}
+    for name, text in (
+        ("x-yrd-timestamp", "Unix milliseconds of the request (within 30 s of the node)"),
+        ("x-yrd-nonce", "8 to 64 characters of A-Z a-z 0-9 _ -, never reused"),
+        ("x-yrd-signature", "EIP-191 signature of the canonical request, 0x + 130 hex"))]}
+
+
+@contextmanager
+def observed(services: NodeServices, route: str) -> Iterator[None]:
+    """Count a request and its latency under `route`, with its error code as the outcome."""
+    started = time.perf_counter()
+    outcome = "ok"
+    try:
+        yield
+    except YrdError as error:
+        outcome = error.code
+        raise
+    except Exception:
+        outcome = "internal_error"
+        raise
+    finally:
+        services.requests.observe(route, outcome, time.perf_counter() - started)
+
+
+def verified_signer(services: NodeServices, request: Request, now_ms: int) -> Address:
+    """The request's signer after signature, window, nonce and rate-limit checks."""
+    return verified_headers(services, request.method, request_target(request), request.headers,
+                            now_ms)
+
+
+def verified_headers(services: NodeServices, method: str, target: str,
+                     headers: Mapping[str, str], now_ms: int) -> Address:
+    """The signer of a request given as method, target and headers (see `verified_signer`)."""
+    signer = services.verifier.verify(method, target, headers, now_ms)
+    services.take_query(signer)
+    return signer
+
+
+def is_regulator(services: NodeServices, account: Address) -> bool:
+    """An active member holding the regulator role."""
+    member = services.runtime.ledger.members.get(account)
+    return member is not None and member.status == 1 and bool(
+        member.roles & bindings.ROLE_REGULATOR)
+
+
+def request_hash(headers: Mapping[str, str]) -> str:
+    """keccak-256 of the request's 65 signature bytes: how a querier finds its own entry."""
+    signature = headers.get("x-yrd-signature", "")
+    text = signature[2:] if signature[:2] in ("0x", "0X") else signature
+    return "0x" + keccak(bytes.fromhex(text)).hex()
+
+
+async def serve_report(services: NodeServices, credit_code: str, target: str,
+                       headers: Mapping[str, str]) -> Response:
+    """The signed report query, from the request's target and headers (the hot path)."""
+    with observed(services, "report"):
+        ledger = services.runtime.ledger
+        now = wall_clock_ms()
+        signer = verified_headers(services, "GET", target, headers, now)
+        querier = require_role(ledger.members, signer, bindings.ROLE_QUERIER, "a report")
+        enterprise = parse_credit_code(credit_code)
+        entries = services.records.of(enterprise.code)
+        if not entries:
+            known_enterprise(services, enterprise.code)
+        grant = services.consent.require_grant(enterprise, signer, now)
+        covered, withheld = in_scope(entries, grant.scope)
+        payloads = await services.payloads.resolve(wanted_payloads(covered), now)
+        document = assemble_report(enterprise, querier, grant, covered, withheld, payloads,
+                                   ledger.members, services.node_summary, ledger.head.height,
+                                   now)
+        entry = services.audit.append(now, enterprise.code, address_text(signer), querier.name,
+                                      city_name(querier.city), request_hash(headers),
+                                      len(covered))
+        services.anchorer.schedule()
+        document["audit_entry"] = entry.entry_id
+        announce_query(services, headers, querier, enterprise.code, enterprise.city.value,
+                       document)
+        return json_response(document)
+
+
+def announce_query(services: NodeServices, headers: Mapping[str, str], querier: Member,
+                   enterprise: str, enterprise_city: str, report: dict[str, Any]) -> None:
+    """The dashboard's `query` event for an answered report (docs/spec/dashboard-events.md)."""
+    origins = sorted({item["provenance"]["origin_city"] for item in report["records"]})
+    summary = report["summary"]
+    services.runtime.emit({
+        "type": "query", "key": "query:" + headers.get("x-yrd-nonce", ""),
+        "from_city": city_name(querier.city),
+        "to_city": origins[0] if origins else enterprise_city, "origin_cities": origins,
+        "enterprise": enterprise, "querier": address_text(querier.address),
+        "querier_name": querier.name, "served_by": services.runtime.config.node_id,
+        "outcome": "answered", "records": summary["records"],
+        "verified": summary["tampered"] == 0 and summary["unavailable"] == 0,
+        "tampered": summary["tampered"], "unavailable": summary["unavailable"]})
+
+
+class ReportFastPath:
+    """ASGI middleware answering `GET /v1/enterprises/{code}/report` before FastAPI routing.
+
+    The report is the query hot path; FastAPI's route matching and dependency solving cost
+    more than the query itself (ADR 0004). This answers the same `serve_report` the documented
+    route does, with the same errors; every other request passes through.
+    """
+
+    def __init__(self, app: ASGIApp, services: NodeServices) -> None:
+        self.app = app
+        self.services = services
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET":
+            match = REPORT_PATH.fullmatch(scope["path"])
+            if match is not None:
+                headers = {name.decode("latin-1"): value.decode("latin-1")
+                           for name, value in scope["headers"]}
+                try:
+                    response = await serve_report(self.services, match.group(1),
+                                                  scope_target(scope), headers)
+                except YrdError as error:
+                    response = error_response(error)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def entry_json(entry: AuditEntry, batch_seq: int | None) -> dict[str, Any]:
+    """An audit entry with its id and anchoring state."""
+    return {"entry_id": entry.entry_id, **entry_to_json(entry), "batch_seq": batch_seq,
+            "anchored": batch_seq is not None}
+
+
+def signed_router(services: NodeServices) -> APIRouter:
+    """The signed reads and the peer routes."""
+    router = APIRouter(responses=ERROR_RESPONSES)
+    runtime = services.runtime
+    ledger = runtime.ledger
+    node_id = runtime.config.node_id
+
+    @router.get("/v1/enterprises/{credit_code}/report", tags=["queries"],
+                openapi_extra=SIGNED_HEADERS)
+    async def report(credit_code: str, request: Request) -> Response:
+        """An enterprise's credit report for a querier holding its grant (a signed request).
+
+        Every record version in the grant's scope, with provenance, and its payload when the
+        bytes match the hash on chain; a payload that does not is reported as tampered and not
+        served. The query becomes an entry of the audit trail.
+        """
+        return await serve_report(services, credit_code, request_target(request),
+                                  request.headers)
+
+    @router.get("/v1/enterprises/{credit_code}/queries", tags=["queries"],
+                openapi_extra=SIGNED_HEADERS)
+    async def trail(credit_code: str, request: Request,
+                    limit: int = Query(DEFAULT_TRAIL_ENTRIES, ge=1, le=MAX_TRAIL_ENTRIES)
+                    ) -> Response:
+        """The audit trail (查询留痕) of an enterprise across every node, newest first.
+
+        Signed by the enterprise's registered key or by a regulator.
+        """
+        with observed(services, "trail"):
+            now = wall_clock_ms()
+            signer = verified_signer(services, request, now)
+            enterprise = known_enterprise(services, credit_code)
+            key = services.consent.enterprise_key(enterprise.to_bytes32())
+            if signer != key and not is_regulator(services, signer):
+                raise Forbidden(f"the trail of {enterprise.code} is readable by its own key or "
+                                "a regulator", field="x-yrd-signature")
+            found = [entry_json(entry, _batch_seq(services, entry.sequence))
+                     for entry in services.audit.entries_of(enterprise.code, limit)]
+            unreachable = []
+            answers = await asyncio.gather(*(
+                services.payloads.get_json(peer, f"/peer/audit/{enterprise.code}",
+                                           {"limit": str(limit)}, now)
+                for peer in runtime.config.peers))
+            for peer, answer in zip(runtime.config.peers, answers, strict=True):
+                if isinstance(answer, dict) and isinstance(answer.get("entries"), list):
+                    found.extend(item for item in answer["entries"] if isinstance(item, dict)
+                                 and isinstance(item.get("time_ms"), int))
+                else:
+                    unreachable.append(peer)
+            found.sort(key=lambda item: (-item["time_ms"], str(item.get("node_id"))))
+            return json_response({"credit_code": enterprise.code, "entries": found[:limit],
+                                  "unreachable_nodes": sorted(unreachable)})
+
+    @router.get("/v1/audit/proof/{entry}", tags=["queries"], openapi_extra=SIGNED_HEADERS)
+    async def audit_proof(entry: str, request: Request) -> Response:
+        """The Merkle inclusion proof of an audit entry against its root anchored on chain.
+
+        Signed by the entry's enterprise, its querier or a regulator. `verified` says this node
+        checked the path against the root the chain holds for that node and batch.
+        """
+        with observed(services, "audit_proof"):
+            now = wall_clock_ms()
+            signer = verified_signer(services, request, now)
+            entry_node, sequence = parse_entry_id(entry)
+            if entry_node == node_id:
+                proof = services.audit.proof(sequence)
+            else:
+                if entry_node not in runtime.config.peers:
+                    raise NotFound(f"no node {entry_node!r} in this network", field="entry")
+                answer = await services.payloads.get_json(
+                    entry_node, f"/peer/audit/proof/{entry}", {}, now)
+                if not isinstance(answer, dict):
+                    raise NotFound(f"node {entry_node} has no anchored proof of {entry} "
+                                   "(or did not answer)", field="entry")
+                try:
+                    proof = proof_from_json(answer)
+                except (ValueError, KeyError, TypeError, AttributeError) as error:
+                    raise NotFound(f"node {entry_node} answered an unreadable proof",
+                                   field="entry") from error
+            _may_read_entry(services, signer, proof.entry)
+            anchored = anchored_root(ledger, entry_node, proof.batch.batch_seq)
+            document = proof_to_json(proof)
+            document["anchored_root"] = "0x" + anchored.hex() if anchored else None
+            document["verified"] = check_proof(proof, anchored)
+            return json_response(document)
+
+    # Peer routes -----------------------------------------------------------------------
+
+    @router.post("/peer/payloads/fetch", include_in_schema=False)
+    async def peer_fetch(request: Request) -> Response:
+        body = await read_body(request, MAX_PEER_BODY_BYTES)
+        services.peer_auth.verify("POST", request.url.path, body, request.headers,
+                                  wall_clock_ms())
+        try:
+            hashes = decode_hashes(body)
+        except ValueError as error:
+            raise MalformedInput(str(error), field="body") from error
+        return Response(answer_fetch(runtime.record_store, hashes),
+                        media_type="application/octet-stream")
+
+    @router.post("/peer/payloads/store", include_in_schema=False)
+    async def peer_store(request: Request) -> Response:
+        body = await read_body(request, MAX_PEER_BODY_BYTES)
+        services.peer_auth.verify("POST", request.url.path, body, request.headers,
+                                  wall_clock_ms())
+        try:
+            frames = decode_store_body(body)
+        except ValueError as error:
+            raise MalformedInput(str(error), field="body") from error
+        return json_response({"stored": store_replicated(runtime.record_store, frames)})
+
+    @router.get("/peer/audit/{credit_code}", include_in_schema=False)
+    async def peer_trail(credit_code: str, request: Request,
+                         limit: int = Query(DEFAULT_TRAIL_ENTRIES, ge=1, le=MAX_TRAIL_ENTRIES)
+                         ) -> Response:
+        services.peer_auth.verify("GET", request.url.path, b"", request.headers,
+                                  wall_clock_ms())
+        code = parse_credit_code(credit_code).code
+        return json_response({"entries": [
+            entry_json(entry, _batch_seq(services, entry.sequence))
+            for entry in services.audit.entries_of(code, limit)]})
+
+    @router.get("/peer/audit/proof/{entry}", include_in_schema=False)
+    async def peer_proof(entry: str, request: Request) -> Response:
+        services.peer_auth.verify("GET", request.url.path, b"", request.headers,
+                                  wall_clock_ms())
+        entry_node, sequence = parse_entry_id(entry)
+        if entry_node != node_id:
+            raise NotFound(f"this is {node_id}, not {entry_node}", field="entry")
+        return json_response(proof_to_json(services.audit.proof(sequence)))
+
+    return router
+
+
+def _batch_seq(services: NodeServices, sequence: int) -> int | None:
+    batch = services.audit.batch_of(sequence)
+    return batch.batch_seq if batch is not None else None
+
+
+def _may_read_entry(services: NodeServices, signer: Address, entry: AuditEntry) -> None:
+    if address_text(signer) == entry.querier or is_regulator(services, signer):
+        return
+    key = services.consent.enterprise_key(parse_credit_code(entry.enterprise).to_bytes32())
+    if key is not None and signer == key:
+        return
+    raise Forbidden(f"audit entry {entry.entry_id} is readable by its enterprise, its querier "
+                    "or a regulator", field="x-yrd-signature")

@@ -1,0 +1,1 @@
+"""The command line: `yrdchain up | node | keys | demo | compose` and the node process entry."""

@@ -1,0 +1,138 @@
+"""The `yrdchain` command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from chain.crypto import require_coincurve
+from chain.presets import PRESETS, get_preset
+
+
+def _keys(arguments: argparse.Namespace) -> int:
+    from nodes.cluster.keys import describe_keys
+
+    described = describe_keys(get_preset(arguments.preset))
+    if arguments.json:
+        print(json.dumps(described, indent=2, ensure_ascii=False))
+        return 0
+    for institution in described["institutions"]:
+        print(f"{institution['label']:<28} {institution['address']}  {institution['name']}")
+    for enterprise in described["enterprises"]:
+        print(f"{enterprise['label']:<28} {enterprise['address']}  {enterprise['credit_code']}")
+    return 0
+
+
+def _demo(arguments: argparse.Namespace) -> int:
+    if arguments.ledger_only:
+        from nodes.cli.ledger_demo import run_ledger_demo
+
+        run_ledger_demo(arguments.preset)
+        return 0
+    from nodes.cli.demo import run_network_demo
+
+    run_network_demo(arguments.preset, Path(arguments.data_dir) if arguments.data_dir else None,
+                     arguments.base_port, keep_running=arguments.keep_running)
+    return 0
+
+
+def _node(arguments: argparse.Namespace) -> int:
+    from nodes.cli.node_process import run_node
+    from nodes.runtime.config import NodeConfig, save_config
+
+    if arguments.config:
+        return run_node(Path(arguments.config))
+    if not (arguments.preset and arguments.node_id):
+        raise SystemExit("yrdchain node: give --config FILE, or --preset and --node-id")
+    preset = get_preset(arguments.preset)
+    preset.node(arguments.node_id)
+    data_dir = Path(arguments.data_dir)
+    config = NodeConfig(
+        node_id=arguments.node_id, preset=preset.name, data_dir=data_dir / arguments.node_id,
+        host=arguments.host, port=arguments.port,
+        peers={node.node_id: arguments.peer_url_template.format(node_id=node.node_id)
+               for node in preset.nodes if node.node_id != arguments.node_id},
+        latency=arguments.latency,
+    )
+    path = data_dir / arguments.node_id / "node.toml"
+    save_config(config, path)
+    return run_node(path)
+
+
+def _up(arguments: argparse.Namespace) -> int:
+    from nodes.cli.up import run_network
+
+    return run_network(get_preset(arguments.preset), Path(arguments.data_dir),
+                       arguments.base_port, arguments.latency, arguments.control)
+
+
+ExtraCommand = tuple[str, Callable[[list[str]], int]]
+
+
+def build_parser(extra: Mapping[str, ExtraCommand] | None = None) -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="yrdchain",
+        description="A simulator of the Yangtze River Delta credit information chain.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    keys = commands.add_parser("keys", help="print a preset's development keys")
+    keys.add_argument("--preset", choices=sorted(PRESETS), default="yrd-2021")
+    keys.add_argument("--json", action="store_true", help="machine-readable output")
+    keys.set_defaults(run=_keys)
+    demo = commands.add_parser("demo", help="publish, consent and query on a preset, narrated")
+    demo.add_argument("--preset", choices=sorted(PRESETS), default="yrd-2021")
+    demo.add_argument("--ledger-only", action="store_true",
+                      help="the single-process ledger demo (no node processes)")
+    demo.add_argument("--data-dir", help="keep the nodes' data here (default: a temporary "
+                                         "directory, removed afterwards)")
+    demo.add_argument("--base-port", type=int, help="node i listens on base + i "
+                                                    "(default: a free block of ports)")
+    demo.add_argument("--keep-running", action="store_true",
+                      help="leave the nodes up after the demo until Ctrl-C")
+    demo.set_defaults(run=_demo)
+    node = commands.add_parser("node", help="run one node from its node.toml")
+    node.add_argument("--config", help="DATA_DIR/<node-id>/node.toml written by `up`")
+    node.add_argument("--preset", choices=sorted(PRESETS),
+                      help="without --config: the preset of the network")
+    node.add_argument("--node-id", help="without --config: this node's id, e.g. shanghai-1")
+    node.add_argument("--data-dir", default="/data", help="without --config: network directory")
+    node.add_argument("--host", default="0.0.0.0", help="without --config: listen address")
+    node.add_argument("--port", type=int, default=8600, help="without --config: listen port")
+    node.add_argument("--peer-url-template", default="http://{node_id}:8600",
+                      help="without --config: how to reach a peer, by node id")
+    node.add_argument("--latency", choices=["none", "regional"], default="none")
+    node.set_defaults(run=_node)
+    up = commands.add_parser("up", help="start a whole network of node processes")
+    up.add_argument("--preset", choices=sorted(PRESETS), default="yrd-2021")
+    up.add_argument("--data-dir", default="data", help="where the nodes keep their chains")
+    up.add_argument("--base-port", type=int, default=8600, help="node i listens on base + i")
+    up.add_argument("--latency", choices=["none", "regional"], default="none")
+    up.add_argument("--control", action="store_true",
+                    help="let the dashboard stop nodes, partition cities and slow links")
+    up.set_defaults(run=_up)
+    for name, (summary, run) in (extra or {}).items():
+        command = commands.add_parser(name, help=summary, add_help=False)
+        command.add_argument("rest", nargs=argparse.REMAINDER)
+        command.set_defaults(run=lambda arguments, run=run: run(list(arguments.rest)))
+    return parser
+
+
+def main(argv: list[str] | None = None, extra: Mapping[str, ExtraCommand] | None = None) -> int:
+    """Entry point of the console script; `extra` adds commands of higher layers."""
+    require_coincurve()
+    words = sys.argv[1:] if argv is None else list(argv)
+    if words and extra and words[0] in extra:
+        return extra[words[0]][1](words[1:])
+    arguments = build_parser(extra).parse_args(words)
+    try:
+        return int(arguments.run(arguments))
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

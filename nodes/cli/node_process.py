@@ -1,0 +1,74 @@
+"""One node process: `yrdchain node --config DATA_DIR/<node-id>/node.toml`.
+
+Loads the configuration, writes or reads the network's certificates, opens the LMDB store,
+builds the runtime and serves its HTTP application with uvicorn until SIGINT or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from pathlib import Path
+
+import uvicorn
+
+from chain.crypto import require_coincurve
+from chain.genesis import build_genesis
+from nodes.api.app import create_app
+from nodes.cluster.certificates import ensure_certificates, load_validator_set
+from nodes.runtime.config import NodeConfig, load_config
+from nodes.runtime.node import NodeRuntime
+from nodes.storage.blocks import LmdbBlockStore
+from nodes.storage.records import LmdbRecordStore
+
+LOGGER = logging.getLogger(__name__)
+RECORD_STORE_DIRECTORY = "records"  # off-chain payloads, beside the block store's "chain"
+STREAM_CLOSE_GRACE_S = 1  # open dashboard streams never end by themselves: cut them on shutdown
+
+
+async def serve_node(config: NodeConfig) -> None:
+    """Run a node until it is told to stop."""
+    require_coincurve()
+    preset = config.preset_value
+    network_dir = config.data_dir.parent
+    ensure_certificates(preset, network_dir)
+    validator_set = load_validator_set(preset, network_dir)
+    genesis = build_genesis(preset)
+    store = LmdbBlockStore(config.data_dir / "chain")
+    runtime = NodeRuntime(config, genesis, store, validator_set)
+    record_store = LmdbRecordStore(config.data_dir / RECORD_STORE_DIRECTORY)
+    runtime.record_store = record_store
+    app = create_app(runtime)
+    server = uvicorn.Server(uvicorn.Config(
+        app, host=config.host, port=config.port, log_level="warning", access_log=False,
+        lifespan="off", timeout_graceful_shutdown=STREAM_CLOSE_GRACE_S))
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    serving = asyncio.create_task(server.serve())
+    while not server.started and not serving.done():
+        await asyncio.sleep(0.02)
+    await runtime.start()
+    LOGGER.info("%s serving on %s at height %d", config.node_id, config.url,
+                runtime.ledger.head.height)
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    server.should_exit = True
+    with contextlib.suppress(asyncio.CancelledError):
+        await serving
+    await runtime.stop()
+    await app.state.services.close()
+    record_store.close()
+    store.close()
+
+
+def run_node(config_path: Path) -> int:
+    """Entry point of `yrdchain node`."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    asyncio.run(serve_node(load_config(config_path)))
+    return 0

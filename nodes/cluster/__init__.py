@@ -1,0 +1,1 @@
+"""Networks of node processes: configuration on disk, certificates, keys, supervisor, Compose."""

@@ -1,0 +1,133 @@
+"""`yrdchain up`: a whole network of node processes on one machine.
+
+Node i of the preset listens on base-port + i. Each node's configuration is written to
+`DATA_DIR/<node-id>/node.toml`, so one node can be stopped and started again on its own with
+`yrdchain node --config …`. Ctrl-C stops every node cleanly; running `up` again on the same data
+directory resumes the chain.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from chain.presets import Preset
+from nodes.cluster.certificates import ensure_certificates
+from nodes.runtime.config import NodeConfig, save_config
+
+READY_TIMEOUT_S = 90.0
+STOP_TIMEOUT_S = 10.0
+
+
+@dataclass
+class NetworkProcess:
+    """A running node process and its configuration."""
+
+    config: NodeConfig
+    config_path: Path
+    process: subprocess.Popen[bytes] | None = None
+
+
+def find_free_base_port(count: int, attempts: int = 200) -> int:
+    """A base port with `count` consecutive ports free on loopback right now."""
+    for _ in range(attempts):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            base = int(probe.getsockname()[1])
+        if base + count >= 65_000:
+            continue
+        sockets: list[socket.socket] = []
+        try:
+            for offset in range(count):
+                bound = socket.socket()
+                sockets.append(bound)
+                bound.bind(("127.0.0.1", base + offset))
+            return base
+        except OSError:
+            continue
+        finally:
+            for bound in sockets:
+                bound.close()
+    raise RuntimeError(f"no {count} consecutive free ports found")
+
+
+def write_network(preset: Preset, data_dir: Path, base_port: int, latency: str,
+                  control: bool = False, host: str = "127.0.0.1") -> list[NetworkProcess]:
+    """Write every node's configuration and the network's certificates."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    ensure_certificates(preset, data_dir)
+    urls = {node.node_id: f"http://{host}:{base_port + index}"
+            for index, node in enumerate(preset.nodes)}
+    network = []
+    for index, node in enumerate(preset.nodes):
+        config = NodeConfig(
+            node_id=node.node_id, preset=preset.name, data_dir=data_dir / node.node_id,
+            host=host, port=base_port + index,
+            peers={peer: url for peer, url in urls.items() if peer != node.node_id},
+            latency=latency, control=control,
+        )
+        path = data_dir / node.node_id / "node.toml"
+        save_config(config, path)
+        network.append(NetworkProcess(config, path))
+    return network
+
+
+def start_node(member: NetworkProcess, log_dir: Path | None = None) -> None:
+    """Start one node process."""
+    log = open(os.devnull, "wb") if log_dir is None else open(  # noqa: SIM115
+        log_dir / f"{member.config.node_id}.log", "ab")
+    member.process = subprocess.Popen(
+        [sys.executable, "-m", "nodes.cli.main", "node", "--config", str(member.config_path)],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+
+
+def wait_ready(network: list[NetworkProcess], timeout_s: float = READY_TIMEOUT_S) -> None:
+    """Wait until every node answers /status; RuntimeError naming the ones that do not."""
+    deadline = time.monotonic() + timeout_s
+    waiting = {m.config.node_id: m for m in network}
+    with httpx.Client(timeout=1.0) as client:
+        while waiting and time.monotonic() < deadline:
+            for node_id, member in list(waiting.items()):
+                if member.process is not None and member.process.poll() is not None:
+                    raise RuntimeError(f"{node_id} exited with code {member.process.returncode}")
+                try:
+                    if client.get(f"{member.config.url}/status").status_code == 200:
+                        del waiting[node_id]
+                except httpx.HTTPError:
+                    pass
+            time.sleep(0.2)
+    if waiting:
+        raise RuntimeError(f"nodes not ready after {timeout_s:.0f} s: {sorted(waiting)}")
+
+
+def stop_node(member: NetworkProcess, kill: bool = False) -> None:
+    """Stop a node: SIGTERM and wait, or SIGKILL at once."""
+    process = member.process
+    if process is None or process.poll() is not None:
+        return
+    if kill:
+        process.kill()
+    else:
+        process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(STOP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def print_table(network: list[NetworkProcess]) -> None:
+    """The node, city and URL of every node."""
+    print(f"{'node':<14} {'city':<11} url")
+    for member in network:
+        city = member.config.preset_value.node(member.config.node_id).city.title
+        print(f"{member.config.node_id:<14} {city:<11} {member.config.url}")

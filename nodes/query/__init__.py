@@ -1,0 +1,1 @@
+"""Signed queries: request signatures, consent, report assembly, payload fetches, audit trail."""

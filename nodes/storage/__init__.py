@@ -1,0 +1,1 @@
+"""LMDB storage: the block store and the off-chain record store."""
