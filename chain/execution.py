@@ -25,6 +25,7 @@ from typing import Any, Protocol
 import eth_hash.auto
 from eth.db.atomic import AtomicDB
 from eth.db.backends.base import BaseDB
+from eth.exceptions import Revert
 from eth.vm.execution_context import ExecutionContext
 from eth.vm.forks.shanghai import ShanghaiVM
 from eth.vm.forks.shanghai.state import ShanghaiState
@@ -203,6 +204,8 @@ def _revert_reason(computation: Any) -> str | None:
     if output[:4] == bytes.fromhex("08c379a0") and len(output) >= 68:
         length = int.from_bytes(output[36:68], "big")
         return output[68 : 68 + length].decode("utf-8", "replace")
+    if computation.is_error and isinstance(computation.error, Revert):
+        return None  # a revert without an Error(string) reason (Vyper's failed ABI checks)
     if computation.is_error:
         return str(computation.error) or type(computation.error).__name__
     return None
