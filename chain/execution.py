@@ -19,7 +19,7 @@ ledger persists atomically with the block.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import eth_hash.auto
@@ -94,11 +94,16 @@ class BlockEnvironment:
 
 @dataclass(frozen=True, slots=True)
 class ExecutionResult:
-    """A block's effect: the new state root, receipts, and the trie nodes it wrote."""
+    """A block's effect: the new state root, receipts, the trie nodes and table rows it wrote.
+
+    table_rows: the native engine's row changes (key -> row, None when the row is emptied);
+    empty under py-evm.
+    """
 
     state_root: bytes
     receipts: tuple[Receipt, ...]
     state_nodes: Mapping[bytes, bytes]
+    table_rows: Mapping[bytes, bytes | None] = field(default_factory=dict)
 
     @property
     def gas_used(self) -> int:
@@ -348,7 +353,8 @@ def read_storage(
 
 
 class Executor(Protocol):
-    """The execution port of the ledger: py-evm by default, a sharing twin in the simulator."""
+    """The execution port of the ledger: the native engine (`chain.engine.executor`), py-evm
+    (the reference, `PyEvmExecutor`), or a sharing twin in the simulator."""
 
     def execute_block(self, source: StateSource, parent_state_root: bytes,
                       environment: BlockEnvironment,
@@ -359,6 +365,10 @@ class Executor(Protocol):
                       environment: BlockEnvironment, sender: Address, to: Address,
                       data: bytes) -> CallResult:
         """A read-only call (see `call_contract`)."""
+
+    def read_account(self, source: StateSource, state_root: bytes,
+                     environment: BlockEnvironment, address: Address) -> AccountView:
+        """An account's nonce, balance and code (see `read_account`)."""
 
 
 class PyEvmExecutor:
@@ -375,6 +385,11 @@ class PyEvmExecutor:
                       data: bytes) -> CallResult:
         """`call_contract` with the default gas."""
         return call_contract(source, state_root, environment, sender, to, data)
+
+    def read_account(self, source: StateSource, state_root: bytes,
+                     environment: BlockEnvironment, address: Address) -> AccountView:
+        """`read_account`."""
+        return read_account(source, state_root, environment, address)
 
 
 def contract_address(deployer: Address, nonce: int) -> Address:
