@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from chain.blocks import GENESIS_PARENT_HASH, Block, BlockHeader, transactions_root
 from chain.codec import encode_receipt
 from chain.crypto import Address
+from chain.engine import ENGINES, EVM_ENGINE, NATIVE_ENGINE
 from chain.engine.context import SystemAddresses
 from chain.engine.genesis import execute_genesis
 from chain.execution import (
@@ -30,11 +31,8 @@ from chain.presets import Preset
 from contracts import bindings
 
 GENESIS_PROPOSER = "genesis"
-NATIVE_ENGINE = "native"
-"""System contracts as native handlers over table state (`chain.engine`): the default."""
-EVM_ENGINE = "evm"
-"""Everything on py-evm with the Vyper bytecode: the reference engine."""
-ENGINES = (NATIVE_ENGINE, EVM_ENGINE)
+__all__ = ["ENGINES", "EVM_ENGINE", "GENESIS_PROPOSER", "NATIVE_ENGINE", "ContractAddresses",
+           "Genesis", "build_genesis", "genesis_calls", "system_addresses"]
 
 
 @dataclass(frozen=True, slots=True)
