@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint install browser contracts bench-core bench-sig bench-commit bench-query \
-	bench-peers bench-load peers-install clean
+	bench-peers bench-load bench-engine peers-install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,9 @@ contracts: $(STAMP)
 
 bench-core: $(STAMP)
 	$(PY) -m benchmarks.core
+
+bench-engine: $(STAMP)
+	$(PY) -m benchmarks.engine
 
 # Benchmarks (see benchmarks/README.md). bench-query: PRESET=local4|yrd-2021, SIZE=default,
 # SEED=1, BENCH_SECONDS=60, USERS=32, WORKERS=0 (Locust worker processes on this machine).

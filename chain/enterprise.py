@@ -118,3 +118,23 @@ def make_credit_code(city: City, serial: int, region_code: str | None = None) ->
     body = f"{serial % 100_000_000:08d}"
     first_seventeen = "91" + region + body + organisation_check(body)
     return parse_credit_code(first_seventeen + check_character(first_seventeen))
+
+
+def is_credit_code_bytes32(raw: bytes) -> bool:
+    """Whether `raw` is exactly the contracts' form of a valid credit code of the chain.
+
+    The rule the contracts apply to a published record's enterprise (`CreditRegistry._publish`):
+    18 ASCII characters of the alphabet in upper case, a valid check character and a division
+    of one of the eight cities, then 14 zero bytes. Stricter than `enterprise_from_bytes32`,
+    which accepts lower case.
+    """
+    if len(raw) != 32 or any(raw[CREDIT_CODE_LENGTH:]):
+        return False
+    text = raw[:CREDIT_CODE_LENGTH].decode("latin-1")
+    if any(character not in _VALUE_OF for character in text):
+        return False
+    try:
+        parse_credit_code(text)
+    except InvalidCreditCode:
+        return False
+    return True

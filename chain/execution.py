@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import eth_hash.auto
 from eth import EVM_RECURSION_LIMIT
 from eth.db.atomic import AtomicDB
 from eth.db.backends.base import BaseDB
+from eth.exceptions import Revert
 from eth.vm.execution_context import ExecutionContext
 from eth.vm.forks.shanghai import ShanghaiVM
 from eth.vm.forks.shanghai.state import ShanghaiState
@@ -101,11 +102,16 @@ class BlockEnvironment:
 
 @dataclass(frozen=True, slots=True)
 class ExecutionResult:
-    """A block's effect: the new state root, receipts, and the trie nodes it wrote."""
+    """A block's effect: the new state root, receipts, the trie nodes and table rows it wrote.
+
+    table_rows: the native engine's row changes (key -> row, None when the row is emptied);
+    empty under py-evm.
+    """
 
     state_root: bytes
     receipts: tuple[Receipt, ...]
     state_nodes: Mapping[bytes, bytes]
+    table_rows: Mapping[bytes, bytes | None] = field(default_factory=dict)
 
     @property
     def gas_used(self) -> int:
@@ -211,6 +217,8 @@ def _revert_reason(computation: Any) -> str | None:
     if output[:4] == bytes.fromhex("08c379a0") and len(output) >= 68:
         length = int.from_bytes(output[36:68], "big")
         return output[68 : 68 + length].decode("utf-8", "replace")
+    if computation.is_error and isinstance(computation.error, Revert):
+        return None  # a revert without an Error(string) reason (Vyper's failed ABI checks)
     if computation.is_error:
         return str(computation.error) or type(computation.error).__name__
     return None
@@ -353,7 +361,8 @@ def read_storage(
 
 
 class Executor(Protocol):
-    """The execution port of the ledger: py-evm by default, a sharing twin in the simulator."""
+    """The execution port of the ledger: the native engine (`chain.engine.executor`), py-evm
+    (the reference, `PyEvmExecutor`), or a sharing twin in the simulator."""
 
     def execute_block(self, source: StateSource, parent_state_root: bytes,
                       environment: BlockEnvironment,
@@ -364,6 +373,10 @@ class Executor(Protocol):
                       environment: BlockEnvironment, sender: Address, to: Address,
                       data: bytes) -> CallResult:
         """A read-only call (see `call_contract`)."""
+
+    def read_account(self, source: StateSource, state_root: bytes,
+                     environment: BlockEnvironment, address: Address) -> AccountView:
+        """An account's nonce, balance and code (see `read_account`)."""
 
 
 class PyEvmExecutor:
@@ -380,6 +393,11 @@ class PyEvmExecutor:
                       data: bytes) -> CallResult:
         """`call_contract` with the default gas."""
         return call_contract(source, state_root, environment, sender, to, data)
+
+    def read_account(self, source: StateSource, state_root: bytes,
+                     environment: BlockEnvironment, address: Address) -> AccountView:
+        """`read_account`."""
+        return read_account(source, state_root, environment, address)
 
 
 def contract_address(deployer: Address, nonce: int) -> Address:

@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from chain.blocks import GENESIS_PARENT_HASH, Block, BlockHeader, transactions_root
 from chain.codec import encode_receipt
 from chain.crypto import Address
+from chain.engine import ENGINES, EVM_ENGINE, NATIVE_ENGINE
+from chain.engine.context import SystemAddresses
+from chain.engine.genesis import execute_genesis
 from chain.execution import (
     BLANK_ROOT_HASH,
     BlockEnvironment,
@@ -28,6 +31,8 @@ from chain.presets import Preset
 from contracts import bindings
 
 GENESIS_PROPOSER = "genesis"
+__all__ = ["ENGINES", "EVM_ENGINE", "GENESIS_PROPOSER", "NATIVE_ENGINE", "ContractAddresses",
+           "Genesis", "build_genesis", "genesis_calls", "system_addresses"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +69,7 @@ class Genesis:
     result: ExecutionResult
     contracts: ContractAddresses
     regulator: Address
+    engine: str = NATIVE_ENGINE
 
     @property
     def chain_id(self) -> int:
@@ -99,8 +105,13 @@ def genesis_calls(preset: Preset, regulator: Address,
     return calls
 
 
-def build_genesis(preset: Preset) -> Genesis:
-    """Execute the genesis calls and build block 0."""
+def build_genesis(preset: Preset, engine: str = NATIVE_ENGINE) -> Genesis:
+    """Execute the genesis calls on an engine and build block 0.
+
+    Every node of a network must use the same engine: the state roots differ between them.
+    """
+    if engine not in ENGINES:
+        raise ValueError(f"execution engine {engine!r}, expected one of {', '.join(ENGINES)}")
     regulator = preset.key("regulator").address
     contracts = ContractAddresses(
         consortium=contract_address(regulator, 0),
@@ -111,10 +122,12 @@ def build_genesis(preset: Preset) -> Genesis:
         height=0, timestamp_ms=preset.genesis_timestamp_ms, coinbase=b"\0" * 20,
         chain_id=preset.chain_id,
     )
-    result = execute_system_calls(
-        EmptyStateSource(), BLANK_ROOT_HASH, environment,
-        genesis_calls(preset, regulator, contracts),
-    )
+    calls = genesis_calls(preset, regulator, contracts)
+    if engine == NATIVE_ENGINE:
+        result = execute_genesis(calls, system_addresses(contracts), environment,
+                                 preset.dispute_window_blocks)
+    else:
+        result = execute_system_calls(EmptyStateSource(), BLANK_ROOT_HASH, environment, calls)
     header = BlockHeader(
         height=0,
         parent_hash=GENESIS_PARENT_HASH,
@@ -125,4 +138,9 @@ def build_genesis(preset: Preset) -> Genesis:
         receipts_root=merkle_root([encode_receipt(r) for r in result.receipts]),
         gas_used=result.gas_used,
     )
-    return Genesis(preset, Block(header, ()), result, contracts, regulator)
+    return Genesis(preset, Block(header, ()), result, contracts, regulator, engine)
+
+
+def system_addresses(contracts: ContractAddresses) -> SystemAddresses:
+    """The engine's view of the contract addresses."""
+    return SystemAddresses(contracts.consortium, contracts.registry, contracts.authorization)

@@ -39,6 +39,8 @@ from chain.codec import (
     encode_receipts,
 )
 from chain.crypto import Address
+from chain.engine.executor import NativeExecutor, load_commitment
+from chain.engine.state_hash import table_set_hash
 from chain.errors import InvalidBlock, NotFound, YrdError
 from chain.execution import (
     AccountView,
@@ -48,9 +50,8 @@ from chain.execution import (
     Executor,
     PyEvmExecutor,
     Receipt,
-    read_account,
 )
-from chain.genesis import Genesis
+from chain.genesis import NATIVE_ENGINE, Genesis, system_addresses
 from chain.indexer import (
     MEMBER_PREFIX,
     RECORD_PREFIX,
@@ -72,6 +73,26 @@ from chain.transactions import (
 
 EXECUTED_BLOCKS_KEPT = 64  # proposals executed but not yet committed (several rounds' worth)
 ZERO_ADDRESS = b"\0" * 20
+ALL_ROWS = 1 << 62  # a scan limit above any table state
+
+
+def executor_for(genesis: Genesis) -> Executor:
+    """The executor of the genesis's engine: native handlers, or py-evm for the reference."""
+    if genesis.engine == NATIVE_ENGINE:
+        return NativeExecutor(system_addresses(genesis.contracts))
+    return PyEvmExecutor()
+
+
+def check_tables(store: BlockStore, state_root: bytes) -> None:
+    """Recompute the set hash of every table row and compare it with the state root's.
+
+    InvalidBlock when they differ: a row was changed, added or removed behind the ledger's back.
+    """
+    expected = load_commitment(store, state_root).set_hash
+    found = table_set_hash(store.scan_rows(b"", ALL_ROWS))
+    if found != expected:
+        raise InvalidBlock("the store is damaged: its table rows do not match the head's state "
+                           f"root (set hash {found:#066x}, the root commits to {expected:#066x})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +116,7 @@ class Ledger:
         self.contracts = genesis.contracts
         self.senders = sender_cache or SenderCache()
         self.mapper = mapper
-        self.executor: Executor = executor or PyEvmExecutor()
+        self.executor: Executor = executor or executor_for(genesis)
         self.mempool = Mempool()
         self._executed: OrderedDict[bytes, tuple[ExecutionResult, tuple[
             AdmittedTransaction, ...]]] = OrderedDict()
@@ -114,6 +135,8 @@ class Ledger:
                     store.load_state_node(self.head.state_root) is None):
                 raise InvalidBlock(f"the store is damaged: its head block {self.head.height} "
                                    "or its state root is missing")
+            if genesis.engine == NATIVE_ENGINE:
+                check_tables(store, self.head.state_root)
             self.members = {
                 key[1:]: decode_member(value)
                 for key, value in store.scan_index(MEMBER_PREFIX, 1 << 30)
@@ -268,7 +291,7 @@ class Ledger:
         self.store.save_commit(StoreCommit(
             height=header.height, block_hash=block.hash, block=encode_block(block),
             receipts=encode_receipts(result.receipts), head=encode_head(head),
-            state_nodes=result.state_nodes, index=index,
+            state_nodes=result.state_nodes, index=index, rows=result.table_rows,
         ))
         self.head = head
         for key, value in index.items():
@@ -349,8 +372,29 @@ class Ledger:
 
     def account(self, address: Address) -> AccountView:
         """Nonce, balance and code of an account at the head."""
-        return read_account(self.store, self.head.state_root,
-                            self._environment(self.head.height, self.head.timestamp_ms), address)
+        return self.executor.read_account(
+            self.store, self.head.state_root,
+            self._environment(self.head.height, self.head.timestamp_ms), address)
+
+    @property
+    def gas_estimates_are_exact(self) -> bool:
+        """True under the native engine: a call's gas is exactly the transaction's."""
+        return self.genesis.engine == NATIVE_ENGINE
+
+    def evm_root(self, state_root: bytes) -> bytes:
+        """The EVM account trie's root within a committed state root (eth_getStorageAt)."""
+        if self.genesis.engine == NATIVE_ENGINE:
+            return load_commitment(self.store, state_root).evm_root
+        return state_root
+
+    def estimate_gas(self, sender: Address, to: Address, data: bytes) -> int:
+        """The gas a transaction would use if it were the next one (eth_estimateGas).
+
+        Exact under the native engine (its gas schedule, `chain.engine.gas`). Under py-evm, the
+        gas a call at the head consumed, which refunds and the 63/64 rule can make too low.
+        """
+        result = self.call(to, data, sender)
+        return result.gas_used
 
 
 def replay(ledger: Ledger, blocks: Iterable[Block]) -> None:

@@ -1,10 +1,10 @@
 """The storage port of the ledger and its in-memory twin.
 
-`BlockStore` is what the ledger needs of storage: blocks, receipts, trie nodes and index entries,
-with one atomic write per committed block (`save_commit`). The node uses the LMDB implementation
-in `nodes/storage/blocks.py`; tests and the simulator use `MemoryBlockStore`. Both keep the
-same rule:
-after a crash, the store holds exactly the blocks whose commit finished, and its head names the
+`BlockStore` is what the ledger needs of storage: blocks, receipts, trie nodes, table rows (the
+native engine's state, `chain.engine.tables`) and index entries, with one atomic write per
+committed block (`save_commit`). The node uses the LMDB implementation in
+`nodes/storage/blocks.py`; tests and the simulator use `MemoryBlockStore`. Both keep the same
+rule: after a crash, the store holds exactly the blocks whose commit finished, and its head names the
 last of them.
 """
 
@@ -27,6 +27,8 @@ class StoreCommit:
     head: bytes
     state_nodes: Mapping[bytes, bytes]
     index: Mapping[bytes, bytes] = field(default_factory=dict)
+    rows: Mapping[bytes, bytes | None] = field(default_factory=dict)
+    """Table rows to write; None deletes the row."""
 
 
 class BlockStore(Protocol):
@@ -53,6 +55,12 @@ class BlockStore(Protocol):
     def scan_index(self, prefix: bytes, limit: int = 10_000) -> list[tuple[bytes, bytes]]:
         """Index entries whose key starts with `prefix`, in key order."""
 
+    def load_row(self, key: bytes) -> bytes | None:
+        """A table row (native engine state)."""
+
+    def scan_rows(self, prefix: bytes, limit: int = 10_000) -> list[tuple[bytes, bytes]]:
+        """Table rows whose key starts with `prefix`, in key order."""
+
     def save_commit(self, commit: StoreCommit) -> None:
         """Write a committed block and all it changes atomically."""
 
@@ -74,6 +82,7 @@ class MemoryBlockStore:
         self.state: dict[bytes, bytes] = {}
         self.index: dict[bytes, bytes] = {}
         self._index_keys: list[bytes] = []
+        self.rows: dict[bytes, bytes] = {}
         self.meta: dict[bytes, bytes] = {}
 
     def load_head(self) -> bytes | None:
@@ -110,6 +119,15 @@ class MemoryBlockStore:
             found.append((key, self.index[key]))
         return found
 
+    def load_row(self, key: bytes) -> bytes | None:
+        """A table row."""
+        return self.rows.get(key)
+
+    def scan_rows(self, prefix: bytes, limit: int = 10_000) -> list[tuple[bytes, bytes]]:
+        """Rows under a prefix, in key order (sorted on demand: tests and small chains)."""
+        keys = sorted(key for key in self.rows if key.startswith(prefix))[:limit]
+        return [(key, self.rows[key]) for key in keys]
+
     def save_commit(self, commit: StoreCommit) -> None:
         """Apply a commit (a dict update cannot half-fail)."""
         self.blocks[commit.height] = commit.block
@@ -120,6 +138,11 @@ class MemoryBlockStore:
             if key not in self.index:
                 bisect.insort(self._index_keys, key)
             self.index[key] = value
+        for key, row in commit.rows.items():
+            if row is None:
+                self.rows.pop(key, None)
+            else:
+                self.rows[key] = row
         self.head = commit.head
 
     def load_meta(self, key: bytes) -> bytes | None:

@@ -1,7 +1,7 @@
 """Execution sharing: honest simulated nodes pay for each distinct block execution once.
 
 Every simulated node runs the real `Ledger`, which runs the real py-evm through
-`chain.execution.execute_block` and `call_contract`. Both are pure functions of content-addressed
+the genesis's engine (the native handlers, or py-evm). Both are pure functions of content-addressed
 inputs: the parent state root names the whole parent state (trie nodes are stored by hash), and
 the environment and the transactions (hash and recovered sender) are values. Fourteen nodes
 executing the same block on the same parent state compute the same result, so in `shared`
@@ -24,12 +24,13 @@ from typing import Any
 
 from chain.crypto import Address
 from chain.execution import (
+    AccountView,
     BlockEnvironment,
     CallResult,
     ExecutionResult,
+    Executor,
+    PyEvmExecutor,
     StateSource,
-    call_contract,
-    execute_block,
 )
 from chain.transactions import AdmittedTransaction
 
@@ -42,7 +43,7 @@ COUNT_MAX_SHARED_CALLS = 4_096
 
 @dataclass(slots=True)
 class ExecutionCache:
-    """Results by input, with hit and miss counts for the report."""
+    """Results by input, with hit and miss counts for the report; `inner` computes them."""
 
     blocks: OrderedDict[tuple[Any, ...], ExecutionResult] = field(default_factory=OrderedDict)
     calls: OrderedDict[tuple[Any, ...], CallResult] = field(default_factory=OrderedDict)
@@ -50,6 +51,7 @@ class ExecutionCache:
     block_misses: int = 0
     call_hits: int = 0
     call_misses: int = 0
+    inner: Executor = field(default_factory=PyEvmExecutor)
 
     def execute_block(self, source: StateSource, parent_state_root: bytes,
                       environment: BlockEnvironment,
@@ -62,7 +64,7 @@ class ExecutionCache:
             self.block_hits += 1
             return found
         self.block_misses += 1
-        result = execute_block(source, parent_state_root, environment, transactions)
+        result = self.inner.execute_block(source, parent_state_root, environment, transactions)
         self.blocks[key] = result
         if len(self.blocks) > COUNT_MAX_SHARED_BLOCKS:
             self.blocks.popitem(last=False)
@@ -78,11 +80,16 @@ class ExecutionCache:
             self.call_hits += 1
             return found
         self.call_misses += 1
-        result = call_contract(source, state_root, environment, sender, to, data)
+        result = self.inner.call_contract(source, state_root, environment, sender, to, data)
         self.calls[key] = result
         if len(self.calls) > COUNT_MAX_SHARED_CALLS:
             self.calls.popitem(last=False)
         return result
+
+    def read_account(self, source: StateSource, state_root: bytes,
+                     environment: BlockEnvironment, address: Address) -> AccountView:
+        """The inner executor's answer (not remembered: it is cheap)."""
+        return self.inner.read_account(source, state_root, environment, address)
 
     def summary(self) -> dict[str, int]:
         """Counts for metrics.json."""

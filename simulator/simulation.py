@@ -26,7 +26,7 @@ from chain.consensus.state import ConsensusConfig
 from chain.consensus.validators import Validator, ValidatorSet
 from chain.execution import Executor
 from chain.genesis import Genesis, build_genesis
-from chain.ledger import CommittedBlock
+from chain.ledger import CommittedBlock, executor_for
 from chain.presets import get_preset
 from nodes.cluster.certificates import consensus_chain_id
 from simulator import events as ev
@@ -114,7 +114,7 @@ class Simulation:
         self.byzantine: set[str] = set()
         self.flood_generation: dict[str, int] = {}
         self.clients = Clients(self)
-        self.execution = ExecutionCache()
+        self.execution = ExecutionCache(inner=executor_for(self.genesis))
         self._inboxes: dict[str, deque[object]] = {n: deque() for n in self.nodes}
         self._waking: set[str] = set()
         self._decoded: dict[bytes, Message] = {}

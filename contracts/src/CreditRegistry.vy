@@ -40,6 +40,14 @@ BYTE_MASK: constant(uint256) = 255
 VERSION_MASK: constant(uint256) = (1 << 32) - 1
 STATUS_FIELD: constant(uint256) = 255 << 168
 
+# An enterprise is its Unified Social Credit Code (GB 32100-2015) in ASCII, left-aligned in 32
+# bytes: 18 characters of "0123456789ABCDEFGHJKLMNPQRTUWXY", characters 3-8 the six digits of an
+# administrative division of one of the chain's eight cities, the last a check character (weights
+# 3^i mod 31 over the first 17), then 14 zero bytes. `chain/enterprise.py` is the same rule.
+CODE_LENGTH: constant(uint256) = 18
+CODE_RADIX: constant(uint256) = 31
+CODE_PADDING_MASK: constant(uint256) = (1 << 112) - 1
+
 
 struct StoredRecord:
     enterprise: bytes32
@@ -157,6 +165,68 @@ def _with_status(header: uint256, status: uint8) -> uint256:
 
 
 @internal
+@pure
+def _code_value(character: uint256) -> uint256:
+    # The value of one credit-code character, CODE_RADIX when it is outside the alphabet.
+    if character >= 48 and character <= 57:
+        return character - 48
+    if character < 65 or character > 89:
+        return CODE_RADIX
+    if character == 73 or character == 79 or character == 83 or character == 86:
+        return CODE_RADIX
+    value: uint256 = character - 55
+    if character > 73:
+        value -= 1
+    if character > 79:
+        value -= 1
+    if character > 83:
+        value -= 1
+    if character > 86:
+        value -= 1
+    return value
+
+
+@internal
+@pure
+def _is_chain_division(division: uint256) -> bool:
+    # Shanghai 31xxxx; Nanjing 3201, Changzhou 3204, Suzhou 3205, Suqian 3213; Hangzhou 3301,
+    # Taizhou 3310; Hefei 3401.
+    if division // 10000 == 31:
+        return True
+    prefix: uint256 = division // 100
+    return (
+        prefix == 3201 or prefix == 3204 or prefix == 3205 or prefix == 3213
+        or prefix == 3301 or prefix == 3310 or prefix == 3401
+    )
+
+
+@internal
+@pure
+def _is_credit_code(enterprise: bytes32) -> bool:
+    word: uint256 = convert(enterprise, uint256)
+    if word & CODE_PADDING_MASK != 0:
+        return False
+    total: uint256 = 0
+    weight: uint256 = 1
+    division: uint256 = 0
+    for index: uint256 in range(CODE_LENGTH):
+        character: uint256 = (word >> (248 - 8 * index)) & BYTE_MASK
+        value: uint256 = self._code_value(character)
+        if value == CODE_RADIX:
+            return False
+        if index >= 2 and index <= 7:
+            if value > 9:
+                return False
+            division = division * 10 + value
+        if index < CODE_LENGTH - 1:
+            total += value * weight
+            weight = weight * 3 % CODE_RADIX
+        elif value != (CODE_RADIX - total % CODE_RADIX) % CODE_RADIX:
+            return False
+    return self._is_chain_division(division)
+
+
+@internal
 @view
 def _has_role(account: address, role: uint256) -> bool:
     return staticcall consortium.has_role(account, role)
@@ -173,6 +243,7 @@ def _append_to_index(enterprise: bytes32, record_id: bytes32):
 def _publish(record_id: bytes32, enterprise: bytes32, kind: uint8, payload_hash: bytes32):
     assert record_id != empty(bytes32), "zero record id"
     assert enterprise != empty(bytes32), "zero enterprise"
+    assert self._is_credit_code(enterprise), "bad enterprise"
     assert payload_hash != empty(bytes32), "zero hash"
     assert kind < KIND_COUNT, "bad kind"
     assert self.records[record_id].header == 0, "record exists"

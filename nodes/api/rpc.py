@@ -20,7 +20,7 @@ from fastapi import APIRouter, Request, Response
 from chain.blocks import Block
 from chain.crypto import Address
 from chain.errors import ExecutionReverted, MalformedInput, YrdError
-from chain.execution import BlockEnvironment, CallResult, call_contract, read_account, read_storage
+from chain.execution import BlockEnvironment, CallResult, read_storage
 from chain.ledger import ZERO_ADDRESS
 from chain.transactions import decode_transaction, recover_sender
 from nodes.api.eth_shapes import (
@@ -319,7 +319,8 @@ class Rpc:
 
     def _account(self, address: Address, height: int) -> Any:
         state_root, environment = self._environment(height)
-        return read_account(self.ledger.store, state_root, environment, address)
+        return self.ledger.executor.read_account(self.ledger.store, state_root, environment,
+                                                 address)
 
     def code(self, params: list[Any]) -> str:
         """eth_getCode(address, tag)."""
@@ -337,7 +338,8 @@ class Rpc:
         address = parse_address(param(params, 0))
         slot = parse_quantity(param(params, 1), "slot")
         state_root, environment = self._environment(self.height_of(param(params, 2, "latest")))
-        value = read_storage(self.ledger.store, state_root, environment, address, slot)
+        value = read_storage(self.ledger.store, self.ledger.evm_root(state_root), environment,
+                             address, slot)
         return data(value.to_bytes(32, "big"))
 
     def _call(self, params: list[Any]) -> CallResult:
@@ -353,7 +355,8 @@ class Rpc:
         environment = BlockEnvironment(height + 1, max(environment.timestamp_ms,
                                                        self.ledger.head.timestamp_ms),
                                        ZERO_ADDRESS, self.ledger.chain_id)
-        return call_contract(self.ledger.store, state_root, environment, sender, to, calldata)
+        return self.ledger.executor.call_contract(self.ledger.store, state_root, environment,
+                                                  sender, to, calldata)
 
     def call(self, params: list[Any]) -> str:
         """eth_call(call, tag): error 3 with the revert data when the call reverts."""
@@ -369,6 +372,8 @@ class Rpc:
         if not result.success:
             raise RpcError(3, f"execution reverted: {result.revert_reason or ''}".rstrip(": "),
                            data(result.output))
+        if self.ledger.gas_estimates_are_exact:
+            return quantity(result.gas_used)
         estimate = (result.gas_used * ESTIMATE_MARGIN_NUMERATOR // ESTIMATE_MARGIN_DENOMINATOR
                     + ESTIMATE_ALLOWANCE_GAS)
         return quantity(min(estimate, MAX_ESTIMATE_GAS))

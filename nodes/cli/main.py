@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from chain.crypto import require_coincurve
+from chain.engine import ENGINES, NATIVE_ENGINE
 from chain.presets import PRESETS, get_preset
 
 
@@ -55,7 +56,7 @@ def _node(arguments: argparse.Namespace) -> int:
         host=arguments.host, port=arguments.port,
         peers={node.node_id: arguments.peer_url_template.format(node_id=node.node_id)
                for node in preset.nodes if node.node_id != arguments.node_id},
-        latency=arguments.latency,
+        latency=arguments.latency, execution=arguments.execution,
     )
     path = data_dir / arguments.node_id / "node.toml"
     save_config(config, path)
@@ -66,7 +67,8 @@ def _up(arguments: argparse.Namespace) -> int:
     from nodes.cli.up import run_network
 
     return run_network(get_preset(arguments.preset), Path(arguments.data_dir),
-                       arguments.base_port, arguments.latency, arguments.control)
+                       arguments.base_port, arguments.latency, arguments.control,
+                       arguments.execution)
 
 
 ExtraCommand = tuple[str, Callable[[list[str]], int]]
@@ -105,12 +107,17 @@ def build_parser(extra: Mapping[str, ExtraCommand] | None = None) -> argparse.Ar
     node.add_argument("--peer-url-template", default="http://{node_id}:8600",
                       help="without --config: how to reach a peer, by node id")
     node.add_argument("--latency", choices=["none", "regional"], default="none")
+    node.add_argument("--execution", choices=ENGINES, default=NATIVE_ENGINE,
+                      help="without --config: native system contracts, or evm (the reference)")
     node.set_defaults(run=_node)
     up = commands.add_parser("up", help="start a whole network of node processes")
     up.add_argument("--preset", choices=sorted(PRESETS), default="yrd-2021")
     up.add_argument("--data-dir", default="data", help="where the nodes keep their chains")
     up.add_argument("--base-port", type=int, default=8600, help="node i listens on base + i")
     up.add_argument("--latency", choices=["none", "regional"], default="none")
+    up.add_argument("--execution", choices=ENGINES, default=NATIVE_ENGINE,
+                    help="native system contracts over tables, or evm: the Vyper bytecode on "
+                         "py-evm for the whole network (the reference engine)")
     up.add_argument("--control", action="store_true",
                     help="let the dashboard stop nodes, partition cities and slow links")
     up.set_defaults(run=_up)

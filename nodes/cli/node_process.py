@@ -35,7 +35,7 @@ async def serve_node(config: NodeConfig) -> None:
     network_dir = config.data_dir.parent
     ensure_certificates(preset, network_dir)
     validator_set = load_validator_set(preset, network_dir)
-    genesis = build_genesis(preset)
+    genesis = build_genesis(preset, config.execution)
     store = LmdbBlockStore(config.data_dir / "chain")
     runtime = NodeRuntime(config, genesis, store, validator_set)
     record_store = LmdbRecordStore(config.data_dir / RECORD_STORE_DIRECTORY)

@@ -11,9 +11,9 @@ from nodes.cluster.supervisor import Supervisor
 
 
 def run_network(preset: Preset, data_dir: Path, base_port: int, latency: str,
-                control: bool) -> int:
+                control: bool, execution: str = "native") -> int:
     """Start the network, print its table, and stay up until Ctrl-C."""
-    network = write_network(preset, data_dir, base_port, latency, control)
+    network = write_network(preset, data_dir, base_port, latency, control, execution=execution)
     log_dir = data_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     for member in network:

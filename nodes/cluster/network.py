@@ -60,7 +60,8 @@ def find_free_base_port(count: int, attempts: int = 200) -> int:
 
 
 def write_network(preset: Preset, data_dir: Path, base_port: int, latency: str,
-                  control: bool = False, host: str = "127.0.0.1") -> list[NetworkProcess]:
+                  control: bool = False, host: str = "127.0.0.1",
+                  execution: str = "native") -> list[NetworkProcess]:
     """Write every node's configuration and the network's certificates."""
     data_dir.mkdir(parents=True, exist_ok=True)
     ensure_certificates(preset, data_dir)
@@ -72,7 +73,7 @@ def write_network(preset: Preset, data_dir: Path, base_port: int, latency: str,
             node_id=node.node_id, preset=preset.name, data_dir=data_dir / node.node_id,
             host=host, port=base_port + index,
             peers={peer: url for peer, url in urls.items() if peer != node.node_id},
-            latency=latency, control=control,
+            latency=latency, control=control, execution=execution,
         )
         path = data_dir / node.node_id / "node.toml"
         save_config(config, path)

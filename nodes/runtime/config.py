@@ -12,6 +12,7 @@ from pathlib import Path
 
 import tomli_w
 
+from chain.engine import ENGINES, NATIVE_ENGINE
 from chain.presets import Preset, get_preset
 
 LATENCY_MODES = ("none", "regional")
@@ -26,6 +27,8 @@ class NodeConfig:
     between the two cities.
     control: whether the node accepts control requests (stop, partition, slow a link) from the
     dashboard.
+    execution: "native" (system contracts as native handlers over tables) or "evm" (the Vyper
+    bytecode on py-evm, the reference); every node of a network must use the same.
     """
 
     node_id: str
@@ -36,6 +39,7 @@ class NodeConfig:
     peers: dict[str, str] = field(default_factory=dict)
     latency: str = "none"
     control: bool = False
+    execution: str = NATIVE_ENGINE
 
     @property
     def preset_value(self) -> Preset:
@@ -60,6 +64,7 @@ def save_config(config: NodeConfig, path: Path) -> None:
             "port": config.port,
             "latency": config.latency,
             "control": config.control,
+            "execution": config.execution,
         },
         "peers": dict(config.peers),
     }
@@ -80,10 +85,13 @@ def load_config(path: Path) -> NodeConfig:
             peers={str(k): str(v) for k, v in document.get("peers", {}).items()},
             latency=str(node.get("latency", "none")),
             control=bool(node.get("control", False)),
+            execution=str(node.get("execution", NATIVE_ENGINE)),
         )
     except (KeyError, TypeError, tomllib.TOMLDecodeError) as error:
         raise ValueError(f"{path}: not a valid node configuration ({error!r})") from error
     if config.latency not in LATENCY_MODES:
         raise ValueError(f"{path}: latency must be one of {LATENCY_MODES}")
+    if config.execution not in ENGINES:
+        raise ValueError(f"{path}: execution must be one of {ENGINES}")
     config.preset_value.node(config.node_id)
     return config

@@ -9,10 +9,12 @@ sub-databases:
 - `receipts` 8-byte big-endian height -> encoded receipts of the block
 - `state`    trie node or contract code hash -> node or code
 - `index`    index key (see `chain.indexer`) -> value; scanned in key order by prefix
+- `tables`   table row key (see `chain.engine.tables`) -> row: the native engine's state
 - `meta`     node-local values outside the chain (`save_meta`)
 - `chain`    the store's own keys: `head` (the encoded `ChainHead`) and `format`
 
-`save_commit` writes a block, its receipts, state nodes, index entries and the new head in one
+`save_commit` writes a block, its receipts, state nodes, table rows, index entries and the new
+head in one
 write transaction, so a reader, or a process reopening the directory after `kill -9`, sees the
 block whole or not at all, and the head always names the last whole block. LMDB's defaults
 `sync=True, metasync=True` make a commit durable before `save_commit` returns (ADR 0003).
@@ -57,7 +59,9 @@ STATE_DB = b"state"
 INDEX_DB = b"index"
 META_DB = b"meta"
 CHAIN_DB = b"chain"
-BLOCK_STORE_DATABASES = (BLOCKS_DB, HEIGHTS_DB, RECEIPTS_DB, STATE_DB, INDEX_DB, META_DB, CHAIN_DB)
+TABLES_DB = b"tables"
+BLOCK_STORE_DATABASES = (BLOCKS_DB, HEIGHTS_DB, RECEIPTS_DB, STATE_DB, INDEX_DB, META_DB, CHAIN_DB,
+                         TABLES_DB)
 
 
 class StorageError(RuntimeError):
@@ -356,6 +360,14 @@ class LmdbBlockStore:
         """Index entries whose key starts with `prefix`, in key order, at most `limit`."""
         return self._lmdb.scan(INDEX_DB, prefix, limit)
 
+    def load_row(self, key: bytes) -> bytes | None:
+        """A table row (native engine state)."""
+        return self._lmdb.get(TABLES_DB, key)
+
+    def scan_rows(self, prefix: bytes, limit: int = 10_000) -> list[tuple[bytes, bytes]]:
+        """Table rows whose key starts with `prefix`, in key order, at most `limit`."""
+        return self._lmdb.scan(TABLES_DB, prefix, limit)
+
     def load_meta(self, key: bytes) -> bytes | None:
         """A node-local value outside the chain."""
         return self._lmdb.get(META_DB, key)
@@ -373,6 +385,8 @@ class LmdbBlockStore:
         self._check_key(commit.block_hash, "block hash")
         for key in commit.index:
             self._check_key(key, "index")
+        for key in commit.rows:
+            self._check_key(key, "table row")
         databases = {name: self._lmdb.database(name) for name in BLOCK_STORE_DATABASES}
 
         def apply(transaction: lmdb.Transaction) -> None:
@@ -383,6 +397,11 @@ class LmdbBlockStore:
                 transaction.cursor(db=databases[STATE_DB]).putmulti(commit.state_nodes.items())
             if commit.index:
                 transaction.cursor(db=databases[INDEX_DB]).putmulti(commit.index.items())
+            for key, row in commit.rows.items():
+                if row is None:
+                    transaction.delete(key, db=databases[TABLES_DB])
+                else:
+                    transaction.put(key, row, db=databases[TABLES_DB])
             transaction.put(HEAD_KEY, commit.head, db=databases[CHAIN_DB])
 
         self._lmdb.write(apply)

@@ -19,8 +19,8 @@ from contracts.bindings import (
     encode_register_enterprise,
 )
 
-ENTERPRISE = encode_enterprise_id("91310000MA1FL0000A")
-OTHER_ENTERPRISE = encode_enterprise_id("91320100MA1FL0001B")
+ENTERPRISE = encode_enterprise_id("91310000MA1FL0000N")
+OTHER_ENTERPRISE = encode_enterprise_id("91320100MA1FL00013")
 
 
 @dataclass(frozen=True, slots=True)

@@ -55,8 +55,8 @@ NEW_PAYLOAD = b"\x22" * 32
 REASON = b"\x33" * 32
 RESPONSE = b"\x44" * 32
 DISPUTE = b"\xd1" * 32
-SINGLE_PUBLISH_GAS_LIMIT = 150_000
-BATCH_PUBLISH_GAS_PER_RECORD_LIMIT = 100_000
+SINGLE_PUBLISH_GAS_LIMIT = 165_000  # includes the GB 32100 credit-code check (~7k gas)
+BATCH_PUBLISH_GAS_PER_RECORD_LIMIT = 110_000  # with the credit-code check
 
 
 def record_id(number: int) -> bytes:
@@ -153,6 +153,11 @@ def test_suspended_or_removed_publishers_cannot_publish(
         (record_id(1), ENTERPRISE, 3, ZERO, "zero hash"),
         (ZERO, ENTERPRISE, 3, PAYLOAD, "zero record id"),
         (record_id(1), ZERO, 3, PAYLOAD, "zero enterprise"),
+        # GB 32100-2015: wrong check character, lower case, outside the eight cities, padding.
+        (record_id(1), b"91310000MA1FL0000A".ljust(32, b"\0"), 3, PAYLOAD, "bad enterprise"),
+        (record_id(1), b"91310000ma1fl0000n".ljust(32, b"\0"), 3, PAYLOAD, "bad enterprise"),
+        (record_id(1), b"91110000MA1FL00009".ljust(32, b"\0"), 3, PAYLOAD, "bad enterprise"),
+        (record_id(1), ENTERPRISE[:31] + b"\1", 3, PAYLOAD, "bad enterprise"),
     ],
 )
 def test_publish_refuses_bad_arguments(

@@ -6,7 +6,8 @@ store and report each commit; the test kills each writer after a seeded random d
 After every kill the test reopens the store and checks that it holds a prefix of the chain ending
 at a whole block: every height up to the head has its block, receipts and hash, nothing lies
 beyond the head, and a reference ledger on an in-memory store, fed the stored blocks from genesis,
-re-executes them to the same state roots, block hashes, receipts, index entries and state nodes.
+re-executes them to the same state roots, block hashes, receipts, index entries, state nodes and
+table rows, whose set hash must be the one the head's state root commits to.
 Every commit a writer acknowledged is at or below the head. Then the next writer resumes there.
 """
 
@@ -30,7 +31,7 @@ import pytest
 from chain.blocks import decode_block
 from chain.codec import ChainHead, decode_head
 from chain.genesis import Genesis
-from chain.ledger import Ledger
+from chain.ledger import Ledger, check_tables
 from chain.storage import MemoryBlockStore
 from nodes.storage.blocks import LmdbBlockStore
 from tests.nodes.crash_writer import DEFAULT_MAX_HEIGHT
@@ -153,6 +154,7 @@ def check_store(data: Path, reference: Reference) -> ChainHead | None:
         if raw_head is None:
             assert store.load_block(0) is None, "a block without a head"
             assert store.scan_index(b"", 1) == [], "index entries without a head"
+            assert store.scan_rows(b"", 1) == [], "table rows without a head"
             return None
         head = decode_head(raw_head)
         assert store.load_block(head.height + 1) is None, "a block beyond the head"
@@ -173,6 +175,9 @@ def check_store(data: Path, reference: Reference) -> ChainHead | None:
         missing = [key for key, node in reference.store.state.items()
                    if store.load_state_node(key) != node]
         assert missing == [], f"{len(missing)} state nodes missing or different"
+        rows = store.scan_rows(b"", 1 << 30)
+        assert rows == sorted(reference.store.rows.items()), "table rows differ from re-execution"
+        check_tables(store, head.state_root)  # the head's root commits to exactly these rows
     return head
 
 

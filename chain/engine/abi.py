@@ -1,0 +1,89 @@
+"""The contracts' ABI as the native handlers speak it: calls in, return data, logs and reverts out.
+
+Decoding is as strict as Vyper's: short calldata, dirty padding of an address or a small
+integer, a boolean other than 0 or 1, a string or array above its declared bound — each is a
+revert with no reason, as the Vyper code gives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from eth_abi.abi import decode, encode
+
+from chain.crypto import Address
+from chain.execution import Log
+from contracts import bindings
+from contracts.events import EVENT_LAYOUTS, Event
+from contracts.functions import ContractFunction
+
+ERROR_SELECTOR = bytes.fromhex("08c379a0")  # Error(string)
+ARRAY_BOUND = bindings.PUBLISH_BATCH_LIMIT  # DynArray[..., 64] in every batch function
+STRING_BOUND = bindings.INSTITUTION_NAME_LIMIT  # String[64]
+
+
+@dataclass(eq=False)
+class Revert(Exception):
+    """A handler refuses the call: the transaction reverts with this reason (None: no reason).
+
+    Control flow inside the engine only; it becomes a failed receipt or call result.
+    """
+
+    reason: str | None = None
+
+
+def require(condition: bool, reason: str) -> None:
+    """Vyper's `assert condition, reason`."""
+    if not condition:
+        raise Revert(reason)
+
+
+def decode_arguments(function: ContractFunction, calldata: bytes) -> tuple[Any, ...]:
+    """The arguments of a call, checked the way the Vyper decoder checks them."""
+    try:
+        arguments = decode(list(function.input_types), calldata[4:])
+    except Exception as error:  # eth_abi raises several unrelated exception types
+        raise Revert(None) from error
+    for abi_type, value in zip(function.input_types, arguments, strict=True):
+        if abi_type.endswith("[]") and len(value) > ARRAY_BOUND:
+            raise Revert(None)
+        if abi_type == "string" and len(value.encode("utf-8")) > STRING_BOUND:
+            raise Revert(None)
+    return tuple(_plain(abi_type, value) for abi_type, value in
+                 zip(function.input_types, arguments, strict=True))
+
+
+def _plain(abi_type: str, value: Any) -> Any:
+    if abi_type == "address":
+        return bytes.fromhex(value[2:])
+    return value
+
+
+def encode_output(function: ContractFunction, values: Sequence[Any]) -> bytes:
+    """The return data of a view."""
+    return encode(list(function.output_types), list(values))
+
+
+def encode_revert(reason: str | None) -> bytes:
+    """The revert data: `Error(string)` with the reason, or nothing."""
+    if reason is None:
+        return b""
+    return ERROR_SELECTOR + encode(["string"], [reason])
+
+
+def event_log(address: Address, event: Event) -> Log:
+    """The log a contract at `address` emits for `event` (topics and data as Vyper lays them)."""
+    layout = EVENT_LAYOUTS[type(event)]
+    topics = [layout.topic]
+    data_types: list[str] = []
+    data_values: list[Any] = []
+    for field in layout.fields:
+        value = getattr(event, field.name)
+        if field.indexed:
+            topics.append(encode([field.abi_type], [value]))
+        else:
+            data_types.append(field.abi_type)
+            data_values.append(value)
+    return Log(address=address, topics=tuple(topics), data=encode(data_types, data_values))

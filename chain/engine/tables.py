@@ -1,0 +1,207 @@
+"""Typed tables of the system contracts: keys, rows and their encodings, and a block's overlay.
+
+Every row lives under one key: a one-byte table prefix, then the table's key fields at fixed
+widths. Rows are RLP lists of fixed field orders (`chain.rlp_codec`); a row whose fields are all
+zero is not stored (the contracts' "empty" value), so a deleted row and a never-written row are
+the same thing, as for an EVM storage slot.
+
+| table | prefix | key | row |
+|---|---|---|---|
+| accounts | `a` | address (20) | nonce |
+| members | `m` | address (20) | roles, status, city, name |
+| validators | `v` | node key (32) | city |
+| settings | `c` | name | regulator, dispute window, validator count |
+| records | `r` | record id (32) | `StoredRecord` |
+| record counts | `n` | enterprise (32) | count |
+| enterprise index | `i` | enterprise (32) + position (8) | record id |
+| disputes | `d` | dispute id (32) | `StoredDispute` |
+| enterprise keys | `k` | enterprise (32) | key address, grant nonce |
+| grants | `g` | enterprise (32) + querier (20) | `StoredGrant` |
+| audit sequences | `s` | node id (32) | anchoring account, last sequence |
+| audit roots | `u` | node id (32) + sequence (32) | merkle root |
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from chain import rlp_codec
+from chain.errors import MalformedInput
+
+ACCOUNTS = b"a"
+MEMBERS = b"m"
+VALIDATORS = b"v"
+SETTINGS = b"c"
+RECORDS = b"r"
+RECORD_COUNTS = b"n"
+ENTERPRISE_INDEX = b"i"
+DISPUTES = b"d"
+ENTERPRISE_KEYS = b"k"
+GRANTS = b"g"
+AUDIT_SEQUENCES = b"s"
+AUDIT_ROOTS = b"u"
+TABLE_NAMES: Mapping[bytes, str] = {
+    ACCOUNTS: "accounts", MEMBERS: "members", VALIDATORS: "validators", SETTINGS: "settings",
+    RECORDS: "records", RECORD_COUNTS: "record counts", ENTERPRISE_INDEX: "enterprise index",
+    DISPUTES: "disputes", ENTERPRISE_KEYS: "enterprise keys", GRANTS: "grants",
+    AUDIT_SEQUENCES: "audit sequences", AUDIT_ROOTS: "audit roots",
+}
+REGULATOR_SETTING = SETTINGS + b"regulator"
+DISPUTE_WINDOW_SETTING = SETTINGS + b"dispute_window"
+VALIDATOR_COUNT_SETTING = SETTINGS + b"validator_count"
+
+Row = tuple[int | bytes, ...]
+"""A decoded row: its fields in order, integers and byte strings."""
+
+RowChanges = Mapping[bytes, bytes | None]
+"""Rows a block writes: key -> encoded row, None when the row becomes empty."""
+
+
+class TableReader(Protocol):
+    """Where the engine reads rows committed before the block (the node's store)."""
+
+    def load_row(self, key: bytes) -> bytes | None:
+        """The encoded row under a key, or None."""
+
+
+class EmptyTables:
+    """No rows: the tables before genesis."""
+
+    def load_row(self, key: bytes) -> bytes | None:
+        """Nothing is stored."""
+        return None
+
+
+def encode_row(fields: Row) -> bytes | None:
+    """A row's bytes, None when every field is zero (the row is then absent)."""
+    if not any(fields):
+        return None
+    return rlp_codec.encode([
+        rlp_codec.encode_int(field) if isinstance(field, int) else field for field in fields
+    ])
+
+
+def decode_row(data: bytes, kinds: str) -> Row:
+    """Fields of a stored row; `kinds` is one letter a field, `i` integer or `b` bytes."""
+    items = rlp_codec.decode(data)
+    if not isinstance(items, list) or len(items) != len(kinds):
+        raise MalformedInput(f"stored row is not an RLP list of {len(kinds)} fields")
+    fields: list[int | bytes] = []
+    for kind, item in zip(kinds, items, strict=True):
+        if not isinstance(item, bytes):
+            raise MalformedInput("stored row field is not a byte string")
+        fields.append(rlp_codec.decode_int(item, "row field") if kind == "i" else item)
+    return tuple(fields)
+
+
+class TableOverlay:
+    """The tables as one block's transactions see them.
+
+    Reads look at the running transaction's writes, then the block's, then the committed rows.
+    `commit_transaction` folds a successful transaction into the block; `discard_transaction`
+    drops a reverted one, so a revert leaves no trace.
+    """
+
+    def __init__(self, reader: TableReader) -> None:
+        self.reader = reader
+        self.block: dict[bytes, bytes | None] = {}
+        self.transaction: dict[bytes, bytes | None] = {}
+
+    def load(self, key: bytes) -> bytes | None:
+        """The current row under a key."""
+        if key in self.transaction:
+            return self.transaction[key]
+        if key in self.block:
+            return self.block[key]
+        return self.reader.load_row(key)
+
+    def read(self, key: bytes, kinds: str) -> Row:
+        """The current row decoded; all zeros when absent."""
+        raw = self.load(key)
+        if raw is None:
+            return tuple(0 if kind == "i" else b"" for kind in kinds)
+        return decode_row(raw, kinds)
+
+    def write(self, key: bytes, fields: Row) -> None:
+        """Set a row in the running transaction."""
+        self.transaction[key] = encode_row(fields)
+
+    def commit_transaction(self) -> None:
+        """The running transaction succeeded: its writes join the block's."""
+        self.block.update(self.transaction)
+        self.transaction = {}
+
+    def discard_transaction(self) -> None:
+        """The running transaction reverted: forget its writes."""
+        self.transaction = {}
+
+    def load_row(self, key: bytes) -> bytes | None:
+        """`TableReader` over the block's committed transactions (for a following block)."""
+        if key in self.block:
+            return self.block[key]
+        return self.reader.load_row(key)
+
+
+@dataclass(frozen=True, slots=True)
+class TableKeys:
+    """Key builders, one per table (all fields at fixed widths)."""
+
+    @staticmethod
+    def account(address: bytes) -> bytes:
+        """accounts: an account's nonce."""
+        return ACCOUNTS + address
+
+    @staticmethod
+    def member(address: bytes) -> bytes:
+        """members: an institution."""
+        return MEMBERS + address
+
+    @staticmethod
+    def validator(node_key: bytes) -> bytes:
+        """validators: a validator node's city."""
+        return VALIDATORS + node_key
+
+    @staticmethod
+    def record(record_id: bytes) -> bytes:
+        """records: one record version."""
+        return RECORDS + record_id
+
+    @staticmethod
+    def record_count(enterprise: bytes) -> bytes:
+        """record counts: versions indexed under an enterprise."""
+        return RECORD_COUNTS + enterprise
+
+    @staticmethod
+    def enterprise_record(enterprise: bytes, position: int) -> bytes:
+        """enterprise index: the record id at a position of an enterprise's list."""
+        return ENTERPRISE_INDEX + enterprise + position.to_bytes(8, "big")
+
+    @staticmethod
+    def dispute(dispute_id: bytes) -> bytes:
+        """disputes: one dispute."""
+        return DISPUTES + dispute_id
+
+    @staticmethod
+    def enterprise_key(enterprise: bytes) -> bytes:
+        """enterprise keys: an enterprise's signing key and grant nonce."""
+        return ENTERPRISE_KEYS + enterprise
+
+    @staticmethod
+    def grant(enterprise: bytes, querier: bytes) -> bytes:
+        """grants: one enterprise's grant to one querier."""
+        return GRANTS + enterprise + querier
+
+    @staticmethod
+    def audit_sequence(node_id: bytes) -> bytes:
+        """audit sequences: a node's anchoring account and last batch."""
+        return AUDIT_SEQUENCES + node_id
+
+    @staticmethod
+    def audit_root(node_id: bytes, sequence: int) -> bytes:
+        """audit roots: one anchored batch's Merkle root."""
+        return AUDIT_ROOTS + node_id + sequence.to_bytes(32, "big")
+
+
+KEYS = TableKeys()
