@@ -4,8 +4,8 @@
 native engine's state, `chain.engine.tables`) and index entries, with one atomic write per
 committed block (`save_commit`). The node uses the LMDB implementation in
 `nodes/storage/blocks.py`; tests and the simulator use `MemoryBlockStore`. Both keep the same
-rule: after a crash, the store holds exactly the blocks whose commit finished, and its head names the
-last of them.
+rule: after a crash, the store holds exactly the blocks whose commit finished, and its head names
+the last of them.
 """
 
 from __future__ import annotations
