@@ -440,6 +440,7 @@ def build_snapshot(preset_name: str, size: DatasetSize, seed: int,
         shutil.rmtree(network_dir / "logs", ignore_errors=True)
         manifest = {
             "preset": preset_name, "size": asdict(size), "seed": seed,
+            "genesis": genesis_fingerprint(preset),
             "load": asdict(figures), "machine": describe_machine(),
             "load_average_start": [round(value, 2) for value in load_average],
             "load_average_end": [round(value, 2) for value in os.getloadavg()],
@@ -458,12 +459,21 @@ def build_snapshot(preset_name: str, size: DatasetSize, seed: int,
 def ensure_snapshot(preset_name: str, size: DatasetSize, seed: int,
                     cache: Path = CACHE_DIRECTORY, rebuild: bool = False,
                     progress: bool = True) -> Snapshot:
-    """The snapshot of (preset, size, seed), built first if it is missing."""
+    """The snapshot of (preset, size, seed), built first if it is missing or was built by code
+    whose genesis differs (another engine or state layout cannot open it)."""
     target = snapshot_directory(preset_name, size, seed, cache)
     manifest_path = target / MANIFEST_NAME
     if rebuild or not manifest_path.exists():
         return build_snapshot(preset_name, size, seed, cache, progress)
-    return Snapshot(target, json.loads(manifest_path.read_text("utf-8")))
+    manifest = json.loads(manifest_path.read_text("utf-8"))
+    if manifest.get("genesis") != genesis_fingerprint(get_preset(preset_name)):
+        return build_snapshot(preset_name, size, seed, cache, progress)
+    return Snapshot(target, manifest)
+
+
+def genesis_fingerprint(preset: Preset) -> str:
+    """The genesis block hash this code builds for `preset`: a snapshot is valid only for it."""
+    return build_genesis(preset).block.hash.hex()
 
 
 def restore_snapshot(snapshot: Snapshot, data_dir: Path, latency: str = "none"
