@@ -14,6 +14,8 @@ still picture, and a headless `--virtual-time-budget` screenshot of it finishes.
 
 from __future__ import annotations
 
+import base64
+import re
 import shutil
 import subprocess
 import time
@@ -32,6 +34,7 @@ from tests.e2e.network import RunningNetwork, running_network
 webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.webdriver.chrome.options import Options  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.print_page_options import PrintOptions  # noqa: E402
 from selenium.webdriver.support.ui import Select  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -330,6 +333,12 @@ def test_static_mode_draws_a_still_picture_without_a_stream(browser: Any,
     assert_shipped_font_renders(browser, '.lang button[data-lang="zh"]', "中文")
     assert_shipped_font_renders(browser, ".legend .legend-head", "节点")
     shoot(browser, "06-static")
+    options = PrintOptions()
+    options.orientation = "landscape"
+    pdf = base64.b64decode(browser.print_page(options))
+    assert len(re.findall(rb"/Type\s*/Page[^s]", pdf)) == 1  # the still picture fits one page
+    assert b"NotoSansCJKsc" in pdf  # the shipped font is embedded in the printout
+    (ARTIFACTS / "06-static.pdf").write_bytes(pdf)
 
 
 def test_a_virtual_time_budget_screenshot_of_the_static_page_finishes(

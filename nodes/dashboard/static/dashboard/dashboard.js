@@ -719,9 +719,15 @@
     drawBase();
     wireControls();
     if (params.has("static")) {
-      const source = window.YRD_REPLAY
-        || await fetchJson(params.get("replay") || "/dashboard/snapshot");
-      await showStill(source);
+      try {
+        const source = window.YRD_REPLAY
+          || await fetchJson(params.get("replay") || "/dashboard/snapshot");
+        await showStill(source);
+      } catch (error) {
+        $("#connection").dataset.state = "retrying";
+        tell({ type: "snapshot_failed", reason: String(error) });
+        document.body.dataset.ready = "error";
+      }
     } else if (window.YRD_REPLAY) {
       await startReplay(window.YRD_REPLAY);
     } else if (params.get("replay")) {

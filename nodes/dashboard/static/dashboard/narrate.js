@@ -198,6 +198,9 @@ const YRD_NARRATE = (() => {
           return null;
       }
     },
+    snapshot_failed(e) {
+      return { zh: `无法取得网络快照：${e.reason}`, en: `The network's snapshot could not be fetched: ${e.reason}` };
+    },
     events_elided(e) {
       return { zh: `第 ${e.height} 块还有 ${e.count} 个事件未逐条显示。`, en: `Block ${e.height} carries ${e.count} more events, not shown one by one.` };
     },
