@@ -1,9 +1,11 @@
 """Separate hosts on one machine: Linux network namespaces joined by veth pairs to one bridge.
 
-`isolated_hosts(count)` makes `count` namespaces, each with one interface and one address in
-10.200.0.0/24, plus a switch namespace holding the bridge. The addresses exist only inside the
-namespaces (the machine's own namespace gets none), so a process that assumes loopback or one
-host cannot reach its peers. Everything is removed on exit, processes started inside included.
+`isolated_hosts(names)` makes one namespace per host name, each with one interface and one
+address in 10.200.0.0/24, plus a switch namespace holding the bridge. The addresses exist only
+inside the namespaces (the machine's own namespace gets none), so a process that assumes
+loopback or one host cannot reach its peers. Each namespace gets its own `/etc/hosts` naming
+every host (`ip netns exec` mounts `/etc/netns/<namespace>/hosts` over `/etc/hosts`), as DNS
+would on real machines. Everything is removed on exit, processes started inside included.
 """
 
 from __future__ import annotations
@@ -15,11 +17,13 @@ import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from pathlib import Path
 
 SUBNET_PREFIX = "10.200.0."
 SUBNET_BITS = 24
 FIRST_HOST = 10  # 10.200.0.10, .11, ...
 COMMAND_TIMEOUT_S = 20
+NETNS_ETC = Path("/etc/netns")  # per-namespace files `ip netns exec` mounts over /etc
 
 
 class NamespacesUnavailable(RuntimeError):
@@ -28,10 +32,11 @@ class NamespacesUnavailable(RuntimeError):
 
 @dataclass(frozen=True, slots=True)
 class Host:
-    """One namespace with its address."""
+    """One namespace with its address and the name the other hosts know it by."""
 
     namespace: str
     address: str
+    name: str
 
     def command(self, *argv: str) -> list[str]:
         """`argv` run inside this host's namespace."""
@@ -58,6 +63,7 @@ def check_available() -> None:
 def _remove(namespaces: list[str]) -> None:
     """Stop whatever still runs inside the namespaces, then delete them (veths go with them)."""
     for namespace in namespaces:
+        shutil.rmtree(NETNS_ETC / namespace, ignore_errors=True)
         listed = subprocess.run(["ip", "netns", "pids", namespace], capture_output=True,
                                 text=True, timeout=COMMAND_TIMEOUT_S, check=False)
         for pid in listed.stdout.split():
@@ -65,16 +71,20 @@ def _remove(namespaces: list[str]) -> None:
                 os.kill(int(pid), signal.SIGKILL)
         subprocess.run(["ip", "netns", "del", namespace], capture_output=True, check=False,
                        timeout=COMMAND_TIMEOUT_S)
+    with suppress(OSError):
+        NETNS_ETC.rmdir()  # only when empty: other namespaces' files stay
 
 
 @contextmanager
-def isolated_hosts(count: int) -> Iterator[list[Host]]:
-    """`count` hosts on one bridge; NamespacesUnavailable before anything is made."""
+def isolated_hosts(names: list[str]) -> Iterator[list[Host]]:
+    """One host per name on one bridge; NamespacesUnavailable before anything is made."""
     check_available()
     tag = f"yrd{os.getpid() % 100_000}"
     switch = f"{tag}-sw"
-    hosts = [Host(f"{tag}-h{index}", f"{SUBNET_PREFIX}{FIRST_HOST + index}")
-             for index in range(count)]
+    hosts = [Host(f"{tag}-h{index}", f"{SUBNET_PREFIX}{FIRST_HOST + index}", name)
+             for index, name in enumerate(names)]
+    hosts_file = "127.0.0.1 localhost\n" + "".join(
+        f"{host.address} {host.name}\n" for host in hosts)
     made = [switch]
     try:
         _ip("netns", "add", switch)
@@ -83,6 +93,8 @@ def isolated_hosts(count: int) -> Iterator[list[Host]]:
         for index, host in enumerate(hosts):
             _ip("netns", "add", host.namespace)
             made.append(host.namespace)
+            (NETNS_ETC / host.namespace).mkdir(parents=True, exist_ok=True)
+            (NETNS_ETC / host.namespace / "hosts").write_text(hosts_file, encoding="utf-8")
             inside, outside = f"{tag}h{index}", f"{tag}s{index}"
             _ip("link", "add", inside, "type", "veth", "peer", "name", outside)
             _ip("link", "set", inside, "netns", host.namespace)

@@ -1,11 +1,15 @@
 """A network on several hosts: each node in its own Linux network namespace, with its own address.
 
-Four `local4` node processes run in four namespaces joined by veth pairs to a bridge, each bound
-to its own address in 10.200.0.0/24 (the same port on every host, as on real machines), with
-peers named by address; a fifth namespace runs the client. The machine's own namespace has no
-such address, so nothing that assumes loopback or one host can work. The nodes must agree on
-blocks, and a report read at the Hangzhou host must carry the payload fetched from the Shanghai
-host, verified against its on-chain hash. The namespaces are removed afterwards.
+Four `local4` node processes run in four namespaces joined by veth pairs to a bridge, each with
+its own address in 10.200.0.0/24 and a host name (`shanghai-1.yrd.test`, ...) that every
+namespace's `/etc/hosts` resolves, as DNS would on real machines. Each node is started the way
+docs/kubernetes.md tells an operator to start one per machine: `yrdchain node --preset
+--node-id --data-dir --host --port --peer-url-template 'http://{node_id}.yrd.test:PORT'`, the
+same port on every host, each with its own data directory (its own disk; each writes the
+network's certificates itself). A fifth namespace runs the client. The machine's own namespace
+has no such address, so nothing that assumes loopback or one host can work. The nodes must
+agree on blocks, and a report read at the Hangzhou host must carry the payload fetched from the
+Shanghai host, verified against its on-chain hash. The namespaces are removed afterwards.
 """
 
 from __future__ import annotations
@@ -21,8 +25,6 @@ from typing import Any
 import pytest
 
 from chain.presets import get_preset
-from nodes.cluster.certificates import ensure_certificates
-from nodes.runtime.config import NodeConfig, save_config
 from tests.e2e.namespaces import (
     Host,
     NamespacesUnavailable,
@@ -36,6 +38,7 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 PRESET = get_preset("local4")
 NODE_PORT = 26600  # the same port on every host
+DOMAIN = ".yrd.test"  # host names resolved by each namespace's /etc/hosts
 CLIENT_TIMEOUT_S = 240
 STOP_TIMEOUT_S = 15
 
@@ -45,23 +48,22 @@ def _environment() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{path}" if path else str(ROOT)}
 
 
+def _url(node_id: str) -> str:
+    return f"http://{node_id}{DOMAIN}:{NODE_PORT}"
+
+
 def _start_nodes(hosts: list[Host], data_dir: Path) -> list[subprocess.Popen[bytes]]:
-    """One node per host, bound to the host's address, peers named by address."""
-    ensure_certificates(PRESET, data_dir)
-    urls = {node.node_id: f"http://{host.address}:{NODE_PORT}"
-            for node, host in zip(PRESET.nodes, hosts, strict=False)}
+    """One node per host, as an operator starts one per machine."""
     processes = []
     for node, host in zip(PRESET.nodes, hosts, strict=False):
-        config = NodeConfig(node_id=node.node_id, preset=PRESET.name,
-                            data_dir=data_dir / node.node_id, host=host.address,
-                            port=NODE_PORT,
-                            peers={peer: url for peer, url in urls.items()
-                                   if peer != node.node_id})
-        path = data_dir / node.node_id / "node.toml"
-        save_config(config, path)
+        disk = data_dir / host.name
+        disk.mkdir()
         log = (data_dir / f"{node.node_id}.log").open("wb")
         processes.append(subprocess.Popen(
-            host.command(sys.executable, "-m", "nodes.cli.main", "node", "--config", str(path)),
+            host.command(sys.executable, "-m", "nodes.cli.main", "node", "--preset",
+                         PRESET.name, "--node-id", node.node_id, "--data-dir", str(disk),
+                         "--host", host.name, "--port", str(NODE_PORT),
+                         "--peer-url-template", _url("{node_id}")),
             stdout=log, stderr=subprocess.STDOUT, env=_environment(), cwd=ROOT))
         log.close()
     return processes
@@ -86,7 +88,8 @@ def hosts() -> Iterator[list[Host]]:
         check_available()
     except NamespacesUnavailable as reason:
         pytest.skip(f"network namespaces are unavailable here: {reason}")
-    with isolated_hosts(len(PRESET.nodes) + 1) as made:
+    names = [f"{node.node_id}{DOMAIN}" for node in PRESET.nodes] + [f"client{DOMAIN}"]
+    with isolated_hosts(names) as made:
         yield made
     assert not [name for name in namespaces_left() if name.startswith(made[0].namespace[:9])]
 
@@ -99,8 +102,7 @@ def test_nodes_on_separate_hosts_agree_and_share_a_record(hosts: list[Host],
     node_hosts, client = hosts[:-1], hosts[-1]
     processes = _start_nodes(node_hosts, tmp_path)
     try:
-        urls = {node.node_id: f"http://{host.address}:{NODE_PORT}"
-                for node, host in zip(PRESET.nodes, node_hosts, strict=False)}
+        urls = {node.node_id: _url(node.node_id) for node in PRESET.nodes}
         finished = subprocess.run(
             client.command(sys.executable, str(ROOT / "tests" / "e2e" / "multi_host_client.py"),
                            json.dumps(urls)),
