@@ -4,8 +4,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint install browser contracts bench-core bench-sig bench-commit bench-query \
-	bench-peers bench-load bench-engine peers-install clean
+.PHONY: demo test lint install browser compose-v1 contracts bench-core bench-sig bench-commit \
+	bench-query bench-peers bench-load bench-engine peers-install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +26,11 @@ lint: $(STAMP)
 browser:
 	command -v chromium >/dev/null || (apt-get update && apt-get install -y --no-install-recommends chromium chromium-driver)
 
-test: lint browser peers-install
+# Compose v1 (Debian's docker-compose 1.29): tests/nodes/test_compose.py checks the file with it.
+compose-v1:
+	command -v docker-compose >/dev/null || (apt-get update && apt-get install -y --no-install-recommends docker-compose)
+
+test: lint browser compose-v1 peers-install
 	$(PY) -m pytest -q -p no:cacheprovider
 
 contracts: $(STAMP)

@@ -71,6 +71,24 @@ def _up(arguments: argparse.Namespace) -> int:
                        arguments.execution)
 
 
+def _k8s(arguments: argparse.Namespace) -> int:
+    from nodes.cluster.kubernetes import KubernetesOptions, write_manifests
+
+    options = KubernetesOptions(
+        namespace=arguments.namespace, image=arguments.image, storage=arguments.storage,
+        storage_class=arguments.storage_class, spread=arguments.spread,
+        locust_workers=arguments.locust_workers)
+    try:
+        written = write_manifests(get_preset(arguments.preset), Path(arguments.out), options,
+                                  Path(arguments.certs) if arguments.certs else None)
+    except FileNotFoundError as error:
+        raise SystemExit(f"yrdchain k8s: --certs: {error.filename} is missing") from error
+    for path in written:
+        print(path)
+    print(f"kubectl apply -f {arguments.out}   # see docs/kubernetes.md")
+    return 0
+
+
 ExtraCommand = tuple[str, Callable[[list[str]], int]]
 
 
@@ -121,6 +139,19 @@ def build_parser(extra: Mapping[str, ExtraCommand] | None = None) -> argparse.Ar
     up.add_argument("--control", action="store_true",
                     help="let the dashboard stop nodes, partition cities and slow links")
     up.set_defaults(run=_up)
+    k8s = commands.add_parser("k8s", help="write Kubernetes manifests for a preset")
+    k8s.add_argument("--preset", choices=sorted(PRESETS), default="yrd-2021")
+    k8s.add_argument("--out", required=True, help="directory for the manifests")
+    k8s.add_argument("--certs", help="certificate directory (ca.pem, certs/<node-id>.pem); "
+                                     "default: written for this deployment")
+    k8s.add_argument("--namespace", default="yrdchain")
+    k8s.add_argument("--image", default="yrdchain:latest", help="the image built from Dockerfile")
+    k8s.add_argument("--storage", default="10Gi", help="each node's volume claim")
+    k8s.add_argument("--storage-class", help="the claims' storage class (default: the cluster's)")
+    k8s.add_argument("--spread", choices=["preferred", "required"], default="preferred",
+                     help="required: one node pod per machine, never two")
+    k8s.add_argument("--locust-workers", type=int, default=4)
+    k8s.set_defaults(run=_k8s)
     for name, (summary, run) in (extra or {}).items():
         command = commands.add_parser(name, help=summary, add_help=False)
         command.add_argument("rest", nargs=argparse.REMAINDER)

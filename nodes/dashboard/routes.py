@@ -2,7 +2,10 @@
 
 - `GET /dashboard`: the page (static HTML, CSS and JavaScript from
   `nodes/dashboard/static/dashboard/`, no CDN: it works offline). `?replay=URL` plays a
-  recorded list of events instead of the live stream (docs/spec/dashboard-events.md).
+  recorded list of events instead of the live stream (docs/spec/dashboard-events.md);
+  `?static` draws one still picture (no stream) for screenshots and printing.
+- `GET /dashboard/static/fonts/{name}`: the page's own CJK webfont (nodes/dashboard/webfont.py).
+- `GET /dashboard/snapshot`: the network as it is now, as a replay document (`?static`).
 - `GET /dashboard/topology`: cities, nodes, proposer rotation, institutions and enterprises.
 - `GET /dashboard/events`: server-sent events of the whole network, merged by this node.
 - `GET /dashboard/node-events`: server-sent events of this node alone (what peers merge).
@@ -15,6 +18,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from pathlib import Path
 from typing import Any
@@ -26,11 +30,17 @@ from pydantic import BaseModel, Field
 from nodes.dashboard import burst as dashboard_burst
 from nodes.dashboard import control as dashboard_control
 from nodes.dashboard.control import ControlError
+from nodes.dashboard.snapshot import network_snapshot
 from nodes.dashboard.stream import NetworkStream, node_events
+from nodes.dashboard.webfont import FONT_DIRECTORY, FONT_FILES
 from nodes.runtime.node import NodeRuntime
 
 STATIC_DIRECTORY = Path(__file__).resolve().parent / "static" / "dashboard"
 STATIC_FILES = frozenset({"dashboard.css", "dashboard.js", "map.js", "narrate.js"})
+FONT_NAMES = frozenset({*FONT_FILES.values(), "OFL.txt"})
+FONT_CACHE = "public, max-age=86400"
+PRELOAD_LINK = ('  <link rel="preload" href="/dashboard/static/fonts/yrd-sans-sc-regular.woff2" '
+                'as="font" type="font/woff2" crossorigin>\n')
 SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 
 
@@ -71,16 +81,26 @@ def replay_page(document: dict[str, Any] | list[Any]) -> str:
     whose first is a `topology` event. The simulator embeds this in its report.
     """
     html = (STATIC_DIRECTORY / "index.html").read_text(encoding="utf-8")
-    css = (STATIC_DIRECTORY / "dashboard.css").read_text(encoding="utf-8")
+    css = embed_fonts((STATIC_DIRECTORY / "dashboard.css").read_text(encoding="utf-8"))
     data = json.dumps(document, ensure_ascii=False).replace("</", "<\\/")
     scripts = "".join(
         (STATIC_DIRECTORY / name).read_text(encoding="utf-8").replace("</script", "<\\/script")
         for name in ("map.js", "narrate.js", "dashboard.js"))
     head, _, rest = html.partition('<link rel="stylesheet" href="/dashboard/static/dashboard.css">')
     body, _, _ = rest.partition('  <script src="/dashboard/static/map.js"></script>')
+    head = head.replace(PRELOAD_LINK, "")
     return (f"{head}<style>\n{css}</style>{body}"
             f"<script>window.YRD_REPLAY = {data};</script>\n"
             f"<script>\n{scripts}</script>\n</body>\n</html>\n")
+
+
+def embed_fonts(css: str) -> str:
+    """The stylesheet with its webfont URLs replaced by data URIs (a page with no server)."""
+    for name in FONT_FILES.values():
+        data = base64.b64encode((FONT_DIRECTORY / name).read_bytes()).decode("ascii")
+        css = css.replace(f'url("/dashboard/static/fonts/{name}")',
+                          f'url("data:font/woff2;base64,{data}")')
+    return css
 
 
 def _refused(status: int, message: str, field: str | None = None) -> JSONResponse:
@@ -106,6 +126,19 @@ def dashboard_router(runtime: NodeRuntime) -> APIRouter:
             return _refused(404, f"no static file {name!r}", "name")
         media = "text/css" if name.endswith(".css") else "text/javascript"
         return FileResponse(STATIC_DIRECTORY / name, media_type=media)
+
+    @router.get("/dashboard/static/fonts/{name}", include_in_schema=False)
+    async def font(name: str) -> Response:
+        if name not in FONT_NAMES:
+            return _refused(404, f"no font file {name!r}", "name")
+        media = "font/woff2" if name.endswith(".woff2") else "text/plain; charset=utf-8"
+        return FileResponse(FONT_DIRECTORY / name, media_type=media,
+                            headers={"cache-control": FONT_CACHE})
+
+    @router.get("/dashboard/snapshot")
+    async def snapshot() -> dict[str, Any]:
+        """The network as it is now, as a replay document, for the page's `?static` mode."""
+        return await network_snapshot(runtime, network.topology(), list(network.recent))
 
     @router.get("/dashboard/topology")
     async def topology() -> dict[str, Any]:

@@ -4,11 +4,20 @@ A `yrd-2021` network of 14 node processes runs with control on (a supervisor sto
 restarts nodes for the page). The page must show 14 nodes in 8 cities, heights that advance,
 a publish on the map, a stopped node turned down and back up after a restart, and cross-region
 queries drawn as arcs. Screenshots of those states go to tests/e2e/artifacts/.
+
+The page ships its own CJK webfont: every test that opens it checks that `document.fonts` reports
+the font loaded and that Chromium rendered a Chinese label with it (DevTools'
+`CSS.getPlatformFontsForNode` names the fonts a node's glyphs came from, and whether each is a
+web font), so the check holds on machines with and without system CJK fonts. `?static` draws one
+still picture, and a headless `--virtual-time-budget` screenshot of it finishes.
 """
 
 from __future__ import annotations
 
+import base64
+import re
 import shutil
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +34,7 @@ from tests.e2e.network import RunningNetwork, running_network
 webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.webdriver.chrome.options import Options  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.print_page_options import PrintOptions  # noqa: E402
 from selenium.webdriver.support.ui import Select  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -35,6 +45,8 @@ CHROMIUM_FLAGS = (
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
     "--disable-dev-shm-usage", "--window-size=1500,950",
 )
+SHIPPED_FONT = "YRD Sans SC"
+SCREENSHOT_TIMEOUT_S = 90  # a --virtual-time-budget screenshot that never settles fails here
 SERVING_NODE = "shanghai-1"
 STOPPED_NODE = "hefei-2"
 
@@ -106,6 +118,24 @@ def max_height(driver: Any) -> int:
         ".map(n => Number(n.dataset.height)));"))
 
 
+def assert_shipped_font_renders(driver: Any, selector: str, text: str) -> None:
+    """The page's own font is loaded and Chromium drew the Chinese `text` of `selector` with it."""
+    wait_until(driver, f"[...document.fonts].some(f => f.family.replace(/\"/g, '') === "
+               f"'{SHIPPED_FONT}' && f.status === 'loaded')", 15, "the shipped font loads")
+    assert text in driver.execute_script(
+        f"return document.querySelector('{selector}').textContent")
+    driver.execute_cdp_cmd("DOM.enable", {})
+    driver.execute_cdp_cmd("CSS.enable", {})
+    root = driver.execute_cdp_cmd("DOM.getDocument", {"depth": 0})["root"]["nodeId"]
+    node = driver.execute_cdp_cmd("DOM.querySelector", {"nodeId": root, "selector": selector})
+    fonts = driver.execute_cdp_cmd("CSS.getPlatformFontsForNode",
+                                   {"nodeId": node["nodeId"]})["fonts"]
+    driver.execute_cdp_cmd("CSS.disable", {})
+    system = [font for font in fonts if not font["isCustomFont"]]
+    assert fonts and not system, f"{selector} drew glyphs with system fonts: {fonts}"
+    assert sum(font["glyphCount"] for font in fonts) >= len(text)
+
+
 def institution(network: RunningNetwork, label: str) -> Any:
     """A client for an institution at its home city's first node."""
     from nodes.client import Institution, NodeClient
@@ -150,7 +180,36 @@ def test_replay_plays_a_recorded_run_without_a_server(browser: Any, tmp_path: Pa
         "return document.querySelector('#story li[data-type=\"query\"]').innerText")
     assert "consent in block 412" in story and "Shanghai" in story and "hash matched" in story
     assert "第 412 块授权" in story
+    assert_shipped_font_renders(browser, "header h1", "长三角征信链")
+    assert_shipped_font_renders(browser, 'g.city[data-city="shanghai"] text.city-label', "上海")
     shoot(browser, "00-replay")
+
+
+def test_empty_heartbeat_blocks_are_told_as_one_line(browser: Any, tmp_path: Path) -> None:
+    preset = get_preset("local4")
+    start = 1_700_000_000_000
+    node = preset.nodes[0]
+
+    def commit(height: int, transactions: int) -> dict[str, Any]:
+        return {"type": "commit", "node": node.node_id, "city": node.city.value,
+                "height": height, "round": 0, "transactions": transactions,
+                "time_ms": start + height}
+
+    events = [commit(height, 0) for height in range(10, 30)]
+    events += [commit(30, 2), commit(31, 0), commit(32, 0)]
+    page_file = tmp_path / "heartbeats.html"
+    page_file.write_text(replay_page({"topology": build_topology(preset), "events": events,
+                                      "speed": 1000}), encoding="utf-8")
+    browser.get(page_file.as_uri())
+    wait_until(browser, "document.body.dataset.replayDone === 'true'", 20, "the replay ends")
+    told = browser.execute_script(
+        "return [...document.querySelectorAll('#story li')].map(li => [li.dataset.type, "
+        "li.querySelector('.en').textContent])")
+    assert [kind for kind, _ in told] == ["heartbeats", "commit", "heartbeats"]
+    assert told[2][1].startswith("Blocks 10–29: 20 empty heartbeat blocks")
+    assert told[1][1].startswith("Block 30 is committed: 2 transactions")
+    assert told[0][1].startswith("Blocks 31–32: 2 empty heartbeat blocks")
+    assert_shipped_font_renders(browser, '#story li[data-type="heartbeats"] p.zh', "心跳块")
 
 
 def test_page_shows_fourteen_nodes_in_eight_cities(page: Any) -> None:
@@ -164,6 +223,8 @@ def test_page_shows_fourteen_nodes_in_eight_cities(page: Any) -> None:
     assert page.find_element("id", "nodes-up").text == "14/14"
     wait_until(page, "document.querySelectorAll('g.node[data-role=\"proposer\"]').length === 1",
                10, "one node is marked as the round's proposer")
+    assert_shipped_font_renders(page, 'g.city[data-city="hangzhou"] text.city-label', "杭州")
+    assert_shipped_font_renders(page, "#stop-node", "停止")
     shoot(page, "01-network")
 
 
@@ -253,3 +314,45 @@ def test_a_burst_of_queries_draws_arcs(page: Any) -> None:
     assert "hash matched" in story and "哈希校验一致" in story
     time.sleep(0.8)
     shoot(page, "05-query-arcs")
+
+
+def test_static_mode_draws_a_still_picture_without_a_stream(browser: Any,
+                                                            network: RunningNetwork) -> None:
+    browser.get(f"{network.url(SERVING_NODE)}/dashboard?static")
+    wait_until(browser, "document.body.dataset.ready === 'true'", 30, "the still picture is drawn")
+    assert browser.execute_script("return document.body.dataset.mode") == "static"
+    assert browser.execute_script(
+        "return document.querySelectorAll('g.node[data-health=\"up\"]').length") == 14
+    assert browser.find_element("id", "nodes-up").text == "14/14"
+    assert int(browser.find_element("id", "max-height").text) > 0
+    loaded = browser.execute_script(
+        "return performance.getEntriesByType('resource').map(r => new URL(r.name).pathname)")
+    assert "/dashboard/snapshot" in loaded and "/dashboard/events" not in loaded
+    assert browser.execute_script("return document.querySelectorAll('path.arc.query').length") > 0
+    assert_shipped_font_renders(browser, "header h1", "长三角征信链")
+    assert_shipped_font_renders(browser, '.lang button[data-lang="zh"]', "中文")
+    assert_shipped_font_renders(browser, ".legend .legend-head", "节点")
+    shoot(browser, "06-static")
+    options = PrintOptions()
+    options.orientation = "landscape"
+    pdf = base64.b64decode(browser.print_page(options))
+    assert len(re.findall(rb"/Type\s*/Page[^s]", pdf)) == 1  # the still picture fits one page
+    assert b"NotoSansCJKsc" in pdf  # the shipped font is embedded in the printout
+    (ARTIFACTS / "06-static.pdf").write_bytes(pdf)
+
+
+def test_a_virtual_time_budget_screenshot_of_the_static_page_finishes(
+        network: RunningNetwork, tmp_path: Path) -> None:
+    binary = shutil.which("chromium")
+    if binary is None:
+        pytest.skip("Debian's chromium is not installed (make browser)")
+    picture = tmp_path / "dashboard.png"
+    command = [binary, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}",
+               "--virtual-time-budget=10000", f"--screenshot={picture}",
+               f"{network.url(SERVING_NODE)}/dashboard?static"]
+    finished = subprocess.run(command, capture_output=True, timeout=SCREENSHOT_TIMEOUT_S,
+                              check=False)
+    assert finished.returncode == 0, finished.stderr.decode(errors="replace")[-2000:]
+    assert picture.stat().st_size > 50_000  # a drawn map, not a blank page
+    ARTIFACTS.mkdir(exist_ok=True)
+    shutil.copyfile(picture, ARTIFACTS / "07-static-virtual-time.png")

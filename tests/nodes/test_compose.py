@@ -1,10 +1,19 @@
-"""docker-compose.yml against the yrd-2021 preset (no Docker engine here: the file is parsed)."""
+"""docker-compose.yml against the yrd-2021 preset (no Docker engine here: the file is parsed),
+valid for Compose v2 (the Compose Specification's schema) and v1 (Debian's docker-compose 1.29,
+whose `config` validates without an engine)."""
 
 from __future__ import annotations
 
+import importlib.resources
+import json
+import shutil
+import subprocess
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
+import jsonschema
+import pytest
 import yaml
 
 from chain.presets import get_preset
@@ -68,3 +77,39 @@ def test_load_profile_runs_a_loader_a_locust_master_and_workers() -> None:
     assert "--worker" in services["locust-worker"]["command"]
     assert services["locust-worker"]["deploy"]["replicas"] >= 2
     assert set(services["loader"]["depends_on"]) == {n.node_id for n in PRESET.nodes}
+
+
+def _compose_spec_errors(document: Any) -> list[str]:
+    """Violations of the Compose Specification's JSON schema (what Compose v2 implements)."""
+    vendor = importlib.resources.files("check_jsonschema.builtin_schemas.vendor")
+    schema = json.loads(vendor.joinpath("compose-spec.json").read_text(encoding="utf-8"))
+    validator = jsonschema.Draft202012Validator(schema)
+    return [error.message for error in validator.iter_errors(document)]
+
+
+def test_valid_for_compose_v2_against_the_compose_specification() -> None:
+    assert _compose_spec_errors(_compose()) == []
+    broken = _compose()
+    broken["services"]["hefei-1"]["ports"] = 8607
+    assert _compose_spec_errors(broken)
+
+
+def test_valid_for_compose_v1_which_rejects_a_top_level_name(tmp_path: Path) -> None:
+    assert "name" not in _compose()
+    binary = shutil.which("docker-compose")
+    if binary is None:
+        pytest.skip("Debian's docker-compose (Compose v1) is not installed (make compose-v1)")
+    version = subprocess.run([binary, "version", "--short"], capture_output=True, text=True,
+                             timeout=60, check=False).stdout.strip()
+    if not version.startswith("1."):
+        pytest.skip(f"docker-compose here is {version}, not Compose v1")
+    for profile in ([], ["--profile", "load"]):
+        checked = subprocess.run([binary, "-f", str(ROOT / "docker-compose.yml"), *profile,
+                                  "config", "-q"], capture_output=True, text=True, timeout=60,
+                                 check=False, cwd=ROOT)
+        assert checked.returncode == 0, checked.stderr
+    named = tmp_path / "docker-compose.yml"
+    named.write_text("name: yrdchain\n" + compose_document(PRESET), encoding="utf-8")
+    refused = subprocess.run([binary, "-f", str(named), "config", "-q"], capture_output=True,
+                             text=True, timeout=60, check=False, cwd=tmp_path)
+    assert refused.returncode != 0 and "name" in refused.stderr

@@ -4,6 +4,9 @@
  *   window.YRD_REPLAY            an array of events, or {topology, events, speed}
  *   ?replay=URL                  the same JSON, fetched
  *   /dashboard/events            the live server-sent events of the whole network
+ * With ?static the page draws one still picture instead, for screenshots and printing: the
+ * replay (or /dashboard/snapshot, the network as it is now) applied at once, no stream, no
+ * motion; <body data-ready="true"> once it is drawn and the page's font has loaded.
  * Event shapes: docs/spec/dashboard-events.md. DOM state for tests and teachers: every node is
  * <g class="node" data-node data-city data-health data-role data-height>, every city
  * <g class="city" data-city data-records>, every query arc <path class="arc query" data-from
@@ -27,6 +30,7 @@
     topology: null, mode: "live", nodes: new Map(), cities: new Map(), rotation: [],
     maxHeight: 0, round: 0, grants: new Map(), told: new Set(), keys: new Set(),
     particles: [], clockMs: Date.now(), eventCount: 0, lang: params.get("lang") || "both",
+    heartbeats: null,
   };
   window.YRD_STATE = state;
 
@@ -42,7 +46,7 @@
   }
 
   function now() {
-    return state.mode === "replay" ? state.clockMs : Date.now();
+    return state.mode === "live" ? Date.now() : state.clockMs;
   }
 
   // Drawing the map ---------------------------------------------------------------------------
@@ -54,6 +58,9 @@
     const marker = el("marker", { id: "arrow", viewBox: "0 0 10 10", refX: "9", refY: "5",
       markerWidth: "7", markerHeight: "7", orient: "auto-start-reverse" }, defs);
     el("path", { d: "M0,0L10,5L0,10z", class: "arrow-head" }, marker);
+    const unverified = el("marker", { id: "arrow-unverified", viewBox: "0 0 10 10", refX: "9",
+      refY: "5", markerWidth: "7", markerHeight: "7", orient: "auto-start-reverse" }, defs);
+    el("path", { d: "M0,0L10,5L0,10z", class: "arrow-head unverified" }, unverified);
     for (const name of ["sea", "provinces", "water", "links", "arcs", "cities", "nodes",
       "marks", "particles"]) {
       layers[name] = el("g", { class: `layer-${name}` }, svg);
@@ -173,7 +180,7 @@
       if (state.told.size > 5000) state.told = new Set([...state.told].slice(-2500));
     }
     const words = YRD_NARRATE(event, context);
-    if (!words) return;
+    if (!words) return null;
     const item = document.createElement("li");
     item.dataset.type = event.type;
     const time = new Date(event.time_ms || now()).toLocaleTimeString("zh-CN", { hour12: false });
@@ -184,6 +191,37 @@
     const story = $("#story");
     story.prepend(item);
     while (story.children.length > MAX_STORY) story.lastElementChild.remove();
+    return item;
+  }
+
+  /* Empty heartbeat blocks are told as one running line ("blocks 412-431: 20 empty blocks")
+   * that grows in place until something else happens; then the next empty block starts a new
+   * line. A quiet network would otherwise flood the story with one line per second. */
+  function tellHeartbeat(event) {
+    const onceKey = `commit:${event.height}`;
+    if (state.told.has(onceKey)) return;
+    state.told.add(onceKey);
+    const story = $("#story");
+    let run = state.heartbeats;
+    if (!run || !run.item || story.firstElementChild !== run.item) {
+      run = { first: event.height, last: event.height, count: 0, item: null };
+      state.heartbeats = run;
+    }
+    run.count += 1;
+    run.first = Math.min(run.first, event.height);
+    run.last = Math.max(run.last, event.height);
+    const summary = { type: "heartbeats", first: run.first, last: run.last, count: run.count,
+      time_ms: event.time_ms };
+    if (!run.item) {
+      run.item = tell(summary);
+      return;
+    }
+    const words = YRD_NARRATE(summary, context);
+    run.item.querySelector(".zh").textContent = words.zh;
+    run.item.querySelector(".en").textContent = words.en;
+    run.item.dataset.count = String(run.count);
+    run.item.querySelector("time").textContent =
+      new Date(event.time_ms || now()).toLocaleTimeString("zh-CN", { hour12: false });
   }
 
   function handle(event, animate) {
@@ -193,7 +231,7 @@
       return;
     }
     if (!state.topology) return;
-    if (event.time_ms && state.mode === "replay") state.clockMs = event.time_ms;
+    if (event.time_ms && state.mode !== "live") state.clockMs = event.time_ms;
     if (event.key) {
       if (state.keys.has(event.key)) return;
       state.keys.add(event.key);
@@ -217,7 +255,7 @@
         node.cut = event.cut || [];
         node.slow = event.slow || {};
         node.mempool = event.mempool || 0;
-        if (node.health !== "down" || state.mode === "replay") node.health = "up";
+        if (node.health !== "down" || state.mode !== "live") node.health = "up";
         break;
       case "health":
         if (!node) return;
@@ -234,7 +272,8 @@
           if (node.health !== "down") node.health = "up";
           if (live) flash(node, "commit");
         }
-        tell(event, `commit:${event.height}`);
+        if (event.transactions) tell(event, `commit:${event.height}`);
+        else tellHeartbeat(event);
         break;
       case "proposal":
         tell(event, `proposal:${event.height}:${event.round}`);
@@ -438,6 +477,7 @@
   }
 
   function fadeLater(element, lifetimeMs) {
+    if (state.mode === "static") return; // a still picture keeps what it shows
     setTimeout(() => element.classList.add("fading"), lifetimeMs - 1500);
     setTimeout(() => element.remove(), lifetimeMs);
   }
@@ -453,10 +493,11 @@
       const d = from === to
         ? `M${from.x - 8},${from.y - 10}c-30,-50 46,-50 16,0`
         : curve(from, to, 0.35);
-      const arc = el("path", { d, class: `arc query${event.verified === false ? " unverified" : ""}`,
+      const verified = event.verified !== false;
+      const arc = el("path", { d, class: `arc query${verified ? "" : " unverified"}`,
         "data-from": event.from_city, "data-to": target, "data-enterprise": event.enterprise || "",
-        "data-verified": String(event.verified !== false), "marker-end": "url(#arrow)" },
-      layers.arcs);
+        "data-verified": String(verified),
+        "marker-end": verified ? "url(#arrow)" : "url(#arrow-unverified)" }, layers.arcs);
       if (!live) arc.classList.add("static");
       fadeLater(arc, ARC_LIFETIME_MS);
     }
@@ -654,11 +695,40 @@
     step();
   }
 
+  async function showStill(source) {
+    state.mode = "static";
+    document.body.dataset.mode = "static";
+    $("#connection").dataset.state = "static";
+    const replay = normaliseReplay(source);
+    if (replay.topology) handle({ ...replay.topology, type: "topology" }, false);
+    for (const event of replay.events) handle(event, false);
+    $("#replay-total").textContent = String(replay.events.length);
+    render();
+    await document.fonts.ready;
+    document.body.dataset.ready = "true";
+  }
+
+  async function fetchJson(url) {
+    const response = await fetch(url);
+    if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
+    return response.json();
+  }
+
   async function main() {
     setLanguage(state.lang);
     drawBase();
     wireControls();
-    if (window.YRD_REPLAY) {
+    if (params.has("static")) {
+      try {
+        const source = window.YRD_REPLAY
+          || await fetchJson(params.get("replay") || "/dashboard/snapshot");
+        await showStill(source);
+      } catch (error) {
+        $("#connection").dataset.state = "retrying";
+        tell({ type: "snapshot_failed", reason: String(error) });
+        document.body.dataset.ready = "error";
+      }
+    } else if (window.YRD_REPLAY) {
       await startReplay(window.YRD_REPLAY);
     } else if (params.get("replay")) {
       const response = await fetch(params.get("replay"));

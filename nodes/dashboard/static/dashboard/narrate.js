@@ -33,6 +33,19 @@ const YRD_NARRATE = (() => {
         en: `Block ${e.height} is committed: ${what.en}; ${ctx.quorum} of ${ctx.validators} validators signed it, so it is final at once.`,
       };
     },
+    heartbeats(e, ctx) {
+      const range = e.first === e.last ? { zh: `第 ${e.first} 块`, en: `Block ${e.first}` }
+        : { zh: `第 ${e.first}–${e.last} 块`, en: `Blocks ${e.first}–${e.last}` };
+      return e.count === 1
+        ? {
+          zh: `${range.zh}是空的心跳块：没有交易时，网络照样按时出块，${ctx.quorum}/${ctx.validators} 个验证节点签名，说明共识仍在运转。`,
+          en: `${range.en} is an empty heartbeat block: with no transactions the network still commits on time, ${ctx.quorum} of ${ctx.validators} validators signing, so consensus is alive.`,
+        }
+        : {
+          zh: `${range.zh}：${e.count} 个空的心跳块（没有交易）。网络空闲时照样按时出块，说明共识仍在运转。`,
+          en: `${range.en}: ${e.count} empty heartbeat blocks (no transactions). An idle network still commits on time, so consensus is alive.`,
+        };
+    },
     round_change(e, ctx) {
       const n = ctx.node(e.node);
       return {
@@ -81,7 +94,7 @@ const YRD_NARRATE = (() => {
       }
       let hash = { zh: "哈希校验一致", en: "its hash matched" };
       if (e.records === 0) hash = { zh: "但还没有任何记录", en: "but it has no records yet" };
-      else if (e.tampered > 0) hash = { zh: "哈希校验不一致，内容被拒绝提供！", en: "its hash did NOT match, so the content was refused!" };
+      else if (e.tampered > 0) hash = { zh: "哈希校验不一致，内容被拒绝提供", en: "its hash did NOT match, so the content was refused" };
       else if (e.unavailable > 0) hash = { zh: "但来源城市节点未应答，内容暂缺", en: "but the origin city's nodes did not answer, so the content is missing" };
       else if (e.verified === false) hash = { zh: "哈希校验未通过", en: "its hash was not confirmed" };
       const origins = (e.origin_cities && e.origin_cities.length ? e.origin_cities : [e.to_city])
@@ -184,6 +197,9 @@ const YRD_NARRATE = (() => {
         default:
           return null;
       }
+    },
+    snapshot_failed(e) {
+      return { zh: `无法取得网络快照：${e.reason}`, en: `The network's snapshot could not be fetched: ${e.reason}` };
     },
     events_elided(e) {
       return { zh: `第 ${e.height} 块还有 ${e.count} 个事件未逐条显示。`, en: `Block ${e.height} carries ${e.count} more events, not shown one by one.` };

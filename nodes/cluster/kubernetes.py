@@ -1,0 +1,328 @@
+"""Kubernetes manifests for a preset: `yrdchain k8s --preset yrd-2021 --out DIR`.
+
+One StatefulSet per validator node (one pod, its own PersistentVolumeClaim for the chain), one
+Service per node under the node's id (peers reach `http://<node-id>:8600`, as in Compose), one
+Service `yrdchain-api` over every ready node for institutions, readiness and liveness probes on
+`GET /status`, and the network's certificates as a Secret generated for this deployment.
+The `load` manifests run distributed Locust: a Job (the Locust master, which first loads a seeded
+data set through signed transactions) and a Deployment of Locust workers, spread over machines.
+
+Certificates come from a directory laid out as `yrdchain up` writes it (`ca.pem`,
+`certs/<node-id>.pem`), the layout a consortium's own CA (or a `yrdchain certs` command) hands
+out: `--certs DIR` takes it; without it the directory is written by
+`nodes/cluster/certificates.py`, which issues the preset's development certificates. Pods copy
+them into their volume before the node starts, where the node admits its validator set from
+them. Nodes still sign consensus messages with the preset's development keys, so such a
+deployment is a test bench, not a production consortium.
+
+Written as YAML, one file per concern, in apply order; `kubectl apply -f DIR` applies them all.
+docs/kubernetes.md explains running yrd-2021 on 14 machines.
+"""
+
+from __future__ import annotations
+
+import base64
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from chain.presets import Preset
+from nodes.cluster.certificates import ensure_certificates
+
+NODE_PORT = 8600
+LOCUST_MASTER_PORT = 5557
+LOCUST_WEB_PORT = 8089
+LABEL_APP = "app.kubernetes.io/name"
+LABEL_PART_OF = "app.kubernetes.io/part-of"
+LABEL_NODE = "yrdchain.io/node-id"
+LABEL_CITY = "yrdchain.io/city"
+CERTIFICATE_SECRET = "yrdchain-certificates"
+RUN_FILE = "/run/yrdchain/run.json"
+SPREADS = ("preferred", "required")  # how strictly node pods avoid sharing a machine
+
+
+@dataclass(frozen=True, slots=True)
+class KubernetesOptions:
+    """What an operator chooses for one deployment.
+
+    spread: "required" puts every node pod on its own machine (the pod stays Pending when the
+    cluster has fewer machines than nodes); "preferred" asks the scheduler for it.
+    """
+
+    namespace: str = "yrdchain"
+    image: str = "yrdchain:latest"
+    storage: str = "10Gi"
+    storage_class: str | None = None
+    spread: str = "preferred"
+    locust_workers: int = 4
+    locust_users: int = 64
+    locust_run_time: str = "60s"
+    load_size: str = "smoke"
+    load_seed: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateBundle:
+    """The consortium CA's certificate and one certificate per validator node (PEM)."""
+
+    ca_pem: bytes
+    node_pems: tuple[tuple[str, bytes], ...]
+
+
+def load_certificate_bundle(preset: Preset, directory: Path) -> CertificateBundle:
+    """The certificates of `directory` (`ca.pem`, `certs/<node-id>.pem`); FileNotFoundError
+    naming the first one missing."""
+    return CertificateBundle(
+        (directory / "ca.pem").read_bytes(),
+        tuple((node.node_id, (directory / "certs" / f"{node.node_id}.pem").read_bytes())
+              for node in preset.nodes))
+
+
+def generate_certificate_bundle(preset: Preset) -> CertificateBundle:
+    """A certificate directory written for this deployment (the preset's development CA and
+    node certificates), read back."""
+    with tempfile.TemporaryDirectory(prefix="yrdchain-certs-") as directory:
+        ensure_certificates(preset, Path(directory))
+        return load_certificate_bundle(preset, Path(directory))
+
+
+def _labels(preset: Preset, part: str, **extra: str) -> dict[str, str]:
+    return {LABEL_APP: part, LABEL_PART_OF: f"yrdchain-{preset.name}", **extra}
+
+
+def _meta(name: str, options: KubernetesOptions, labels: dict[str, str]) -> dict[str, Any]:
+    return {"name": name, "namespace": options.namespace, "labels": labels}
+
+
+def namespace_document(options: KubernetesOptions) -> dict[str, Any]:
+    """The namespace every other resource lives in."""
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": options.namespace}}
+
+
+def certificate_secret(preset: Preset, bundle: CertificateBundle,
+                       options: KubernetesOptions) -> dict[str, Any]:
+    """The certificates as one Secret: `ca.pem` and `<node-id>.pem` per node."""
+    data = {"ca.pem": bundle.ca_pem, **{f"{node_id}.pem": pem for node_id, pem in bundle.node_pems}}
+    return {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+            "metadata": _meta(CERTIFICATE_SECRET, options, _labels(preset, "yrdchain-node")),
+            "data": {key: base64.b64encode(value).decode("ascii") for key, value in data.items()}}
+
+
+def _status_probe(period_s: int, failures: int) -> dict[str, Any]:
+    return {"httpGet": {"path": "/status", "port": "http"}, "periodSeconds": period_s,
+            "timeoutSeconds": 3, "failureThreshold": failures}
+
+
+def _node_affinity(preset: Preset, options: KubernetesOptions) -> dict[str, Any]:
+    term = {"labelSelector": {"matchLabels": {LABEL_APP: "yrdchain-node",
+                                              LABEL_PART_OF: f"yrdchain-{preset.name}"}},
+            "topologyKey": "kubernetes.io/hostname"}
+    if options.spread == "required":
+        return {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [term]}}
+    return {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
+        {"weight": 100, "podAffinityTerm": term}]}}
+
+
+def node_command(preset: Preset, node_id: str) -> list[str]:
+    """The container command of one node: peers by Service name, as in Compose."""
+    return ["yrdchain", "node", "--preset", preset.name, "--node-id", node_id,
+            "--data-dir", "/data", "--host", "0.0.0.0", "--port", str(NODE_PORT),
+            "--peer-url-template", f"http://{{node_id}}:{NODE_PORT}"]
+
+
+def node_statefulset(preset: Preset, node_id: str, options: KubernetesOptions) -> dict[str, Any]:
+    """One validator node: a single pod with its own volume claim, probed on /status."""
+    city = preset.node(node_id).city.value
+    labels = _labels(preset, "yrdchain-node", **{LABEL_NODE: node_id, LABEL_CITY: city})
+    claim: dict[str, Any] = {"accessModes": ["ReadWriteOnce"],
+                             "resources": {"requests": {"storage": options.storage}}}
+    if options.storage_class:
+        claim["storageClassName"] = options.storage_class
+    install = ("mkdir -p /data/certs && cp /certificates/ca.pem /data/ca.pem && "
+               "for node in " + " ".join(n.node_id for n in preset.nodes) + "; do "
+               "cp /certificates/$node.pem /data/certs/$node.pem; done")
+    pod = {
+        "affinity": _node_affinity(preset, options),
+        "terminationGracePeriodSeconds": 20,
+        "initContainers": [{
+            "name": "install-certificates", "image": options.image,
+            "command": ["sh", "-c", install],
+            "volumeMounts": [{"name": "data", "mountPath": "/data"},
+                             {"name": "certificates", "mountPath": "/certificates",
+                              "readOnly": True}]}],
+        "containers": [{
+            "name": "node", "image": options.image, "command": node_command(preset, node_id),
+            "ports": [{"name": "http", "containerPort": NODE_PORT}],
+            "readinessProbe": _status_probe(5, 3),
+            "livenessProbe": {**_status_probe(10, 6), "initialDelaySeconds": 30},
+            "startupProbe": _status_probe(5, 60),
+            "resources": {"requests": {"cpu": "500m", "memory": "512Mi"},
+                          "limits": {"memory": "2Gi"}},
+            "volumeMounts": [{"name": "data", "mountPath": "/data"}]}],
+        "volumes": [{"name": "certificates", "secret": {"secretName": CERTIFICATE_SECRET}}],
+    }
+    return {
+        "apiVersion": "apps/v1", "kind": "StatefulSet",
+        "metadata": _meta(node_id, options, labels),
+        "spec": {
+            "serviceName": node_id, "replicas": 1,
+            "selector": {"matchLabels": {LABEL_NODE: node_id}},
+            "template": {"metadata": {"labels": labels}, "spec": pod},
+            "volumeClaimTemplates": [{"metadata": {"name": "data"}, "spec": claim}],
+        },
+    }
+
+
+def node_service(preset: Preset, node_id: str, options: KubernetesOptions) -> dict[str, Any]:
+    """The node's stable name for its peers; it answers before the pod is ready, so a node
+    that is catching up still gets consensus traffic."""
+    labels = _labels(preset, "yrdchain-node", **{LABEL_NODE: node_id})
+    return {"apiVersion": "v1", "kind": "Service", "metadata": _meta(node_id, options, labels),
+            "spec": {"selector": {LABEL_NODE: node_id}, "publishNotReadyAddresses": True,
+                     "ports": [{"name": "http", "port": NODE_PORT, "targetPort": "http"}]}}
+
+
+def api_service(preset: Preset, options: KubernetesOptions) -> dict[str, Any]:
+    """Every ready node behind one name, for institutions, dashboards and Prometheus."""
+    return {"apiVersion": "v1", "kind": "Service",
+            "metadata": _meta("yrdchain-api", options, _labels(preset, "yrdchain-api")),
+            "spec": {"selector": {LABEL_APP: "yrdchain-node",
+                                  LABEL_PART_OF: f"yrdchain-{preset.name}"},
+                     "ports": [{"name": "http", "port": NODE_PORT, "targetPort": "http"}]}}
+
+
+def describe_run_command(preset: Preset, options: KubernetesOptions) -> list[str]:
+    """Write the Locust run description (the seeded data set's grants) without loading it."""
+    script = (
+        "import json, pathlib\n"
+        "from benchmarks.dataset import SIZES, plan_enterprises, run_description\n"
+        "from chain.presets import get_preset\n"
+        f"preset = get_preset({preset.name!r})\n"
+        f"nodes = {{n.node_id: 'http://' + n.node_id + ':{NODE_PORT}' for n in preset.nodes}}\n"
+        f"planned = plan_enterprises(preset, SIZES[{options.load_size!r}], {options.load_seed})\n"
+        f"path = pathlib.Path({RUN_FILE!r})\n"
+        "path.parent.mkdir(parents=True, exist_ok=True)\n"
+        "path.write_text(json.dumps(run_description(preset, nodes, planned)), 'utf-8')\n")
+    return ["python", "-c", script]
+
+
+def load_command(preset: Preset, options: KubernetesOptions) -> list[str]:
+    """Load the seeded data set into the running nodes and write the run description."""
+    return ["python", "-m", "benchmarks.dataset", "--preset", preset.name, "--size",
+            options.load_size, "--seed", str(options.load_seed),
+            "--into", f"http://{{node_id}}:{NODE_PORT}", "--run-file", RUN_FILE]
+
+
+def _locust_container(options: KubernetesOptions, name: str, arguments: list[str],
+                      mounts: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"name": name, "image": options.image,
+            "command": ["locust", "-f", "/app/benchmarks/locustfile.py", *arguments,
+                        "QueryUser"],
+            "env": [{"name": "YRD_BENCH_RUN", "value": RUN_FILE},
+                    {"name": "YRD_BENCH_WORKERS", "value": str(options.locust_workers)}],
+            "volumeMounts": mounts}
+
+
+def load_documents(preset: Preset, options: KubernetesOptions) -> list[dict[str, Any]]:
+    """Distributed Locust: the master Job (loads, then leads the run), its Service, workers."""
+    master_labels = _labels(preset, "locust-master")
+    worker_labels = _labels(preset, "locust-worker")
+    run_mount = [{"name": "run", "mountPath": "/run/yrdchain"}]
+    master = _locust_container(options, "locust-master", [
+        "--master", "--headless", "--expect-workers", str(options.locust_workers),
+        "-u", str(options.locust_users), "-r", str(options.locust_users),
+        "-t", options.locust_run_time, "--csv", "/results/query", "--csv-full-history",
+        "--html", "/results/query.html"], [*run_mount, {"name": "results",
+                                                       "mountPath": "/results"}])
+    master["ports"] = [{"name": "master", "containerPort": LOCUST_MASTER_PORT},
+                       {"name": "web", "containerPort": LOCUST_WEB_PORT}]
+    worker = _locust_container(options, "locust-worker", [
+        "--worker", "--master-host", "locust-master", "--master-port",
+        str(LOCUST_MASTER_PORT)], run_mount)
+    spread = {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
+        {"weight": 50, "podAffinityTerm": {"labelSelector": {"matchLabels": worker_labels},
+                                           "topologyKey": "kubernetes.io/hostname"}}]}}
+    return [
+        {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+         "metadata": _meta("locust-results", options, master_labels),
+         "spec": {"accessModes": ["ReadWriteOnce"],
+                  "resources": {"requests": {"storage": "1Gi"}}}},
+        {"apiVersion": "v1", "kind": "Service",
+         "metadata": _meta("locust-master", options, master_labels),
+         "spec": {"selector": master_labels, "publishNotReadyAddresses": True,
+                  "ports": [{"name": "master", "port": LOCUST_MASTER_PORT,
+                             "targetPort": "master"},
+                            {"name": "web", "port": LOCUST_WEB_PORT, "targetPort": "web"}]}},
+        {"apiVersion": "batch/v1", "kind": "Job",
+         "metadata": _meta("locust-master", options, master_labels),
+         "spec": {"backoffLimit": 0, "template": {"metadata": {"labels": master_labels}, "spec": {
+             "restartPolicy": "Never",
+             "initContainers": [{"name": "load-data-set", "image": options.image,
+                                 "command": load_command(preset, options),
+                                 "volumeMounts": run_mount}],
+             "containers": [master],
+             "volumes": [{"name": "run", "emptyDir": {}},
+                         {"name": "results",
+                          "persistentVolumeClaim": {"claimName": "locust-results"}}]}}}},
+        {"apiVersion": "apps/v1", "kind": "Deployment",
+         "metadata": _meta("locust-worker", options, worker_labels),
+         "spec": {"replicas": options.locust_workers,
+                  "selector": {"matchLabels": worker_labels},
+                  "template": {"metadata": {"labels": worker_labels}, "spec": {
+                      "affinity": spread,
+                      "initContainers": [{"name": "describe-run", "image": options.image,
+                                          "command": describe_run_command(preset, options),
+                                          "volumeMounts": run_mount}],
+                      "containers": [worker],
+                      "volumes": [{"name": "run", "emptyDir": {}}]}}}},
+    ]
+
+
+def manifest_files(preset: Preset, bundle: CertificateBundle,
+                   options: KubernetesOptions) -> dict[str, list[dict[str, Any]]]:
+    """File name -> the documents it holds, in apply order."""
+    if options.spread not in SPREADS:
+        raise ValueError(f"spread must be one of {SPREADS}, not {options.spread!r}")
+    nodes: list[dict[str, Any]] = []
+    for node in preset.nodes:
+        nodes += [node_service(preset, node.node_id, options),
+                  node_statefulset(preset, node.node_id, options)]
+    return {
+        "00-namespace.yaml": [namespace_document(options)],
+        "10-certificates.yaml": [certificate_secret(preset, bundle, options)],
+        "20-nodes.yaml": nodes,
+        "30-api.yaml": [api_service(preset, options)],
+        "40-load.yaml": load_documents(preset, options),
+    }
+
+
+class _PlainDumper(yaml.SafeDumper):
+    """YAML without anchors and aliases: every document reads on its own."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def render_documents(documents: list[dict[str, Any]]) -> str:
+    """A multi-document YAML stream."""
+    return yaml.dump_all(documents, Dumper=_PlainDumper, sort_keys=False,
+                         default_flow_style=False, width=100, allow_unicode=True)
+
+
+def write_manifests(preset: Preset, out: Path, options: KubernetesOptions,
+                    certificates: Path | None = None) -> list[Path]:
+    """Write the manifests into `out`; certificates from `certificates` or freshly generated."""
+    bundle = (load_certificate_bundle(preset, certificates) if certificates is not None
+              else generate_certificate_bundle(preset))
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, documents in manifest_files(preset, bundle, options).items():
+        path = out / name
+        path.write_text(f"# yrdchain {preset.name}: generated by `yrdchain k8s`; "
+                        "see docs/kubernetes.md.\n" + render_documents(documents),
+                        encoding="utf-8")
+        written.append(path)
+    return written
