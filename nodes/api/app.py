@@ -19,6 +19,7 @@ from nodes.api.http_io import BoundedJsonBodies, error_response, parse_hex, pars
 from nodes.api.rate_limits import RateLimits
 from nodes.api.rest import install_error_handlers, read_router, write_router
 from nodes.api.rpc import rpc_router
+from nodes.api.rpc_subscriptions import websocket_router
 from nodes.api.services import NodeServices, build_services
 from nodes.api.signed import ReportFastPath, signed_router
 from nodes.dashboard.events import announce_commit
@@ -138,6 +139,9 @@ def mount_api(app: FastAPI, runtime: NodeRuntime, limits: RateLimits | None = No
     app.include_router(write_router(services))
     app.include_router(read_router(services))
     app.include_router(signed_router(services))
-    app.include_router(rpc_router(services))
+    rpc_http, rpc = rpc_router(services)
+    app.state.rpc = rpc
+    app.include_router(rpc_http)
+    app.include_router(websocket_router(rpc))
     app.add_middleware(ReportFastPath, services=services)
     return services
