@@ -16,6 +16,7 @@ from chain.crypto import checksum_address
 from chain.errors import MalformedInput, OversizedInput, YrdError
 from contracts import bindings
 from nodes.api.http_io import BoundedJsonBodies, error_response, parse_hex, parse_json, read_body
+from nodes.api.payload_upload import payload_upload_router
 from nodes.api.rate_limits import RateLimits
 from nodes.api.rest import install_error_handlers, read_router, write_router
 from nodes.api.rpc import rpc_router
@@ -139,6 +140,7 @@ def mount_api(app: FastAPI, runtime: NodeRuntime, limits: RateLimits | None = No
     app.include_router(write_router(services))
     app.include_router(read_router(services))
     app.include_router(signed_router(services))
+    app.include_router(payload_upload_router(services))
     rpc_http, rpc = rpc_router(services)
     app.state.rpc = rpc
     app.include_router(rpc_http)

@@ -143,7 +143,8 @@ def announce_query(services: NodeServices, headers: Mapping[str, str], querier: 
         "enterprise": enterprise, "querier": address_text(querier.address),
         "querier_name": querier.name, "served_by": services.runtime.config.node_id,
         "outcome": "answered", "records": summary["records"],
-        "verified": summary["tampered"] == 0 and summary["unavailable"] == 0,
+        "verified": summary["tampered"] == 0 and summary["unavailable"] == 0
+        and summary["not_uploaded"] == 0,
         "tampered": summary["tampered"], "unavailable": summary["unavailable"]})
 
 
