@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint install browser contracts bench-core bench-sig bench-commit bench-query \
+.PHONY: demo test lint install browser promtool contracts bench-core bench-sig bench-commit bench-query \
 	bench-peers bench-load peers-install clean
 
 $(STAMP): pyproject.toml
@@ -26,8 +26,12 @@ lint: $(STAMP)
 browser:
 	command -v chromium >/dev/null || (apt-get update && apt-get install -y --no-install-recommends chromium chromium-driver)
 
-test: lint browser peers-install
-	$(PY) -m pytest -q -p no:cacheprovider
+# promtool (Debian's prometheus package) lints /metrics in tests/nodes/test_metrics.py.
+promtool:
+	command -v promtool >/dev/null || (apt-get update && apt-get install -y --no-install-recommends prometheus)
+
+test: lint browser promtool peers-install
+	YRD_REQUIRE_PROMTOOL=1 $(PY) -m pytest -q -p no:cacheprovider
 
 contracts: $(STAMP)
 	$(PY) -m contracts.build

@@ -16,6 +16,7 @@ from chain.crypto import checksum_address
 from chain.errors import MalformedInput, OversizedInput, YrdError
 from contracts import bindings
 from nodes.api.http_io import BoundedJsonBodies, error_response, parse_hex, parse_json, read_body
+from nodes.api.metrics import RouteMetrics
 from nodes.api.payload_upload import payload_upload_router
 from nodes.api.rate_limits import RateLimits
 from nodes.api.rest import install_error_handlers, read_router, write_router
@@ -146,4 +147,5 @@ def mount_api(app: FastAPI, runtime: NodeRuntime, limits: RateLimits | None = No
     app.include_router(rpc_http)
     app.include_router(websocket_router(rpc))
     app.add_middleware(ReportFastPath, services=services)
+    app.add_middleware(RouteMetrics, requests=services.requests)
     return services
