@@ -17,6 +17,7 @@ from chain.errors import MalformedInput, OversizedInput, YrdError
 from contracts import bindings
 from nodes.api.http_io import BoundedJsonBodies, error_response, parse_hex, parse_json, read_body
 from nodes.api.metrics import RouteMetrics
+from nodes.api.openapi import install_openapi
 from nodes.api.payload_upload import payload_upload_router
 from nodes.api.rate_limits import RateLimits
 from nodes.api.rest import install_error_handlers, read_router, write_router
@@ -123,6 +124,7 @@ def create_app(runtime: NodeRuntime) -> FastAPI:
     app.include_router(dashboard_router(runtime))
     mount_api(app, runtime)
     runtime.commit_hooks.append(lambda committed: announce_commit(runtime, committed))
+    install_openapi(app)
     return app
 
 

@@ -23,7 +23,6 @@ from nodes.api.rest import ERROR_RESPONSES, payload_bytes
 from nodes.api.services import NodeServices, wall_clock_ms
 
 MAX_UPLOAD_BODY_BYTES = 256 * 1024  # one payload of up to 64 KiB in JSON, with room to spare
-RECORD_ID_PATTERN = "^0x[0-9a-fA-F]{64}$"
 
 
 class PayloadUploadBody(BaseModel):
@@ -48,12 +47,10 @@ def payload_upload_router(services: NodeServices) -> APIRouter:
 
     @router.put(
         "/v1/records/{record_id}/payload", response_model=PayloadUploaded,
+        responses={201: {"model": PayloadUploaded, "description": "Stored (and replicated)"}},
         openapi_extra={
             "requestBody": {"required": True, "content": {"application/json": {
-                "schema": PayloadUploadBody.model_json_schema()}}},
-            "security": [{"yrdSignedRequest": []}],
-            "parameters": [{"name": "record_id", "in": "path", "required": True,
-                            "schema": {"type": "string", "pattern": RECORD_ID_PATTERN}}]})
+                "schema": PayloadUploadBody.model_json_schema()}}}})
     async def upload_payload(record_id: str, request: Request) -> Response:
         """Upload a committed record's payload (publisher-signed; checked against its hash)."""
         signer = services.verifier.verify("PUT", request_target(request), request.headers,
