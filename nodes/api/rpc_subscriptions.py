@@ -162,8 +162,13 @@ class SubscriptionHub:
         sender = asyncio.get_running_loop().create_task(self._send(websocket, connection))
         try:
             while not connection.overflowed:
-                message = await websocket.receive_text()
-                await connection.queue.put(self._reply(connection, message))
+                message = await websocket.receive()
+                if message["type"] == "websocket.disconnect":
+                    break
+                text = message.get("text")
+                if text is None:  # web3.py sends its requests as binary frames
+                    text = (message.get("bytes") or b"").decode("utf-8", "replace")
+                await connection.queue.put(self._reply(connection, text))
         except WebSocketDisconnect:
             pass
         finally:

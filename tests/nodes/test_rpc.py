@@ -133,7 +133,7 @@ def test_a_websocket_client_subscribes_to_heads_and_logs(node: ApiNode) -> None:
         socket.send_json({"jsonrpc": "2.0", "id": 2, "method": "eth_subscribe",
                           "params": ["logs", {"topics": [published_topic()]}]})
         logs = socket.receive_json()["result"]
-        socket.send_json({"jsonrpc": "2.0", "id": 3, "method": "eth_chainId"})
+        socket.send_bytes(b'{"jsonrpc": "2.0", "id": 3, "method": "eth_chainId"}')  # web3.py
         assert socket.receive_json()["result"] == hex(node.preset.chain_id)
         sent = publish(node)
         committed = node.commit()
