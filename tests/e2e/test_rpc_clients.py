@@ -26,8 +26,16 @@ from web3 import AsyncWeb3, Web3, WebSocketProvider
 from web3.exceptions import Web3RPCError
 
 from chain.crypto import checksum_address, keccak
-from chain.records import CreditRecord, RecordKind, encode_record, payload_hash, record_id_for
+from chain.records import (
+    ALL_KINDS_SCOPE,
+    CreditRecord,
+    RecordKind,
+    encode_record,
+    payload_hash,
+    record_id_for,
+)
 from contracts import bindings
+from nodes.client import Enterprise, Institution, NodeClient
 from nodes.query.request_signing import sign_request
 from tests.e2e.network import RunningNetwork
 
@@ -195,12 +203,31 @@ def test_web3_filters_fees_lookups_multicall_proofs_and_a_late_payload(
         [rlp.decode(bytes(node)) for node in proof["accountProof"]])
     assert rlp.decode(account_rlp)[2] == bytes(proof["storageHash"])
 
+    shanghai = NodeClient(local4.url("shanghai-1"))
+    bank = Institution(local4.preset.key("bank:shanghai"), shanghai)
+    spec = local4.preset.enterprise("enterprise:hefei:1")
+    owner = Enterprise(local4.preset.key(spec.label), spec.credit_code, shanghai)
+    expires_at_s = int(time.time()) + 3600
+    signature, nonce = owner.sign_grant(bank.address, expires_at_s)
+    shanghai.wait_committed(bank.submit_grant(spec.credit_code, signature, ALL_KINDS_SCOPE,
+                                              expires_at_s, nonce))
+
+    def payload_status() -> tuple[str, str]:
+        report = bank.report(spec.credit_code.code)  # from Shanghai: fetched from Hangzhou
+        [item] = [item for item in report["records"]
+                  if item["record_id"] == "0x" + record_id.hex()]
+        return item["payload_status"], str(item["payload_detail"])
+
+    status, detail = payload_status()
+    assert status == "not_uploaded" and "PUT /v1/records/" in detail
+
     path = f"/v1/records/0x{record_id.hex()}/payload"
     headers = sign_request(local4.preset.key("bureau:hangzhou"), local4.preset.chain_id,
                            "hangzhou-1", "PUT", path, int(time.time() * 1000))
     uploaded = local4.client.put(local4.url("hangzhou-1") + path, headers=headers,
                                  json={"payload": record.to_json_object()})
     assert uploaded.status_code == 201 and uploaded.json()["stored"] is True, uploaded.text
+    assert payload_status()[0] == "verified"
 
 
 def test_web3_subscribes_to_heads_and_logs_over_websocket(local4: RunningNetwork) -> None:
