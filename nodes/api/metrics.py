@@ -71,11 +71,9 @@ class RouteMetrics:
         try:
             await self.app(scope, receive, send_status)
         finally:
-            route = scope.get(ROUTE_SCOPE_KEY)
-            if route is None:
-                matched = scope.get("route")
-                route = getattr(matched, "path", UNMATCHED_ROUTE)
-            self.requests.observe(scope["method"], route, status,
+            route = scope.get(ROUTE_SCOPE_KEY) or getattr(scope.get("route"), "path",
+                                                          UNMATCHED_ROUTE)
+            self.requests.observe(scope["method"], str(route), status,
                                   time.perf_counter() - started)
 
 

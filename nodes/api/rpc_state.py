@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import rlp
-from trie import HexaryTrie
+from trie.hexary import HexaryTrie
 
 from chain.crypto import Address, address_text, keccak
 from chain.execution import (
