@@ -68,6 +68,8 @@ class Rpc:
             "eth_hashrate": lambda _: "0x0",
             "eth_getLogs": self.logs,
             "eth_sendRawTransaction": self.send_raw_transaction,
+            "eth_subscribe": _needs_websocket,
+            "eth_unsubscribe": _needs_websocket,
             **self.blocks.methods(),
             **self.state.methods(),
             **self.filters.methods(),
@@ -138,6 +140,10 @@ class Rpc:
             first = self.blocks.height_of(query.get("fromBlock", "latest"))
             last = self.blocks.height_of(query.get("toBlock", "latest"))
         return collect_logs(self.ledger, first, last, parse_log_criteria(query))
+
+
+def _needs_websocket(_: list[Any]) -> Any:
+    raise RpcError(-32601, "subscriptions need a WebSocket connection: ws://<node>/ws")
 
 
 def error_answer(identifier: Any, error: RpcError) -> dict[str, Any]:

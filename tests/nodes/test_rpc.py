@@ -192,3 +192,34 @@ def test_get_proof_verifies_against_the_state_root(node: ApiNode) -> None:
         assert (int.from_bytes(rlp.decode(value), "big") if value else 0) == int(
             slot["value"], 16)
     assert error_of(node, "eth_getProof", "0x" + registry.hex(), "0x0")["code"] == -32602
+
+
+def test_subscriptions_over_http_point_to_the_websocket(node: ApiNode) -> None:
+    error = error_of(node, "eth_subscribe", "newHeads")
+    assert error["code"] == -32601 and "/ws" in error["message"]
+
+
+def test_no_proof_where_the_state_root_is_not_a_trie_root(node: ApiNode,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    state_root = node.runtime.ledger.head.state_root
+    load = node.runtime.ledger.store.load_state_node
+    monkeypatch.setattr(node.runtime.ledger.store, "load_state_node",
+                        lambda key: None if key == state_root else load(key))
+    error = error_of(node, "eth_getProof", "0x" + "11" * 20, [], "latest")
+    assert error["code"] == -32001 and "no proof" in error["message"]
+
+
+def test_a_connection_that_does_not_read_is_marked_for_closing(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    monkeypatch.setattr(rpc_subscriptions, "MAX_QUEUED_MESSAGES", 2)
+
+    async def fill() -> rpc_subscriptions.Connection:
+        connection = rpc_subscriptions.Connection(asyncio.get_running_loop())
+        for number in range(3):
+            connection.notify("0x1", {"number": hex(number)})
+        return connection
+
+    connection = asyncio.run(fill())
+    assert connection.overflowed and connection.queue.qsize() == 2
