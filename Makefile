@@ -4,8 +4,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint install browser compose-v1 contracts bench-core bench-sig bench-commit \
-	bench-query bench-peers bench-load bench-engine peers-install clean
+.PHONY: demo test lint install browser compose-v1 promtool contracts bench-core bench-sig \
+	bench-commit bench-query bench-peers bench-load bench-engine peers-install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,8 +30,12 @@ browser:
 compose-v1:
 	command -v docker-compose >/dev/null || (apt-get update && apt-get install -y --no-install-recommends docker-compose)
 
-test: lint browser compose-v1 peers-install
-	$(PY) -m pytest -q -p no:cacheprovider
+# promtool (Debian's prometheus package) lints /metrics in tests/nodes/test_metrics.py.
+promtool:
+	command -v promtool >/dev/null || (apt-get update && apt-get install -y --no-install-recommends prometheus)
+
+test: lint browser compose-v1 promtool peers-install
+	YRD_REQUIRE_PROMTOOL=1 $(PY) -m pytest -q -p no:cacheprovider
 
 contracts: $(STAMP)
 	$(PY) -m contracts.build

@@ -405,3 +405,55 @@ def contract_address(deployer: Address, nonce: int) -> Address:
     from eth._utils.address import generate_contract_address
 
     return bytes(generate_contract_address(EvmAddress(deployer), nonce))
+
+
+PRECOMPILE_ADDRESS_LIMIT = 0x0A  # 0x01..0x0a are the Shanghai precompiles: always warm
+ADDRESS_BYTES = 20
+
+
+@dataclass(frozen=True, slots=True)
+class AccessListResult:
+    """A read-only call and the accounts and storage slots it touched (eth_createAccessList)."""
+
+    call: CallResult
+    entries: tuple[tuple[Address, tuple[int, ...]], ...]
+
+
+def trace_access_list(
+    source: StateSource,
+    state_root: bytes,
+    environment: BlockEnvironment,
+    sender: Address,
+    to: Address,
+    data: bytes,
+    gas: int = CALL_GAS_LIMIT,
+) -> AccessListResult:
+    """A read-only call and what it accessed, as go-ethereum's access-list tracer reports it.
+
+    py-evm records every warmed account and slot (EIP-2929) in one journal of the state; after
+    the call its keys are the accesses: 20-byte keys are accounts, longer ones an account and a
+    slot. The sender, the precompiles and accounts warm by rule without a slot are left out.
+    """
+    state, _ = _open_state(source, state_root, environment)
+    executable = _executable(sender, state.get_nonce(EvmAddress(sender)), gas, to, data)
+    computation = state.costless_execute_transaction(executable)
+    journal: Any = state._account_db._journal_accessed_state  # type: ignore[attr-defined]
+    accessed = journal.diff().pending_keys()
+    slots: dict[Address, set[int]] = {}
+    for key in accessed:
+        address = bytes(key[:ADDRESS_BYTES])
+        entry = slots.setdefault(address, set())
+        if len(key) > ADDRESS_BYTES:
+            entry.add(int.from_bytes(key[ADDRESS_BYTES:], "big"))
+    warm_by_rule = {sender, to, environment.coinbase}
+    entries = tuple(
+        (address, tuple(sorted(found))) for address, found in sorted(slots.items())
+        if found or not (address in warm_by_rule
+                         or int.from_bytes(address, "big") <= PRECOMPILE_ADDRESS_LIMIT))
+    call = CallResult(
+        success=computation.is_success,
+        output=bytes(computation.output or b""),
+        gas_used=gas - computation.get_gas_remaining(),
+        revert_reason=None if computation.is_success else _revert_reason(computation),
+    )
+    return AccessListResult(call, entries)

@@ -2,7 +2,9 @@
 
 The regulator's account deploys `Consortium`, `CreditRegistry` and `Authorization` (nonces 0,
 1, 2), admits every institution and node operator of the preset, registers every validator
-node's Ed25519 key, and registers the demo enterprises' keys. These calls run unsigned (there is
+node's Ed25519 key, and registers the demo enterprises' keys. Last, Multicall3's keyless deployer
+runs its published creation code at nonce 0, so Multicall3 sits at its canonical address as on
+every other chain (`contracts/predeployed`). These calls run unsigned (there is
 no earlier state to admit them against) and are the same on every node, so every node computes
 the same genesis state root and block hash.
 """
@@ -29,6 +31,7 @@ from chain.execution import (
 from chain.merkle import merkle_root
 from chain.presets import Preset
 from contracts import bindings
+from contracts.predeployed import multicall3
 
 GENESIS_PROPOSER = "genesis"
 __all__ = ["ENGINES", "EVM_ENGINE", "GENESIS_PROPOSER", "NATIVE_ENGINE", "ContractAddresses",
@@ -102,6 +105,7 @@ def genesis_calls(preset: Preset, regulator: Address,
                                 bindings.encode_register_enterprise(
                                     enterprise.credit_code.to_bytes32(),
                                     preset.key(enterprise.label).address)))
+    calls.append(SystemCall(multicall3().deployer, None, multicall3().creation_code))
     return calls
 
 

@@ -16,9 +16,13 @@ from chain.crypto import checksum_address
 from chain.errors import MalformedInput, OversizedInput, YrdError
 from contracts import bindings
 from nodes.api.http_io import BoundedJsonBodies, error_response, parse_hex, parse_json, read_body
+from nodes.api.metrics import RouteMetrics
+from nodes.api.openapi import install_openapi
+from nodes.api.payload_upload import payload_upload_router
 from nodes.api.rate_limits import RateLimits
 from nodes.api.rest import install_error_handlers, read_router, write_router
 from nodes.api.rpc import rpc_router
+from nodes.api.rpc_subscriptions import websocket_router
 from nodes.api.services import NodeServices, build_services
 from nodes.api.signed import ReportFastPath, signed_router
 from nodes.dashboard.events import announce_commit
@@ -120,6 +124,7 @@ def create_app(runtime: NodeRuntime) -> FastAPI:
     app.include_router(dashboard_router(runtime))
     mount_api(app, runtime)
     runtime.commit_hooks.append(lambda committed: announce_commit(runtime, committed))
+    install_openapi(app)
     return app
 
 
@@ -138,6 +143,11 @@ def mount_api(app: FastAPI, runtime: NodeRuntime, limits: RateLimits | None = No
     app.include_router(write_router(services))
     app.include_router(read_router(services))
     app.include_router(signed_router(services))
-    app.include_router(rpc_router(services))
+    app.include_router(payload_upload_router(services))
+    rpc_http, rpc = rpc_router(services)
+    app.state.rpc = rpc
+    app.include_router(rpc_http)
+    app.include_router(websocket_router(rpc))
     app.add_middleware(ReportFastPath, services=services)
+    app.add_middleware(RouteMetrics, requests=services.requests)
     return services

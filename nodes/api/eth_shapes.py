@@ -1,9 +1,11 @@
 """Our blocks, transactions, receipts and logs in the JSON shapes of the Ethereum JSON-RPC.
 
 Quantities are 0x-hex without leading zeros, data is 0x-hex of bytes, addresses are EIP-55.
-Fields our chain does not have take their post-merge values (difficulty 0, nonce 0, no uncles,
-base fee 0); `timestamp` is the block's millisecond timestamp in seconds; `miner` is the
-operator account of the node that proposed the block; `extraData` holds the proposer's node id.
+Fields our chain does not have take their post-merge values (difficulty 0, nonce 0, no uncles);
+`baseFeePerGas` is a nominal 1 wei, never charged (ADR 0013: fee-market clients need a non-zero
+base fee to compute fees, and no account holds currency to pay one); `timestamp` is the
+block's millisecond timestamp in seconds; `miner` is the operator account of the node that
+proposed the block; `extraData` holds the proposer's node id.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 
 from chain.blocks import Block, encode_block
 from chain.crypto import Address, address_text, keccak
-from chain.execution import BLANK_ROOT_HASH, BLOCK_GAS_LIMIT, Log, Receipt
+from chain.execution import BLANK_ROOT_HASH, BLOCK_GAS_LIMIT, Log, Receipt, contract_address
 from chain.presets import Preset, node_operator_label
 from chain.transactions import DYNAMIC_FEE_TYPE, Transaction
 
@@ -23,6 +25,8 @@ ZERO_ADDRESS = "0x" + "00" * 20
 EMPTY_UNCLES_HASH = "0x1dcc4de8dec75d7aab85b567b6ccd41ad312451b948a7413f0a142fd40d49347"
 BLOOM_BYTES = 256
 MAX_EXTRA_DATA_BYTES = 32
+NOMINAL_BASE_FEE_WEI = 1  # advertised so EIP-1559 clients compute fees; never charged
+PRIORITY_FEE_WEI = 0  # validators take no tip
 
 
 def quantity(value: int) -> str:
@@ -82,7 +86,7 @@ def block_json(block: Block, receipts: Sequence[Receipt], preset: Preset,
         "timestamp": quantity(header.timestamp_ms // 1000),
         "transactions": transactions,
         "uncles": [],
-        "baseFeePerGas": "0x0",
+        "baseFeePerGas": quantity(NOMINAL_BASE_FEE_WEI),
         "mixHash": ZERO_HASH,
         "withdrawals": [],
         "withdrawalsRoot": data(BLANK_ROOT_HASH),
@@ -98,7 +102,7 @@ def transaction_json(transaction: Transaction, sender: Address, block: Block | N
         "transactionIndex": quantity(index) if index is not None else None,
         "hash": data(transaction.hash),
         "from": address_text(sender),
-        "to": address_text(transaction.to),
+        "to": address_text(transaction.to) if transaction.to else None,
         "nonce": quantity(transaction.nonce),
         "gas": quantity(transaction.gas),
         "gasPrice": quantity(transaction.gas_price),
@@ -142,22 +146,27 @@ def log_json(log: Log, block: Block, transaction_hash: bytes, transaction_index:
 
 def receipt_json(receipt: Receipt, transaction: Transaction, sender: Address, block: Block,
                  index: int, first_log_index: int) -> dict[str, Any]:
-    """A transaction receipt; `first_log_index` counts the logs of earlier transactions."""
+    """A transaction receipt as the execution-apis specify it (no fields of our own).
+
+    `first_log_index` counts the logs of earlier transactions in the block; a creation names
+    the contract it created. `effectiveGasPrice` is 0: nothing is charged (ADR 0001).
+    """
+    created = (address_text(contract_address(sender, transaction.nonce))
+               if transaction.to is None and receipt.status == 1 else None)
     return {
         "transactionHash": data(receipt.transaction_hash),
         "transactionIndex": quantity(index),
         "blockHash": data(block.hash),
         "blockNumber": quantity(block.height),
         "from": address_text(sender),
-        "to": address_text(transaction.to),
+        "to": address_text(transaction.to) if transaction.to else None,
         "cumulativeGasUsed": quantity(receipt.cumulative_gas_used),
         "gasUsed": quantity(receipt.gas_used),
         "effectiveGasPrice": "0x0",
-        "contractAddress": None,
+        "contractAddress": created,
         "logs": [log_json(log, block, receipt.transaction_hash, index, first_log_index + i)
                  for i, log in enumerate(receipt.logs)],
         "logsBloom": data(bloom_of(receipt.logs)),
         "status": quantity(receipt.status),
         "type": quantity(transaction.type),
-        "revertReason": receipt.revert_reason,
     }

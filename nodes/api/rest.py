@@ -39,7 +39,7 @@ from nodes.api.http_io import (
     read_body,
     text_field,
 )
-from nodes.api.metrics import CONTENT_TYPE, render
+from nodes.api.metrics import CONTENT_TYPE, process_metrics, render, request_metrics
 from nodes.api.services import NodeServices, wall_clock_ms
 from nodes.query.reports import record_summary
 
@@ -370,7 +370,8 @@ def read_router(services: NodeServices) -> APIRouter:
     @router.get("/metrics", tags=["node"], response_class=Response)
     async def metrics() -> Response:
         """Prometheus metrics: heights, rounds, mempool, signatures, queries, latencies."""
-        text = render(services.metrics(), services.requests, {"node": runtime.config.node_id})
+        text = render([*services.metrics(), *request_metrics(services.requests),
+                       *process_metrics()], {"node": runtime.config.node_id})
         return Response(content=text, media_type=CONTENT_TYPE)
 
     return router

@@ -78,7 +78,6 @@ class NodeServices:
         runtime = self.runtime
         ledger = runtime.ledger
         counters = runtime.metrics.counters
-        latencies = sorted(runtime.metrics.commit_latencies_ms)
 
         def one(name: str, kind: str, text: str, value: float) -> Metric:
             return Metric(name, kind, text, (({}, value),))
@@ -119,9 +118,9 @@ class NodeServices:
                 "anchor_audit transactions submitted.", self.anchorer.anchors_submitted),
             one("yrd_rate_limited_total", "counter", "Requests refused with 429.",
                 self.query_limiter.refused + self.write_limiter.refused),
-            one("yrd_commit_latency_p50_ms", "gauge",
-                "Median submit-to-commit latency of recent transactions.",
-                latencies[len(latencies) // 2] if latencies else 0.0),
+            Metric("yrd_commit_latency_seconds", "histogram",
+                   "Submit-to-commit latency of the transactions this node received.",
+                   (({}, runtime.metrics.commit_latency),)),
             Metric("yrd_node_events_total", "counter", "Runtime event counters by kind.",
                    tuple(({"kind": kind}, float(count))
                          for kind, count in sorted(counters.items()))),

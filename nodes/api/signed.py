@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -31,6 +30,7 @@ from nodes.api.http_io import (
     request_target,
     scope_target,
 )
+from nodes.api.metrics import ROUTE_SCOPE_KEY
 from nodes.api.rest import ERROR_RESPONSES, known_enterprise
 from nodes.api.services import NodeServices, wall_clock_ms
 from nodes.query.audit import (
@@ -46,6 +46,7 @@ from nodes.query.payloads import answer_fetch, decode_hashes, decode_store_body,
 from nodes.query.reports import assemble_report, city_name, in_scope, require_role, wanted_payloads
 
 REPORT_PATH = re.compile(r"/v1/enterprises/([^/]+)/report")
+REPORT_ROUTE = "/v1/enterprises/{credit_code}/report"
 MAX_TRAIL_ENTRIES = 1_000
 DEFAULT_TRAIL_ENTRIES = 100
 MAX_PEER_BODY_BYTES = 64 * 1024 * 1024
@@ -60,8 +61,7 @@ SIGNED_HEADERS = {"parameters": [
 
 @contextmanager
 def observed(services: NodeServices, route: str) -> Iterator[None]:
-    """Count a request and its latency under `route`, with its error code as the outcome."""
-    started = time.perf_counter()
+    """Count a request under `route`, with its error code as the outcome (latency: RouteMetrics)."""
     outcome = "ok"
     try:
         yield
@@ -72,7 +72,7 @@ def observed(services: NodeServices, route: str) -> Iterator[None]:
         outcome = "internal_error"
         raise
     finally:
-        services.requests.observe(route, outcome, time.perf_counter() - started)
+        services.requests.count(route, outcome)
 
 
 def verified_signer(services: NodeServices, request: Request, now_ms: int) -> Address:
@@ -143,7 +143,8 @@ def announce_query(services: NodeServices, headers: Mapping[str, str], querier: 
         "enterprise": enterprise, "querier": address_text(querier.address),
         "querier_name": querier.name, "served_by": services.runtime.config.node_id,
         "outcome": "answered", "records": summary["records"],
-        "verified": summary["tampered"] == 0 and summary["unavailable"] == 0,
+        "verified": summary["tampered"] == 0 and summary["unavailable"] == 0
+        and summary["not_uploaded"] == 0,
         "tampered": summary["tampered"], "unavailable": summary["unavailable"]})
 
 
@@ -163,6 +164,7 @@ class ReportFastPath:
         if scope["type"] == "http" and scope["method"] == "GET":
             match = REPORT_PATH.fullmatch(scope["path"])
             if match is not None:
+                scope[ROUTE_SCOPE_KEY] = REPORT_ROUTE
                 headers = {name.decode("latin-1"): value.decode("latin-1")
                            for name, value in scope["headers"]}
                 try:

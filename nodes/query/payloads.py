@@ -50,6 +50,7 @@ class PayloadStatus(Enum):
     VERIFIED = "verified"
     TAMPERED = "tampered"
     UNAVAILABLE = "unavailable"
+    NOT_UPLOADED = "not_uploaded"
     WITHHELD = "withheld"
 
 
@@ -196,12 +197,17 @@ class PayloadFetcher:
 
     async def _from_city(self, city: int, hashes: list[bytes], now_ms: int) -> dict[
             bytes, PayloadResult]:
+        """Ask the city's nodes in turn. When one of them (or this node, if it is of the city)
+        answered and none holds a payload, its publisher never uploaded it ("not_uploaded": a
+        publish sent through JSON-RPC); when none answered, it is "unavailable"."""
         results: dict[bytes, PayloadResult] = {}
         wanted = list(hashes)
+        answered = self.preset.node(self.node_id).city.number == city
         for peer in self.city_nodes(city):
             if not wanted:
                 break
-            answers = await self._fetch(peer, wanted, now_ms)
+            peer_answered, answers = await self._fetch(peer, wanted, now_ms)
+            answered = answered or peer_answered
             still = []
             for payload_hash, payload in zip(wanted, answers, strict=True):
                 if payload is None:
@@ -214,11 +220,18 @@ class PayloadFetcher:
             wanted = still
         for payload_hash in wanted:
             results.setdefault(payload_hash, PayloadResult(
+                PayloadStatus.NOT_UPLOADED, None, None,
+                "payload not uploaded: the origin city's nodes answered that they do not hold "
+                "it; it was published without its payload (e.g. through JSON-RPC), and its "
+                "publisher can upload it with PUT /v1/records/{record_id}/payload")
+                if answered else PayloadResult(
                 PayloadStatus.UNAVAILABLE, None, None,
-                "no node of the origin city holds the payload or answered in time"))
+                "no node of the origin city answered in time"))
         return results
 
-    async def _fetch(self, peer: str, hashes: list[bytes], now_ms: int) -> list[bytes | None]:
+    async def _fetch(self, peer: str, hashes: list[bytes], now_ms: int) -> tuple[
+            bool, list[bytes | None]]:
+        """Whether the peer answered, and the payloads it holds (None where it does not)."""
         body = encode_hashes(hashes)
         path = "/peer/payloads/fetch"
         self.remote_fetches += 1
@@ -231,8 +244,8 @@ class PayloadFetcher:
             LOGGER.warning("payload fetch from %s failed: %s", peer, error)
             frames = []
         if len(frames) != len(hashes):
-            return [None] * len(hashes)
-        return [frame[1:] if frame[:1] == FOUND else None for frame in frames]
+            return False, [None] * len(hashes)
+        return True, [frame[1:] if frame[:1] == FOUND else None for frame in frames]
 
     async def get_json(self, peer: str, path: str, params: Mapping[str, str],
                        now_ms: int) -> Any:

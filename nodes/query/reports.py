@@ -318,8 +318,8 @@ def assemble_report(enterprise: EnterpriseId, querier: Member, grant: Grant,
                     node: dict[str, Any], height: int, now_ms: int) -> dict[str, Any]:
     """The report: each record version with its payload status, payload and provenance.
 
-    A payload is served only when its bytes hash to the on-chain hash ("verified"); "tampered"
-    and "unavailable" carry no content, only what went wrong.
+    A payload is served only when its bytes hash to the on-chain hash ("verified"); "tampered",
+    "unavailable" and "not_uploaded" carry no content, only what went wrong.
     """
     records = []
     counts = {status.value: 0 for status in PayloadStatus}

@@ -39,6 +39,7 @@ from chain.storage import BlockStore
 from chain.transactions import AdmittedTransaction
 from nodes.runtime.config import NodeConfig
 from nodes.runtime.frames import decode_frames, encode_frames
+from nodes.runtime.histogram import COMMIT_BUCKETS_S, Histogram
 from nodes.runtime.latency import one_way_delay_ms
 from nodes.runtime.transport import HttpTransport
 from nodes.storage.records import MemoryRecordStore, RecordStore
@@ -67,6 +68,7 @@ class NodeMetrics:
 
     counters: Counter[str] = field(default_factory=Counter)
     commit_latencies_ms: deque[float] = field(default_factory=lambda: deque(maxlen=10_000))
+    commit_latency: Histogram = field(default_factory=lambda: Histogram(COMMIT_BUCKETS_S))
     submitted_at: dict[bytes, float] = field(default_factory=dict)
 
 
@@ -274,6 +276,7 @@ class NodeRuntime:
             submitted = self.metrics.submitted_at.pop(admitted.hash, None)
             if submitted is not None:
                 self.metrics.commit_latencies_ms.append((finished - submitted) * 1000)
+                self.metrics.commit_latency.observe(finished - submitted)
         header = committed.block.header
         self._emit({"type": "commit", "height": header.height, "round": round_number,
                     "hash": committed.block.hash.hex(), "proposer": header.proposer,

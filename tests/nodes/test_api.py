@@ -14,6 +14,7 @@ from chain.presets import Preset
 from chain.records import ALL_KINDS_SCOPE
 from chain.wallet import sign_digest
 from contracts import bindings
+from nodes.api.eth_shapes import NOMINAL_BASE_FEE_WEI
 from nodes.api.rate_limits import RateLimit, RateLimits
 from tests.nodes.api_node import ApiNode, make_api_node, tax_record
 
@@ -223,7 +224,7 @@ def test_rpc_reads_blocks_receipts_and_logs(node: ApiNode) -> None:
     assert [log["transactionHash"] for log in logs] == [sent]
     block = _rpc(node, {"id": 5, "method": "eth_getBlockByNumber",
                         "params": ["0x1", False]})["result"]
-    assert block["transactions"] == [sent] and block["baseFeePerGas"] == "0x0"
+    assert block["transactions"] == [sent] and block["baseFeePerGas"] == hex(NOMINAL_BASE_FEE_WEI)
     assert _rpc(node, {"id": 6, "method": "eth_getBlockByNumber", "params": ["0x99", False]})[
         "result"] is None
 
