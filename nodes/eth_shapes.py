@@ -14,7 +14,7 @@ from typing import Any
 
 from chain.blocks import Block, encode_block
 from chain.crypto import Address, keccak
-from chain.execution import BLANK_ROOT_HASH, BLOCK_GAS_LIMIT, Log, Receipt
+from chain.execution import BLANK_ROOT_HASH, BLOCK_GAS_LIMIT, Log, Receipt, contract_address
 from chain.presets import Preset, node_operator_label
 from chain.transactions import DYNAMIC_FEE_TYPE, Transaction
 from nodes.http_io import address_text
@@ -99,7 +99,7 @@ def transaction_json(transaction: Transaction, sender: Address, block: Block | N
         "transactionIndex": quantity(index) if index is not None else None,
         "hash": data(transaction.hash),
         "from": address_text(sender),
-        "to": address_text(transaction.to),
+        "to": address_text(transaction.to) if transaction.to else None,
         "nonce": quantity(transaction.nonce),
         "gas": quantity(transaction.gas),
         "gasPrice": quantity(transaction.gas_price),
@@ -150,11 +150,12 @@ def receipt_json(receipt: Receipt, transaction: Transaction, sender: Address, bl
         "blockHash": data(block.hash),
         "blockNumber": quantity(block.height),
         "from": address_text(sender),
-        "to": address_text(transaction.to),
+        "to": address_text(transaction.to) if transaction.to else None,
         "cumulativeGasUsed": quantity(receipt.cumulative_gas_used),
         "gasUsed": quantity(receipt.gas_used),
         "effectiveGasPrice": "0x0",
-        "contractAddress": None,
+        "contractAddress": address_text(contract_address(sender, transaction.nonce))
+        if not transaction.to and receipt.status == 1 else None,
         "logs": [log_json(log, block, receipt.transaction_hash, index, first_log_index + i)
                  for i, log in enumerate(receipt.logs)],
         "logsBloom": data(bloom_of(receipt.logs)),

@@ -340,7 +340,7 @@ class Rpc:
         call = param(params, 0)
         if not isinstance(call, dict):
             raise invalid_params("the call must be an object with to and data")
-        to = parse_address(call.get("to"), "to")
+        to = parse_address(call["to"], "to") if call.get("to") else b""  # b"": a deployment
         sender = parse_address(call["from"], "from") if call.get("from") else ZERO_ADDRESS
         payload = call.get("data", call.get("input", "0x"))
         calldata = parse_data(payload, "data")
@@ -351,6 +351,10 @@ class Rpc:
                                        ZERO_ADDRESS, self.ledger.chain_id)
         return self.ledger.executor.call_contract(self.ledger.store, state_root, environment,
                                                   sender, to, calldata)
+
+    def _call_target(self, params: list[Any]) -> bytes:
+        call = param(params, 0)
+        return parse_address(call["to"], "to") if call.get("to") else b""
 
     def call(self, params: list[Any]) -> str:
         """eth_call(call, tag): error 3 with the revert data when the call reverts."""
@@ -366,7 +370,7 @@ class Rpc:
         if not result.success:
             raise RpcError(3, f"execution reverted: {result.revert_reason or ''}".rstrip(": "),
                            data(result.output))
-        if self.ledger.gas_estimates_are_exact:
+        if self.ledger.gas_estimate_is_exact(self._call_target(params)):
             return quantity(result.gas_used)
         estimate = (result.gas_used * ESTIMATE_MARGIN_NUMERATOR // ESTIMATE_MARGIN_DENOMINATOR
                     + ESTIMATE_ALLOWANCE_GAS)

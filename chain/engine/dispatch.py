@@ -42,7 +42,8 @@ def contract_at(context: CallContext, to: Address) -> str | None:
             addresses.authorization: "Authorization"}.get(to)
 
 
-def _function(contract: str, data: bytes) -> ContractFunction | None:
+def function_of(contract: str, data: bytes) -> ContractFunction | None:
+    """The function of `contract` a calldata names, or None."""
     try:
         function = function_for(data)
     except UnknownFunctionError:
@@ -81,7 +82,7 @@ def call_system_contract(tables: TableOverlay, context: CallContext, to: Address
     """Run one call on the tables' running transaction. `to` must be a system contract."""
     contract = contract_at(context, to)
     assert contract is not None, "call_system_contract needs a system contract address"
-    function = _function(contract, data)
+    function = function_of(contract, data)
     if function is None:
         return _refused(None, gas_of_call(None, data, transaction=transaction), gas_limit)
     try:

@@ -19,6 +19,7 @@ the same thing, as for an EVM storage slot.
 | grants | `g` | enterprise (32) + querier (20) | `StoredGrant` |
 | audit sequences | `s` | node id (32) | anchoring account, last sequence |
 | audit roots | `u` | node id (32) + sequence (32) | merkle root |
+| member contracts | `x` | contract address (20) | deployer |
 """
 
 from __future__ import annotations
@@ -42,11 +43,13 @@ ENTERPRISE_KEYS = b"k"
 GRANTS = b"g"
 AUDIT_SEQUENCES = b"s"
 AUDIT_ROOTS = b"u"
+MEMBER_CONTRACTS = b"x"
 TABLE_NAMES: Mapping[bytes, str] = {
     ACCOUNTS: "accounts", MEMBERS: "members", VALIDATORS: "validators", SETTINGS: "settings",
     RECORDS: "records", RECORD_COUNTS: "record counts", ENTERPRISE_INDEX: "enterprise index",
     DISPUTES: "disputes", ENTERPRISE_KEYS: "enterprise keys", GRANTS: "grants",
     AUDIT_SEQUENCES: "audit sequences", AUDIT_ROOTS: "audit roots",
+    MEMBER_CONTRACTS: "member contracts",
 }
 REGULATOR_SETTING = SETTINGS + b"regulator"
 DISPUTE_WINDOW_SETTING = SETTINGS + b"dispute_window"
@@ -202,6 +205,12 @@ class TableKeys:
     def audit_root(node_id: bytes, sequence: int) -> bytes:
         """audit roots: one anchored batch's Merkle root."""
         return AUDIT_ROOTS + node_id + sequence.to_bytes(32, "big")
+
+
+    @staticmethod
+    def member_contract(address: bytes) -> bytes:
+        """member contracts: a contract a member deployed, and who deployed it."""
+        return MEMBER_CONTRACTS + address
 
 
 KEYS = TableKeys()
