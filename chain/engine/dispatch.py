@@ -69,8 +69,11 @@ def _run(tables: TableOverlay, context: CallContext, contract: str, function: Co
     return encode_output(function, views[function.name](*arguments)), ()
 
 
+BATCH_FUNCTIONS = frozenset({"publish_batch", "register_enterprise_batch", "grant_batch"})
+
+
 def _items(function: ContractFunction, arguments: tuple[object, ...]) -> int:
-    if function.name == "publish_batch" and arguments:
+    if function.name in BATCH_FUNCTIONS and arguments:
         first = arguments[0]
         assert isinstance(first, tuple | list)
         return len(first)

@@ -81,9 +81,15 @@ def encode_row(fields: Row) -> bytes | None:
     """A row's bytes, None when every field is zero (the row is then absent)."""
     if not any(fields):
         return None
-    return rlp_codec.encode([
-        rlp_codec.encode_int(field) if isinstance(field, int) else field for field in fields
-    ])
+    items: list[rlp_codec.RlpItem] = []
+    for field in fields:
+        if isinstance(field, bool | int):
+            items.append(rlp_codec.encode_int(int(field)))
+        elif isinstance(field, bytes):
+            items.append(field)
+        else:
+            raise TypeError(f"a row field is an integer or bytes, got {type(field).__name__}")
+    return rlp_codec.encode(items)
 
 
 def decode_row(data: bytes, kinds: str) -> Row:
