@@ -150,6 +150,11 @@ def run(repetitions: int, smoke: bool) -> dict[str, object]:
     }
 
 
+def _load(values: object) -> str:
+    assert isinstance(values, tuple | list)
+    return " / ".join(f"{value:.2f}" for value in values)
+
+
 def render(report: dict[str, object]) -> str:
     """The report as a Markdown table."""
     summary = report["summary"]
@@ -159,7 +164,9 @@ def render(report: dict[str, object]) -> str:
         f"transaction blocks, {report['repetitions']} interleaved rounds, medians)",
         "",
         str(report["machine"]),
-        f"Load average before {report['load_before']}, after {report['load_after']}",
+        f"Load average (1, 5, 15 min) before {_load(report['load_before'])}, after "
+        f"{_load(report['load_after'])} (other engineers share the machine; CPU time is "
+        "per process)",
         "",
         "| engine | recovery µs | proposer µs (× rec.) | follower admit µs | follower append µs "
         "(× rec.) | node µs/publish (× rec.) |",

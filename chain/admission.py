@@ -7,9 +7,11 @@ error at once and keeps blocks free of transactions that would only revert.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from chain.codec import Member
+from chain.crypto import Address
+from chain.engine.limits import MEMBER_TRANSACTION_GAS_LIMIT
 from chain.errors import (
     MemberSuspended,
     MissingRole,
@@ -23,6 +25,8 @@ from chain.transactions import AdmittedTransaction
 from contracts import bindings
 
 STATUS_ACTIVE = int(bindings.InstitutionStatus.ACTIVE)
+DEPLOY_ROLES = bindings.ROLE_PUBLISHER | bindings.ROLE_REGULATOR
+"""Who may deploy a contract: institutions that write on chain (ADR 0008)."""
 ROLE_NAMES = {
     bindings.ROLE_PUBLISHER: "publisher",
     bindings.ROLE_QUERIER: "querier",
@@ -79,6 +83,59 @@ def check_call(
             field="from",
         )
     return function
+
+
+def _active_member(admitted: AdmittedTransaction, members: Mapping[bytes, Member]) -> Member:
+    member = members.get(admitted.sender)
+    if member is None:
+        raise NotAMember(
+            f"0x{admitted.sender.hex()} is not an admitted institution of the consortium",
+            field="from",
+        )
+    if member.status != STATUS_ACTIVE:
+        state = {2: "suspended", 3: "removed"}.get(member.status, "inactive")
+        raise MemberSuspended(f"{member.name} (0x{admitted.sender.hex()}) is {state}", "from")
+    return member
+
+
+def check_member_contract_call(
+    admitted: AdmittedTransaction,
+    members: Mapping[bytes, Member],
+    is_member_contract: Callable[[Address], bool],
+) -> None:
+    """A deployment (publisher or regulator) or a call to a member's contract (any active
+    member), within the per-transaction gas cap of members' contracts."""
+    transaction = admitted.transaction
+    deploying = not transaction.to
+    if not deploying and not is_member_contract(transaction.to):
+        raise UnsupportedTransaction(
+            f"transactions call Consortium, CreditRegistry, Authorization or a contract a "
+            f"member deployed; 0x{transaction.to.hex()} is none of them", field="to")
+    member = _active_member(admitted, members)
+    if deploying and not member.roles & DEPLOY_ROLES:
+        raise MissingRole(
+            f"deploying a contract needs the {role_names(DEPLOY_ROLES)} role; {member.name} "
+            f"holds {role_names(member.roles)}", field="from")
+    if transaction.gas > MEMBER_TRANSACTION_GAS_LIMIT:
+        raise UnsupportedTransaction(
+            f"gas {transaction.gas} is above {MEMBER_TRANSACTION_GAS_LIMIT}, the most a "
+            "transaction to a member's contract may take (py-evm must finish a block within "
+            "the consensus round)", field="gas")
+
+
+def check_transaction(
+    admitted: AdmittedTransaction,
+    members: Mapping[bytes, Member],
+    contracts: ContractAddresses,
+    is_member_contract: Callable[[Address], bool] | None = None,
+) -> None:
+    """`check_call` for the system contracts; `check_member_contract_call` for the others when
+    the engine runs members' contracts (`is_member_contract` given)."""
+    to = admitted.transaction.to
+    if is_member_contract is not None and contracts.name_of(to) is None:
+        check_member_contract_call(admitted, members, is_member_contract)
+    else:
+        check_call(admitted, members, contracts)
 
 
 def check_nonce(admitted: AdmittedTransaction, expected: int, max_ahead: int = 0) -> None:

@@ -30,6 +30,7 @@ from eth.db.backends.base import BaseDB
 from eth.exceptions import Revert
 from eth.vm.execution_context import ExecutionContext
 from eth.vm.forks.shanghai import ShanghaiVM
+from eth.vm.forks.shanghai.computation import ShanghaiComputation
 from eth.vm.forks.shanghai.state import ShanghaiState
 from eth.vm.spoof import SpoofTransaction
 from eth_hash.backends import pysha3
@@ -179,8 +180,53 @@ class EmptyStateSource:
         return None
 
 
+@dataclass(frozen=True, slots=True)
+class PrecompileOutcome:
+    """What a system contract answered an EVM call: success, return or revert data, gas."""
+
+    success: bool
+    output: bytes
+    gas: int
+
+
+SystemContracts = Callable[[Address, Address, bytes, bool], PrecompileOutcome]
+"""(sender, contract, calldata, is_static) -> outcome: the native handlers as precompiles."""
+
+
+def _system_precompile(computation: Any) -> None:
+    message = computation.msg
+    outcome = computation.state.system_contracts(
+        bytes(message.sender), bytes(message.code_address), bytes(message.data_as_bytes),
+        bool(message.is_static))
+    computation.consume_gas(outcome.gas, reason="system contract")
+    computation.output = outcome.output
+    if not outcome.success:
+        raise Revert(outcome.output)
+
+
+class _MemberComputation(ShanghaiComputation):
+    """Shanghai, plus the system contracts as precompiles at their addresses."""
+
+    @property
+    def precompiles(self) -> dict[Any, Any]:
+        found: dict[Any, Any] = {**ShanghaiComputation._precompiles,
+                                 **{address: _system_precompile
+                                    for address in getattr(self.state, "system_addresses", ())}}
+        return found
+
+
+class _MemberState(ShanghaiState):
+    """A Shanghai state whose calls reach the system contracts through `system_contracts`."""
+
+    computation_class = _MemberComputation
+    system_addresses: tuple[bytes, ...] = ()
+    system_contracts: SystemContracts | None = None
+
+
 def _open_state(
-    source: StateSource, state_root: bytes, environment: BlockEnvironment
+    source: StateSource, state_root: bytes, environment: BlockEnvironment,
+    system_contracts: SystemContracts | None = None,
+    system_addresses: Sequence[Address] = (),
 ) -> tuple[ShanghaiState, _OverlayDatabase]:
     overlay = _OverlayDatabase(source)
     context = ExecutionContext(
@@ -194,7 +240,12 @@ def _open_state(
         chain_id=environment.chain_id,
         base_fee_per_gas=0,
     )
-    state = ShanghaiState(AtomicDB(overlay), context, Hash32(state_root))
+    if system_contracts is None:
+        state = ShanghaiState(AtomicDB(overlay), context, Hash32(state_root))
+    else:
+        state = _MemberState(AtomicDB(overlay), context, Hash32(state_root))
+        state.system_contracts = system_contracts
+        state.system_addresses = tuple(system_addresses)
     return state, overlay
 
 
@@ -398,6 +449,57 @@ class PyEvmExecutor:
                      environment: BlockEnvironment, address: Address) -> AccountView:
         """`read_account`."""
         return read_account(source, state_root, environment, address)
+
+
+class EvmSession:
+    """py-evm for members' contracts inside a native block, opened only when one is called.
+
+    Transactions apply in block order on one state opened at the EVM account root; the system
+    contracts answer their calls through `system_contracts` (the native handlers, reading the
+    block's pending rows). The sender's nonce is the one the caller keeps (the native accounts
+    table) and is set before each transaction. `finish` hashes the tries once.
+    """
+
+    def __init__(self, source: StateSource, evm_root: bytes, environment: BlockEnvironment,
+                 system_contracts: SystemContracts, system_addresses: Sequence[Address]) -> None:
+        self.state, self.overlay = _open_state(source, evm_root, environment, system_contracts,
+                                               system_addresses)
+
+    def apply(self, sender: Address, nonce: int, gas: int, to: Address, data: bytes,
+              transaction_hash: bytes, cumulative: int) -> tuple[Receipt, Address | None]:
+        """Apply one transaction; its receipt and, for a successful deployment, the address."""
+        self.state.set_nonce(EvmAddress(sender), nonce)
+        receipt = _apply(self.state, _executable(sender, nonce, gas, to or None, data),
+                         cumulative, transaction_hash)
+        created = contract_address(sender, nonce) if not to and receipt.status == 1 else None
+        return receipt, created
+
+    def call(self, sender: Address, to: Address, data: bytes, gas: int) -> CallResult:
+        """A read-only call (eth_call, estimation): every change is discarded."""
+        executable = _executable(sender, self.state.get_nonce(EvmAddress(sender)), gas,
+                                 to or None, data)
+        computation = self.state.costless_execute_transaction(executable)
+        return CallResult(
+            success=computation.is_success, output=bytes(computation.output or b""),
+            gas_used=gas - computation.get_gas_remaining(),
+            revert_reason=None if computation.is_success else _revert_reason(computation))
+
+    def install_code(self, address: Address, code: bytes) -> None:
+        """Give an account code outside any transaction (genesis only)."""
+        self.state.set_code(EvmAddress(address), code)
+
+    def code(self, address: Address) -> bytes:
+        """The code of an account."""
+        return bytes(self.state.get_code(EvmAddress(address)))
+
+    def storage(self, address: Address, slot: int) -> int:
+        """One storage slot."""
+        return int(self.state.get_storage(EvmAddress(address), slot))
+
+    def finish(self) -> tuple[bytes, Mapping[bytes, bytes]]:
+        """The new account root and the trie nodes written."""
+        self.state.persist()
+        return bytes(self.state.state_root), dict(self.overlay.written)
 
 
 def contract_address(deployer: Address, nonce: int) -> Address:

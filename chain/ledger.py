@@ -13,10 +13,10 @@ caller's `mapper`) only transactions it has never seen.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from chain.admission import check_call, check_nonce
+from chain.admission import check_nonce, check_transaction
 from chain.blocks import (
     MAX_BLOCK_TRANSACTIONS,
     Block,
@@ -39,7 +39,8 @@ from chain.codec import (
     encode_receipts,
 )
 from chain.crypto import Address
-from chain.engine.executor import NativeExecutor, load_commitment
+from chain.engine.executor import NativeExecutor, is_member_contract, load_commitment
+from chain.engine.limits import MEMBER_BLOCK_GAS_LIMIT
 from chain.engine.state_hash import table_set_hash
 from chain.errors import InvalidBlock, NotFound, YrdError
 from chain.execution import (
@@ -122,6 +123,9 @@ class Ledger:
             AdmittedTransaction, ...]]] = OrderedDict()
         self._nonces: dict[Address, int] = {}
         self.members: dict[Address, Member] = {}
+        self.member_contracts: Callable[[Address], bool] | None = None
+        if genesis.engine == NATIVE_ENGINE:
+            self.member_contracts = lambda address: is_member_contract(store, address)
         raw_head = store.load_head()
         if raw_head is None:
             self._commit(genesis.block, genesis.result, ())
@@ -160,7 +164,7 @@ class Ledger:
 
     def check_admissible(self, admitted: AdmittedTransaction) -> None:
         """Stateful checks against the committed state and the pending queue."""
-        check_call(admitted, self.members, self.contracts)
+        check_transaction(admitted, self.members, self.contracts, self.member_contracts)
         committed = self.next_nonce(admitted.sender)
         check_nonce(admitted, committed, max_ahead=MAX_NONCE_AHEAD)
 
@@ -207,13 +211,18 @@ class Ledger:
             AdmittedTransaction]:
         chosen: list[AdmittedTransaction] = []
         expected: dict[Address, int] = {}
+        member_gas = 0
         for admitted in candidates:
             nonce = expected.get(admitted.sender, self.next_nonce(admitted.sender))
+            gas = self._member_gas(admitted)
             try:
-                check_call(admitted, self.members, self.contracts)
+                check_transaction(admitted, self.members, self.contracts, self.member_contracts)
                 check_nonce(admitted, nonce)
             except YrdError:
                 continue
+            if member_gas + gas > MEMBER_BLOCK_GAS_LIMIT:
+                continue  # and so are this sender's later transactions: their nonce is ahead
+            member_gas += gas
             expected[admitted.sender] = nonce + 1
             chosen.append(admitted)
         return chosen
@@ -267,12 +276,24 @@ class Ledger:
         for position, transaction in enumerate(admitted):
             nonce = expected.get(transaction.sender, self.next_nonce(transaction.sender))
             try:
-                check_call(transaction, self.members, self.contracts)
+                check_transaction(transaction, self.members, self.contracts,
+                                  self.member_contracts)
                 check_nonce(transaction, nonce)
             except YrdError as error:
                 raise InvalidBlock(f"transaction {position} of the block: {error}") from error
             expected[transaction.sender] = nonce + 1
+        member_gas = sum(self._member_gas(transaction) for transaction in admitted)
+        if member_gas > MEMBER_BLOCK_GAS_LIMIT:
+            raise InvalidBlock(f"the block's transactions to members' contracts declare "
+                               f"{member_gas} gas, above the {MEMBER_BLOCK_GAS_LIMIT} a block "
+                               "may take")
         return admitted
+
+    def _member_gas(self, admitted: AdmittedTransaction) -> int:
+        """The gas a transaction declares if it runs members' code on py-evm, else zero."""
+        if self.contracts.name_of(admitted.transaction.to) is not None:
+            return 0
+        return admitted.transaction.gas
 
     def append_block(self, block: Block) -> CommittedBlock:
         """Validate (or reuse the validation of) a block and commit it atomically."""
@@ -376,10 +397,10 @@ class Ledger:
             self.store, self.head.state_root,
             self._environment(self.head.height, self.head.timestamp_ms), address)
 
-    @property
-    def gas_estimates_are_exact(self) -> bool:
-        """True under the native engine: a call's gas is exactly the transaction's."""
-        return self.genesis.engine == NATIVE_ENGINE
+    def gas_estimate_is_exact(self, to: Address) -> bool:
+        """True for a system contract under the native engine: a call's gas is exactly the
+        transaction's (`chain.engine.gas`). py-evm's gas (refunds, the 63/64 rule) is not."""
+        return self.genesis.engine == NATIVE_ENGINE and self.contracts.name_of(to) is not None
 
     def evm_root(self, state_root: bytes) -> bytes:
         """The EVM account trie's root within a committed state root (eth_getStorageAt)."""

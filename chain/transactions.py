@@ -94,13 +94,9 @@ def _expect_int(item: rlp_codec.RlpItem, field: str, bits: int = 256) -> int:
 
 
 def _expect_address(item: rlp_codec.RlpItem) -> Address:
+    """The recipient: 20 bytes, or empty for a contract creation (admission decides who may)."""
     raw = _expect_bytes(item, "to")
-    if len(raw) == 0:
-        raise UnsupportedTransaction(
-            "contract creation is reserved to genesis; 'to' must be a contract address",
-            field="to",
-        )
-    if len(raw) != 20:
+    if len(raw) not in (0, 20):
         raise MalformedInput(f"'to' must be 20 bytes, got {len(raw)}", field="to")
     return raw
 

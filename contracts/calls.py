@@ -117,6 +117,35 @@ def encode_register_enterprise(enterprise: bytes, key: bytes) -> bytes:
     return encode_call("register_enterprise", enterprise, key)
 
 
+def encode_register_enterprise_batch(items: Sequence[tuple[bytes, bytes]]) -> bytes:
+    """Authorization.register_enterprise_batch: up to 64 (enterprise, key) pairs at once."""
+    return encode_call("register_enterprise_batch", [enterprise for enterprise, _ in items],
+                       [key for _, key in items])
+
+
+@dataclass(frozen=True, slots=True)
+class GrantItem:
+    """One enterprise's signed grant in a `grant_batch` call (to the sender)."""
+
+    enterprise: bytes
+    scope: int
+    expires_at: int
+    grant_nonce: int
+    v: int
+    r: bytes
+    s: bytes
+
+
+def encode_grant_batch(items: Sequence[GrantItem]) -> bytes:
+    """Authorization.grant_batch: up to 64 enterprises' signed grants to the sender."""
+    return encode_call(
+        "grant_batch",
+        [item.enterprise for item in items], [item.scope for item in items],
+        [item.expires_at for item in items], [item.grant_nonce for item in items],
+        [item.v for item in items], [item.r for item in items], [item.s for item in items],
+    )
+
+
 def encode_grant(
     enterprise: bytes,
     scope: int,

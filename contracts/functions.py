@@ -114,6 +114,16 @@ _ALL_FUNCTIONS = (
         "register_enterprise", _AUTHORIZATION, ROLE_PUBLISHER | ROLE_REGULATOR, "bytes32", "address"
     ),
     _transaction(
+        "register_enterprise_batch", _AUTHORIZATION, ROLE_PUBLISHER | ROLE_REGULATOR, _BATCH,
+        "address[]",
+    ),
+    _transaction(
+        "grant_batch",
+        _AUTHORIZATION,
+        ROLE_QUERIER,
+        *(_BATCH, "uint256[]", "uint256[]", "uint256[]", "uint8[]", _BATCH, _BATCH),
+    ),
+    _transaction(
         "grant",
         _AUTHORIZATION,
         ROLE_QUERIER,

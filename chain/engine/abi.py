@@ -58,6 +58,8 @@ def decode_arguments(function: ContractFunction, calldata: bytes) -> tuple[Any, 
 def _plain(abi_type: str, value: Any) -> Any:
     if abi_type == "address":
         return bytes.fromhex(value[2:])
+    if abi_type == "address[]":
+        return tuple(bytes.fromhex(item[2:]) for item in value)
     return value
 
 

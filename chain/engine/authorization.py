@@ -8,7 +8,7 @@ coincurve; one that does not recover counts as the zero address, as `ecrecover` 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from eth_abi.abi import encode
@@ -19,6 +19,7 @@ from chain.engine.abi import event_log, require
 from chain.engine.context import CallContext, HandlerResult
 from chain.engine.tables import KEYS, TableOverlay
 from chain.errors import BadSignature
+from chain.execution import Log
 from contracts import bindings
 from contracts.events import AuditAnchored, EnterpriseRegistered, GrantIssued, GrantRevoked
 from contracts.typed_data import GRANT_TYPE, REVOCATION_TYPE, domain_separator
@@ -91,24 +92,66 @@ def _log(context: CallContext, event: bindings.Event) -> HandlerResult:
     return HandlerResult(logs=(event_log(context.addresses.authorization, event),))
 
 
-def register_enterprise(tables: TableOverlay, context: CallContext, enterprise: bytes,
-                        key: Address) -> HandlerResult:
-    """Set an enterprise's signing key: once by a publisher, at any time by a regulator."""
+def _require_registrar(tables: TableOverlay, context: CallContext) -> bool:
     is_regulator = consortium.has_role(tables, context.sender, bindings.ROLE_REGULATOR)
     require(is_regulator or consortium.has_role(tables, context.sender, bindings.ROLE_PUBLISHER),
             "not publisher or regulator")
+    return is_regulator
+
+
+def _register(tables: TableOverlay, context: CallContext, enterprise: bytes, key: Address,
+              is_regulator: bool) -> Log:
     require(enterprise != ZERO, "zero enterprise")
     require(key != ZERO_ADDRESS, "zero key")
     current, nonce = load_enterprise_key(tables, enterprise)
     require(is_regulator or current == ZERO_ADDRESS, "key already set")
     tables.write(KEYS.enterprise_key(enterprise), (key, nonce))
-    return _log(context, EnterpriseRegistered(enterprise, key))
+    return event_log(context.addresses.authorization, EnterpriseRegistered(enterprise, key))
+
+
+def register_enterprise(tables: TableOverlay, context: CallContext, enterprise: bytes,
+                        key: Address) -> HandlerResult:
+    """Set an enterprise's signing key: once by a publisher, at any time by a regulator."""
+    is_regulator = _require_registrar(tables, context)
+    return HandlerResult(logs=(_register(tables, context, enterprise, key, is_regulator),))
+
+
+def register_enterprise_batch(tables: TableOverlay, context: CallContext,
+                              enterprises: Sequence[bytes],
+                              keys: Sequence[Address]) -> HandlerResult:
+    """Register up to 64 enterprises' keys at once, all or nothing."""
+    is_regulator = _require_registrar(tables, context)
+    require(len(enterprises) != 0, "empty batch")
+    require(len(keys) == len(enterprises), "length mismatch")
+    return HandlerResult(logs=tuple(
+        _register(tables, context, enterprise, key, is_regulator)
+        for enterprise, key in zip(enterprises, keys, strict=True)))
 
 
 def grant(tables: TableOverlay, context: CallContext, enterprise: bytes, scope: int,
           expires_at: int, grant_nonce: int, v: int, r: bytes, s: bytes) -> HandlerResult:
     """A querier submits an enterprise's signed grant."""
     require(consortium.has_role(tables, context.sender, bindings.ROLE_QUERIER), "not a querier")
+    return HandlerResult(logs=(
+        _grant(tables, context, enterprise, scope, expires_at, grant_nonce, v, r, s),))
+
+
+def grant_batch(tables: TableOverlay, context: CallContext, enterprises: Sequence[bytes],
+                scopes: Sequence[int], expiries: Sequence[int], grant_nonces: Sequence[int],
+                vs: Sequence[int], rs: Sequence[bytes], ss: Sequence[bytes]) -> HandlerResult:
+    """A querier submits up to 64 enterprises' signed grants at once, all or nothing."""
+    require(consortium.has_role(tables, context.sender, bindings.ROLE_QUERIER), "not a querier")
+    count = len(enterprises)
+    require(count != 0, "empty batch")
+    require(all(len(column) == count for column in (scopes, expiries, grant_nonces, vs, rs, ss)),
+            "length mismatch")
+    return HandlerResult(logs=tuple(
+        _grant(tables, context, *item)
+        for item in zip(enterprises, scopes, expiries, grant_nonces, vs, rs, ss, strict=True)))
+
+
+def _grant(tables: TableOverlay, context: CallContext, enterprise: bytes, scope: int,
+           expires_at: int, grant_nonce: int, v: int, r: bytes, s: bytes) -> Log:
     require(scope != 0 and scope & bindings.ALL_KINDS_SCOPE == scope, "bad scope")
     require(expires_at > context.timestamp, "expired")
     key = _use_nonce(tables, enterprise, grant_nonce)
@@ -118,7 +161,8 @@ def grant(tables: TableOverlay, context: CallContext, enterprise: bytes, scope: 
     require(_signer(context, struct_hash, v, r, s) == key, "bad signature")
     tables.write(KEYS.grant(enterprise, context.sender),
                  (scope, expires_at, 0, context.timestamp))
-    return _log(context, GrantIssued(enterprise, context.sender, scope, expires_at))
+    return event_log(context.addresses.authorization,
+                     GrantIssued(enterprise, context.sender, scope, expires_at))
 
 
 def revoke_grant(tables: TableOverlay, context: CallContext, enterprise: bytes, querier: Address,
@@ -175,7 +219,8 @@ def views(tables: TableOverlay, context: CallContext) -> dict[str, Callable[...,
 
 
 TRANSACTIONS: dict[str, Callable[..., HandlerResult]] = {
-    "register_enterprise": register_enterprise, "grant": grant, "revoke_grant": revoke_grant,
-    "anchor_audit": anchor_audit,
+    "register_enterprise": register_enterprise,
+    "register_enterprise_batch": register_enterprise_batch, "grant": grant,
+    "grant_batch": grant_batch, "revoke_grant": revoke_grant, "anchor_audit": anchor_audit,
 }
 """The state-changing functions by name: (tables, context, *arguments) -> result."""

@@ -42,7 +42,8 @@ def contract_at(context: CallContext, to: Address) -> str | None:
             addresses.authorization: "Authorization"}.get(to)
 
 
-def _function(contract: str, data: bytes) -> ContractFunction | None:
+def function_of(contract: str, data: bytes) -> ContractFunction | None:
+    """The function of `contract` a calldata names, or None."""
     try:
         function = function_for(data)
     except UnknownFunctionError:
@@ -68,8 +69,11 @@ def _run(tables: TableOverlay, context: CallContext, contract: str, function: Co
     return encode_output(function, views[function.name](*arguments)), ()
 
 
+BATCH_FUNCTIONS = frozenset({"publish_batch", "register_enterprise_batch", "grant_batch"})
+
+
 def _items(function: ContractFunction, arguments: tuple[object, ...]) -> int:
-    if function.name == "publish_batch" and arguments:
+    if function.name in BATCH_FUNCTIONS and arguments:
         first = arguments[0]
         assert isinstance(first, tuple | list)
         return len(first)
@@ -81,7 +85,7 @@ def call_system_contract(tables: TableOverlay, context: CallContext, to: Address
     """Run one call on the tables' running transaction. `to` must be a system contract."""
     contract = contract_at(context, to)
     assert contract is not None, "call_system_contract needs a system contract address"
-    function = _function(contract, data)
+    function = function_of(contract, data)
     if function is None:
         return _refused(None, gas_of_call(None, data, transaction=transaction), gas_limit)
     try:

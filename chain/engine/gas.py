@@ -46,13 +46,19 @@ FUNCTION_GAS: Mapping[str, int] = MappingProxyType({
     "lapse": 8_000,
     # Authorization
     "register_enterprise": 25_000,
+    "register_enterprise_batch": 10_000,
+    "grant_batch": 10_000,
     "grant": 80_000,
     "revoke_grant": 15_000,
     "anchor_audit": 70_000,
 })
 """The price of each state-changing function (and of calling it in a transaction)."""
 
-ITEM_GAS: Mapping[str, int] = MappingProxyType({"publish_batch": 85_000})
+ITEM_GAS: Mapping[str, int] = MappingProxyType({
+    "publish_batch": 85_000,
+    "register_enterprise_batch": 22_000,
+    "grant_batch": 75_000,
+})
 """The price of each element of a batch function's arrays."""
 
 

@@ -19,6 +19,7 @@ the same thing, as for an EVM storage slot.
 | grants | `g` | enterprise (32) + querier (20) | `StoredGrant` |
 | audit sequences | `s` | node id (32) | anchoring account, last sequence |
 | audit roots | `u` | node id (32) + sequence (32) | merkle root |
+| member contracts | `x` | contract address (20) | deployer |
 """
 
 from __future__ import annotations
@@ -42,11 +43,13 @@ ENTERPRISE_KEYS = b"k"
 GRANTS = b"g"
 AUDIT_SEQUENCES = b"s"
 AUDIT_ROOTS = b"u"
+MEMBER_CONTRACTS = b"x"
 TABLE_NAMES: Mapping[bytes, str] = {
     ACCOUNTS: "accounts", MEMBERS: "members", VALIDATORS: "validators", SETTINGS: "settings",
     RECORDS: "records", RECORD_COUNTS: "record counts", ENTERPRISE_INDEX: "enterprise index",
     DISPUTES: "disputes", ENTERPRISE_KEYS: "enterprise keys", GRANTS: "grants",
     AUDIT_SEQUENCES: "audit sequences", AUDIT_ROOTS: "audit roots",
+    MEMBER_CONTRACTS: "member contracts",
 }
 REGULATOR_SETTING = SETTINGS + b"regulator"
 DISPUTE_WINDOW_SETTING = SETTINGS + b"dispute_window"
@@ -78,9 +81,15 @@ def encode_row(fields: Row) -> bytes | None:
     """A row's bytes, None when every field is zero (the row is then absent)."""
     if not any(fields):
         return None
-    return rlp_codec.encode([
-        rlp_codec.encode_int(field) if isinstance(field, int) else field for field in fields
-    ])
+    items: list[rlp_codec.RlpItem] = []
+    for field in fields:
+        if isinstance(field, bool | int):
+            items.append(rlp_codec.encode_int(int(field)))
+        elif isinstance(field, bytes):
+            items.append(field)
+        else:
+            raise TypeError(f"a row field is an integer or bytes, got {type(field).__name__}")
+    return rlp_codec.encode(items)
 
 
 def decode_row(data: bytes, kinds: str) -> Row:
@@ -202,6 +211,12 @@ class TableKeys:
     def audit_root(node_id: bytes, sequence: int) -> bytes:
         """audit roots: one anchored batch's Merkle root."""
         return AUDIT_ROOTS + node_id + sequence.to_bytes(32, "big")
+
+
+    @staticmethod
+    def member_contract(address: bytes) -> bytes:
+        """member contracts: a contract a member deployed, and who deployed it."""
+        return MEMBER_CONTRACTS + address
 
 
 KEYS = TableKeys()

@@ -18,6 +18,7 @@ ROLE_NODE: constant(uint256) = 8
 ALL_ROLES: constant(uint256) = 15
 
 KIND_COUNT: constant(uint8) = 14
+BATCH_LIMIT: constant(uint256) = 64
 ALL_KINDS: constant(uint256) = (1 << 14) - 1
 # Half the order of secp256k1: larger `s` values are the malleable twin of a valid signature.
 SECP256K1_HALF_ORDER: constant(uint256) = (
@@ -120,15 +121,65 @@ def _use_nonce(enterprise: bytes32, grant_nonce: uint256) -> address:
     return key
 
 
-@external
-def register_enterprise(enterprise: bytes32, key: address):
+@internal
+@view
+def _require_registrar() -> bool:
+    # True when the sender is a regulator (who may replace a key), else it must be a publisher.
     is_regulator: bool = self._has_role(msg.sender, ROLE_REGULATOR)
     assert is_regulator or self._has_role(msg.sender, ROLE_PUBLISHER), "not publisher or regulator"
+    return is_regulator
+
+
+@internal
+def _register(enterprise: bytes32, key: address, is_regulator: bool):
     assert enterprise != empty(bytes32), "zero enterprise"
     assert key != empty(address), "zero key"
     assert is_regulator or self.enterprise_key[enterprise] == empty(address), "key already set"
     self.enterprise_key[enterprise] = key
     log EnterpriseRegistered(enterprise=enterprise, key=key)
+
+
+@internal
+def _grant(
+    enterprise: bytes32,
+    scope: uint256,
+    expires_at: uint256,
+    grant_nonce: uint256,
+    v: uint8,
+    r: bytes32,
+    s: bytes32,
+):
+    assert scope != 0 and scope & ALL_KINDS == scope, "bad scope"
+    assert expires_at > block.timestamp, "expired"
+    key: address = self._use_nonce(enterprise, grant_nonce)
+    struct_hash: bytes32 = keccak256(
+        abi_encode(GRANT_TYPE_HASH, enterprise, msg.sender, scope, expires_at, grant_nonce)
+    )
+    assert self._signer(struct_hash, v, r, s) == key, "bad signature"
+    self.grants[enterprise][msg.sender] = Grant(
+        scope=scope, expires_at=expires_at, revoked=False, granted_at=block.timestamp
+    )
+    log GrantIssued(enterprise=enterprise, querier=msg.sender, scope=scope, expires_at=expires_at)
+
+
+@external
+def register_enterprise(enterprise: bytes32, key: address):
+    self._register(enterprise, key, self._require_registrar())
+
+
+@external
+def register_enterprise_batch(
+    enterprises: DynArray[bytes32, BATCH_LIMIT], keys: DynArray[address, BATCH_LIMIT]
+):
+    """
+    @notice Register up to 64 enterprises' keys at once, all or nothing (bulk loading).
+    """
+    is_regulator: bool = self._require_registrar()
+    count: uint256 = len(enterprises)
+    assert count != 0, "empty batch"
+    assert len(keys) == count, "length mismatch"
+    for index: uint256 in range(count, bound=BATCH_LIMIT):
+        self._register(enterprises[index], keys[index], is_regulator)
 
 
 @external
@@ -142,17 +193,34 @@ def grant(
     s: bytes32,
 ):
     assert self._has_role(msg.sender, ROLE_QUERIER), "not a querier"
-    assert scope != 0 and scope & ALL_KINDS == scope, "bad scope"
-    assert expires_at > block.timestamp, "expired"
-    key: address = self._use_nonce(enterprise, grant_nonce)
-    struct_hash: bytes32 = keccak256(
-        abi_encode(GRANT_TYPE_HASH, enterprise, msg.sender, scope, expires_at, grant_nonce)
-    )
-    assert self._signer(struct_hash, v, r, s) == key, "bad signature"
-    self.grants[enterprise][msg.sender] = Grant(
-        scope=scope, expires_at=expires_at, revoked=False, granted_at=block.timestamp
-    )
-    log GrantIssued(enterprise=enterprise, querier=msg.sender, scope=scope, expires_at=expires_at)
+    self._grant(enterprise, scope, expires_at, grant_nonce, v, r, s)
+
+
+@external
+def grant_batch(
+    enterprises: DynArray[bytes32, BATCH_LIMIT],
+    scopes: DynArray[uint256, BATCH_LIMIT],
+    expiries: DynArray[uint256, BATCH_LIMIT],
+    grant_nonces: DynArray[uint256, BATCH_LIMIT],
+    vs: DynArray[uint8, BATCH_LIMIT],
+    rs: DynArray[bytes32, BATCH_LIMIT],
+    ss: DynArray[bytes32, BATCH_LIMIT],
+):
+    """
+    @notice Submit up to 64 enterprises' signed grants to the sender at once, all or nothing.
+    """
+    assert self._has_role(msg.sender, ROLE_QUERIER), "not a querier"
+    count: uint256 = len(enterprises)
+    assert count != 0, "empty batch"
+    assert (
+        len(scopes) == count and len(expiries) == count and len(grant_nonces) == count
+        and len(vs) == count and len(rs) == count and len(ss) == count
+    ), "length mismatch"
+    for index: uint256 in range(count, bound=BATCH_LIMIT):
+        self._grant(
+            enterprises[index], scopes[index], expiries[index], grant_nonces[index], vs[index],
+            rs[index], ss[index]
+        )
 
 
 @external

@@ -152,7 +152,7 @@ def receipt_json(receipt: Receipt, transaction: Transaction, sender: Address, bl
     the contract it created. `effectiveGasPrice` is 0: nothing is charged (ADR 0001).
     """
     created = (address_text(contract_address(sender, transaction.nonce))
-               if transaction.to is None and receipt.status == 1 else None)
+               if not transaction.to and receipt.status == 1 else None)
     return {
         "transactionHash": data(receipt.transaction_hash),
         "transactionIndex": quantity(index),

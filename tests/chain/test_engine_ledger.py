@@ -171,7 +171,12 @@ def ledger_row(fields: tuple[int | bytes, ...]) -> bytes:
 def test_the_root_commits_to_the_evm_root_and_the_table_set(genesis: Genesis) -> None:
     ledger = fresh_ledger(genesis)
     commitment = load_commitment(ledger.store, ledger.head.state_root)
-    assert commitment.evm_root == chain.execution.BLANK_ROOT_HASH
+    assert commitment.evm_root != chain.execution.BLANK_ROOT_HASH  # the system contracts' code
     assert commitment.root == ledger.head.state_root
+    assert ledger.account(genesis.contracts.registry).code == b"\xfe"
+    ledger.admit(publication(genesis, genesis.preset.key(PUBLISHER), 0).raw)
+    next_block(ledger)
+    after = load_commitment(ledger.store, ledger.head.state_root)
+    assert after.evm_root == commitment.evm_root and after.set_hash != commitment.set_hash
     stranger = derive_private_key(b"stranger")
     assert ledger.account(stranger.address).nonce == 0

@@ -297,11 +297,9 @@ def test_oversized_transaction_is_refused(preset: Preset) -> None:
     assert caught.value.http_status == 413
 
 
-def test_contract_creation_is_unsupported(preset: Preset) -> None:
+def test_contract_creation_decodes_with_an_empty_recipient(preset: Preset) -> None:
     raw = sign_legacy(preset.key("regulator"), CHAIN_ID, 0, b"", CALLDATA)
-    with pytest.raises(UnsupportedTransaction, match="contract creation") as caught:
-        decode_transaction(raw, CHAIN_ID)
-    assert caught.value.field == "to"
+    assert decode_transaction(raw, CHAIN_ID).to == b""  # admission decides who may deploy
 
 
 def test_short_target_address_is_malformed(preset: Preset) -> None:

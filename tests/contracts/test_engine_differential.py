@@ -170,6 +170,16 @@ STEP = st.one_of(
               st.sampled_from([0, 1, 0x3FFF, 0x4000]),
               st.sampled_from([-10, 3600, 3600]), st.sampled_from([0, 0, 0, -1, 1]),
               st.sampled_from([0, 0, 0, 1, 2, 3])),
+    st.tuples(st.just("register_enterprise_batch"), sender(PUBLISHER, REGULATOR),
+              st.lists(st.tuples(enterprise, st.integers(-1, len(ENTERPRISE_KEYS) - 1)),
+                       max_size=3),
+              st.booleans()),
+    st.tuples(st.just("grant_batch"), sender(QUERIER),
+              st.lists(st.tuples(enterprise, st.sampled_from([1, 0x3FFF, 0x4000]),
+                                 st.sampled_from([-10, 3600, 3600]),
+                                 st.sampled_from([0, 0, 0, 1]), st.sampled_from([0, 0, 0, 2])),
+                       max_size=3),
+              st.booleans()),
     st.tuples(st.just("revoke_grant"), sender(QUERIER, BUREAU), enterprise, sender(QUERIER),
               st.sampled_from([0, 0, -1, 1]), st.sampled_from([0, 0, 0, 1, 2, 3])),
     st.tuples(st.just("anchor_audit"), sender(NODE), st.integers(0, len(NODE_IDS) - 1),
@@ -272,6 +282,16 @@ class Scenario:
                 ENTERPRISES[ent], address)
         if name == "grant":
             return self._grant([self.sender, *rest], timestamp)
+        if name == "register_enterprise_batch":
+            pairs, mismatch = rest
+            enterprises = [ENTERPRISES[ent] for ent, _ in pairs]
+            keys = [ENTERPRISE_KEYS[key].address if key >= 0 else b"\0" * 20 for _, key in pairs]
+            if mismatch and keys:
+                keys = keys[:-1]
+            return addresses.authorization, bindings.encode_call(
+                "register_enterprise_batch", enterprises, keys)
+        if name == "grant_batch":
+            return self._grant_batch(rest, timestamp)
         if name == "revoke_grant":
             return self._revoke_grant(rest)
         if name == "anchor_audit":
@@ -308,6 +328,28 @@ class Scenario:
         v, r, s = _sign(self._key_for(enterprise_bytes), digest, forge)
         return self.reference.addresses.authorization, bindings.encode_grant(
             enterprise_bytes, scope, expires_at, max(nonce, 0), v, r, s)
+
+    def _grant_batch(self, rest: list[Any], timestamp: int) -> tuple[bytes, bytes]:
+        entries, mismatch = rest
+        used: dict[bytes, int] = {}
+        items = []
+        for ent, scope, expires_in, nonce_shift, forge in entries:
+            enterprise_bytes = ENTERPRISES[ent]
+            nonce = self._nonce(enterprise_bytes) + used.get(enterprise_bytes, 0) + nonce_shift
+            used[enterprise_bytes] = used.get(enterprise_bytes, 0) + 1
+            expires_at = timestamp + expires_in
+            digest = grant_digest(CHAIN_ID, self.reference.addresses.authorization,
+                                  enterprise_bytes, ACTORS[self.sender].address, scope,
+                                  expires_at, nonce)
+            v, r, s = _sign(self._key_for(enterprise_bytes), digest, forge)
+            items.append(bindings.GrantItem(enterprise_bytes, scope, expires_at, nonce, v, r, s))
+        data = bindings.encode_grant_batch(items)
+        if mismatch and items:
+            columns = [[getattr(item, f) for item in items] for f in
+                       ("enterprise", "scope", "expires_at", "grant_nonce", "v", "r", "s")]
+            columns[4] = columns[4][:-1]
+            data = bindings.encode_call("grant_batch", *columns)
+        return self.reference.addresses.authorization, data
 
     def _revoke_grant(self, rest: list[Any]) -> tuple[bytes, bytes]:
         ent, querier, nonce_shift, forge = rest
@@ -393,6 +435,8 @@ def test_a_full_publish_and_dispute_story_agrees() -> None:
         ("open_dispute", 2, 2, 2, 1),
         ("anchor_audit", 4, 1, 1, 1, 5),
         ("anchor_audit", 4, 1, 2, 2, 5),
+        ("register_enterprise_batch", 0, [(1, 1), (0, 2)], False),
+        ("grant_batch", 3, [(0, 1, 3600, 0, 0), (1, 0x3FFF, 3600, 0, 0)], False),
         ("revoke_grant", 3, 0, 2, 0, 0),
     ]
     for step in script:

@@ -2,10 +2,12 @@
 
 Each client reads the registry with eth_call, commits a signed publish with
 eth_sendRawTransaction, waits for its receipt and finds its event with eth_getLogs; a
-non-member's transaction is refused with a JSON-RPC error. Then each uses what clients expect
-beyond that: fee data, polling filters, WebSocket subscriptions (newHeads, logs), block receipts
-and index lookups, Multicall3, eth_getProof, eth_createAccessList, and the publisher's late
-upload of a payload that a JSON-RPC publish could not carry.
+non-member's transaction is refused with a JSON-RPC error. Each also deploys a member's contract
+(`tests/chain/member_contracts/Probe.vy`) with its ordinary deploy flow, gas estimation included,
+and calls a view of it that reads the Consortium through the system precompile. Then each uses
+what clients expect beyond that: fee data, polling filters, WebSocket subscriptions (newHeads,
+logs), block receipts and index lookups, Multicall3, eth_getProof, eth_createAccessList, and
+the publisher's late upload of a payload that a JSON-RPC publish could not carry.
 """
 
 from __future__ import annotations
@@ -38,6 +40,16 @@ from contracts import bindings
 from nodes.client import Enterprise, Institution, NodeClient
 from nodes.query.request_signing import sign_request
 from tests.e2e.network import RunningNetwork
+
+PROBE = Path(__file__).resolve().parents[1] / "chain" / "member_contracts" / "Probe.vy"
+
+
+def _probe_artifact() -> dict[str, object]:
+    import vyper
+
+    output = vyper.compile_code(PROBE.read_text(encoding="utf-8"),
+                                output_formats=["abi", "bytecode"])
+    return {"abi": output["abi"], "bytecode": output["bytecode"]}
 
 pytestmark = pytest.mark.slow
 JS_DIRECTORY = Path(__file__).resolve().parent / "js"
@@ -319,3 +331,47 @@ def test_viem_multicall_filters_subscriptions_proof_and_late_payload(local4: Run
     assert int(result["headNumber"]) >= 1 and result["proofNodes"] >= 1
     assert result["hash"] in result["receiptHashes"]
     assert result["uploadStatus"] == 201 and result["uploaded"]["stored"] is True
+
+
+def test_web3_deploys_a_member_contract_that_reads_the_consortium(
+        local4: RunningNetwork) -> None:
+    w3 = Web3(Web3.HTTPProvider(f"{local4.url('shanghai-1')}/rpc"))
+    artifact = _probe_artifact()
+    account = Account.from_key(local4.preset.key("bureau:shanghai").secret)
+    factory = w3.eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
+    transaction = factory.constructor(
+        checksum_address(local4.genesis.contracts.consortium),
+        checksum_address(local4.genesis.contracts.registry)).build_transaction({
+            "from": account.address, "chainId": w3.eth.chain_id,
+            "nonce": w3.eth.get_transaction_count(account.address, "pending")})
+    signed = account.sign_transaction(transaction)
+    receipt = w3.eth.wait_for_transaction_receipt(
+        w3.eth.send_raw_transaction(signed.raw_transaction), timeout=60, poll_latency=0.2)
+    assert receipt["status"] == 1 and receipt["contractAddress"]
+    probe = w3.eth.contract(address=receipt["contractAddress"], abi=artifact["abi"])
+    assert probe.functions.is_publisher(account.address).call() is True
+    assert w3.eth.get_code(receipt["contractAddress"])
+
+    querier = Account.from_key(local4.preset.key("bank:shanghai").secret)
+    refused = querier.sign_transaction({
+        "data": transaction["data"], "gas": 1_000_000, "gasPrice": 0,
+        "nonce": w3.eth.get_transaction_count(querier.address, "pending"),
+        "chainId": w3.eth.chain_id})
+    with pytest.raises(Web3RPCError, match="deploying a contract needs"):
+        w3.eth.send_raw_transaction(refused.raw_transaction)
+
+
+def test_ethers_deploys_a_member_contract(local4: RunningNetwork, tmp_path: Path) -> None:
+    _ensure_ethers()
+    artifact_file = tmp_path / "Probe.json"
+    artifact_file.write_text(json.dumps(_probe_artifact()))
+    completed = subprocess.run(
+        ["node", str(JS_DIRECTORY / "deploy_client.mjs"), f"{local4.url('hefei-1')}/rpc",
+         "0x" + local4.preset.key("bureau:hefei").secret.hex(), str(artifact_file),
+         checksum_address(local4.genesis.contracts.consortium),
+         checksum_address(local4.genesis.contracts.registry)],
+        capture_output=True, text=True, timeout=NODE_SCRIPT_TIMEOUT_S, check=False)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    result = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert result["status"] == 1 and result["isPublisher"] is True
+    assert result["address"] == result["receiptAddress"]
