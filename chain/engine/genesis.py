@@ -72,9 +72,11 @@ def execute_genesis(calls: Sequence[SystemCall], addresses: SystemAddresses,
     for position, call in enumerate(calls):
         nonce = load_nonce(tables, call.sender)
         if call.to is None and deployments >= SYSTEM_DEPLOYMENTS:
-            receipt, _ = session.apply(call.sender, nonce, call.gas, b"", call.data,
-                                       position.to_bytes(32, "big"), cumulative)
+            receipt, created = session.apply(call.sender, nonce, call.gas, b"", call.data,
+                                             position.to_bytes(32, "big"), cumulative)
             tables.write(KEYS.account(call.sender), (nonce + 1,))
+            if created is not None:
+                tables.write(KEYS.member_contract(created), (call.sender,))
             tables.commit_transaction()
             logs, gas = receipt.logs, receipt.gas_used
             success, reason = receipt.status == 1, receipt.revert_reason

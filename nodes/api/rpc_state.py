@@ -22,6 +22,7 @@ from chain.execution import (
     read_storage,
     trace_access_list,
 )
+from chain.genesis import NATIVE_ENGINE
 from chain.ledger import ZERO_ADDRESS, Ledger
 from nodes.api.eth_shapes import data, quantity
 from nodes.api.rpc_params import (
@@ -158,8 +159,17 @@ class StateReads:
         return quantity(min(estimate, MAX_ESTIMATE_GAS))
 
     def create_access_list(self, params: list[Any]) -> dict[str, Any]:
-        """eth_createAccessList(call, tag): the accounts and slots the call touches."""
+        """eth_createAccessList(call, tag): the accounts and slots the call touches.
+
+        A system contract under the native engine keeps table rows, not storage slots: its call
+        touches no EVM account, so its list is empty and its gas the exact schedule's."""
         state_root, environment, sender, to, calldata = self._call_arguments(params)
+        if self.ledger.gas_estimate_is_exact(to):
+            result = self._call(params)
+            native: dict[str, Any] = {"accessList": [], "gasUsed": quantity(result.gas_used)}
+            if not result.success:
+                native["error"] = f"execution reverted: {result.revert_reason or ''}".rstrip(": ")
+            return native
         traced = trace_access_list(self.ledger.store, self.ledger.evm_root(state_root),
                                    environment, sender, to,
                                    calldata)
@@ -184,8 +194,12 @@ class StateReads:
             raise invalid_params(f"storageKeys must be an array of at most {MAX_PROOF_SLOTS}")
         slots = [parse_quantity(key, "storageKey") for key in keys]
         height = self.height_of(param(params, 2, "latest"))
-        state_root = self.ledger.evm_root(self.ledger.block(height).header.state_root)
+        state_root = self.ledger.block(height).header.state_root
         nodes = _TrieNodes(self.ledger.store.load_state_node)
+        if self.ledger.genesis.engine == NATIVE_ENGINE:
+            raise RpcError(NO_PROOF, f"block {height}'s state root commits to table rows and an "
+                           "EVM account root (the native engine, ADR 0008), not to one "
+                           "Merkle-Patricia trie; no proof can be given")
         if state_root != BLANK_ROOT_HASH and state_root not in nodes:
             raise RpcError(NO_PROOF, f"block {height}'s state root is not a Merkle-Patricia "
                            "trie root in this node's store; no proof can be given")

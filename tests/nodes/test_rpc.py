@@ -10,7 +10,7 @@ import rlp
 from trie import HexaryTrie
 
 from chain.crypto import keccak
-from chain.genesis import Genesis
+from chain.genesis import EVM_ENGINE, Genesis, build_genesis
 from chain.presets import Preset
 from contracts import bindings, views
 from nodes.api import rpc_filters, rpc_subscriptions
@@ -163,7 +163,15 @@ def test_subscriptions_per_connection_are_bounded(node: ApiNode,
         assert answers[2]["error"]["code"] == -32005
 
 
-def test_create_access_list_names_the_slots_a_call_reads(node: ApiNode) -> None:
+@pytest.fixture(scope="module")
+def reference_node(preset: Preset, tmp_path_factory: pytest.TempPathFactory) -> ApiNode:
+    """A node on the py-evm reference engine, whose state root is one Merkle-Patricia trie."""
+    return make_api_node(preset, build_genesis(preset, EVM_ENGINE),
+                         tmp_path_factory.mktemp("reference"))
+
+
+def test_create_access_list_names_the_slots_a_call_reads(reference_node: ApiNode) -> None:
+    node = reference_node
     consortium = "0x" + node.genesis.contracts.consortium.hex()
     bureau = node.preset.key("bureau:shanghai").address
     answer = call(node, "eth_createAccessList", {
@@ -174,7 +182,8 @@ def test_create_access_list_names_the_slots_a_call_reads(node: ApiNode) -> None:
     assert "error" not in answer
 
 
-def test_get_proof_verifies_against_the_state_root(node: ApiNode) -> None:
+def test_get_proof_verifies_against_the_state_root(reference_node: ApiNode) -> None:
+    node = reference_node
     registry = node.genesis.contracts.registry
     answer = call(node, "eth_getProof", "0x" + registry.hex(), ["0x0", "0x1"], "latest")
     state_root = bytes.fromhex(call(node, "eth_getBlockByNumber", "latest", False)[
@@ -207,6 +216,21 @@ def test_no_proof_where_the_state_root_is_not_a_trie_root(node: ApiNode,
                         lambda key: None if key == state_root else load(key))
     error = error_of(node, "eth_getProof", "0x" + "11" * 20, [], "latest")
     assert error["code"] == -32001 and "no proof" in error["message"]
+
+
+def test_the_native_engine_gives_no_trie_proof_and_says_why(node: ApiNode) -> None:
+    error = error_of(node, "eth_getProof", "0x" + node.genesis.contracts.registry.hex(), [],
+                     "latest")
+    assert error["code"] == -32001 and "ADR 0008" in error["message"]
+
+
+def test_a_system_call_reads_no_evm_slot_under_the_native_engine(node: ApiNode) -> None:
+    bureau = node.preset.key("bureau:shanghai").address
+    request = {"to": "0x" + node.genesis.contracts.consortium.hex(),
+               "data": "0x" + views.encode_has_role(bureau, 1).hex()}
+    answer = call(node, "eth_createAccessList", request, "latest")
+    assert answer["accessList"] == [] and "error" not in answer
+    assert answer["gasUsed"] == call(node, "eth_estimateGas", request)
 
 
 def test_a_connection_that_does_not_read_is_marked_for_closing(
