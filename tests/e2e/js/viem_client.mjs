@@ -69,7 +69,9 @@ const eventChanges = await client.getFilterChanges({ filter: eventFilter });
 const blockChanges = await client.getFilterChanges({ filter: blockFilter });
 await client.uninstallFilter({ filter: eventFilter });
 const countAfter = await client.readContract({ ...registry, functionName: "record_count", args: [setup.enterprise] });
-const proof = await client.getProof({ address: setup.registry, storageKeys: [toHex(0, { size: 32 })] });
+// The native engine's state root is no single trie: the node answers -32001 and says why.
+const proofError = await client.getProof({ address: setup.registry, storageKeys: [toHex(0, { size: 32 })] })
+  .then(() => null, (error) => error.code ?? error.cause?.code ?? null);
 const receipts = await client.request({ method: "eth_getBlockReceipts", params: [toHex(receipt.blockNumber)] });
 
 // The publish carried no payload: its publisher uploads it, signing the canonical request.
@@ -95,7 +97,7 @@ console.log(JSON.stringify({
   eventRecordId: event.args.record_id,
   filterRecordIds: eventChanges.map((log) => log.args.record_id),
   blockChanges, blockHash: receipt.blockHash,
-  proofNodes: proof.accountProof.length, storageHash: proof.storageHash,
+  proofError,
   receiptHashes: receipts.map((item) => item.transactionHash),
   uploadStatus: upload.status, uploaded,
 }));
