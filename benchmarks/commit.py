@@ -25,12 +25,11 @@ import httpx
 
 from benchmarks.machine import describe_machine, results_path
 from chain.blocks import decode_block
+from chain.builder import TransactionSigner, build_publish
 from chain.crypto import keccak
 from chain.genesis import build_genesis
 from chain.presets import get_preset
-from chain.records import CreditRecord, RecordKind, encode_record, payload_hash, record_id_for
-from chain.wallet import sign_legacy
-from contracts import bindings
+from chain.records import CreditRecord, RecordKind
 from nodes.cluster.network import (
     find_free_base_port,
     start_node,
@@ -74,11 +73,8 @@ def _transactions(preset_name: str, count: int) -> list[tuple[str, bytes]]:
         key = preset.key(f"bureau:{city}")
         enterprise = preset.enterprises[number % len(preset.enterprises)]
         record = CreditRecord(enterprise.credit_code, RecordKind.TAX, "2024", {"n": number})
-        digest = payload_hash(encode_record(record))
-        raw = sign_legacy(key, preset.chain_id, nonces[city], genesis.contracts.registry,
-                          bindings.encode_publish(record_id_for(key.address, digest),
-                                                  enterprise.credit_code.to_bytes32(),
-                                                  int(RecordKind.TAX), digest))
+        raw = build_publish(TransactionSigner(key, preset.chain_id), nonces[city],
+                            genesis.contracts.registry, record).raw
         nonces[city] += 1
         transactions.append((city, raw))
     return transactions

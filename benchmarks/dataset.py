@@ -45,6 +45,13 @@ from typing import Any
 import httpx
 
 from benchmarks.machine import describe_machine
+from chain.builder import (
+    TransactionSigner,
+    build_grant,
+    build_publish_batch,
+    build_register_enterprise,
+    sign_consent,
+)
 from chain.crypto import derive_private_key
 from chain.enterprise import EnterpriseId, make_credit_code
 from chain.genesis import build_genesis
@@ -53,11 +60,7 @@ from chain.records import (
     ALL_KINDS_SCOPE,
     CreditRecord,
     RecordKind,
-    encode_record,
-    payload_hash,
-    record_id_for,
 )
-from chain.wallet import sign_digest, sign_legacy
 from contracts import bindings
 from nodes.cluster.network import (
     NetworkProcess,
@@ -167,37 +170,32 @@ def bureau_submissions(preset: Preset, chain_id: int, registry: bytes, authoriza
         nonce = first_nonce
         for planned in registered:
             enterprise_key = derive_private_key(enterprise_key_seed(seed, planned.code.code))
-            raw = sign_legacy(key, chain_id, nonce, authorization,
-                              bindings.encode_register_enterprise(planned.code.to_bytes32(),
-                                                                  enterprise_key.address))
+            raw = build_register_enterprise(TransactionSigner(key, chain_id), nonce,
+                                            authorization, planned.code,
+                                            enterprise_key.address)
             nonce += 1
             yield "/v1/transactions", {"raw": "0x" + raw.hex()}, 1
         random_source = random.Random(f"{seed}:{city}")
-        items: list[bindings.PublishItem] = []
-        payloads: list[dict[str, Any]] = []
+        records: list[CreditRecord] = []
         for planned in enterprises:
             for number in range(planned.records):
-                record = record_of(planned.code, number, random_source)
-                digest = payload_hash(encode_record(record))
-                items.append(bindings.PublishItem(record_id_for(key.address, digest),
-                                                  planned.code.to_bytes32(), int(record.kind),
-                                                  digest))
-                payloads.append(record.to_json_object())
-                if len(items) == BATCH_RECORDS:
-                    yield _batch(key, chain_id, nonce, registry, items, payloads)
+                records.append(record_of(planned.code, number, random_source))
+                if len(records) == BATCH_RECORDS:
+                    yield _batch(key, chain_id, nonce, registry, records)
                     nonce += 1
-                    items, payloads = [], []
-        if items:
-            yield _batch(key, chain_id, nonce, registry, items, payloads)
+                    records = []
+        if records:
+            yield _batch(key, chain_id, nonce, registry, records)
 
     return len(registered), generate()
 
 
 def _batch(key: Any, chain_id: int, nonce: int, registry: bytes,
-           items: list[bindings.PublishItem], payloads: list[dict[str, Any]]) -> Submission:
-    raw = sign_legacy(key, chain_id, nonce, registry, bindings.encode_publish_batch(items),
-                      gas=BATCH_GAS)
-    return "/v1/records", {"raw": "0x" + raw.hex(), "payloads": payloads}, len(items)
+           records: list[CreditRecord]) -> Submission:
+    signed = build_publish_batch(TransactionSigner(key, chain_id, gas=BATCH_GAS), nonce,
+                                 registry, records)
+    payloads = [record.to_json_object() for record in records]
+    return "/v1/records", {"raw": "0x" + signed.raw.hex(), "payloads": payloads}, len(records)
 
 
 def bank_submissions(preset: Preset, chain_id: int, authorization: bytes, bank: str,
@@ -210,13 +208,9 @@ def bank_submissions(preset: Preset, chain_id: int, authorization: bytes, bank: 
         if planned.bank != bank:
             continue
         enterprise_key = derive_private_key(enterprise_key_seed(seed, planned.code.code))
-        enterprise = planned.code.to_bytes32()
-        signature = sign_digest(enterprise_key, bindings.grant_digest(
-            chain_id, authorization, enterprise, key.address, ALL_KINDS_SCOPE,
-            GRANT_EXPIRES_AT_S, 0))
-        raw = sign_legacy(key, chain_id, nonce, authorization, bindings.encode_grant(
-            enterprise, ALL_KINDS_SCOPE, GRANT_EXPIRES_AT_S, 0, signature.v, signature.r,
-            signature.s))
+        consent = sign_consent(enterprise_key, chain_id, authorization, planned.code,
+                               key.address, ALL_KINDS_SCOPE, GRANT_EXPIRES_AT_S, 0)
+        raw = build_grant(TransactionSigner(key, chain_id), nonce, authorization, consent)
         nonce += 1
         yield "/v1/grants", {"raw": "0x" + raw.hex()}, 1
 
