@@ -24,6 +24,11 @@ round timeout and round after round of re-execution, so the loader keeps at most
 proposal's worth (10 batches, the node's smallest adaptive proposal) uncommitted.
 The load rate (records, transactions and blocks per second of wall time) goes into the
 snapshot's manifest and into the query benchmark's report.
+
+`--target URL…` loads the data set into a network that is already running (`yrdchain up`,
+Compose, Kubernetes; the preset and nodes come from each URL's `/status`) and writes the
+Locust run description instead of a snapshot; `--into TEMPLATE` (`http://{node_id}:8600`) is
+the same with every node of the preset named by the template.
 """
 
 from __future__ import annotations
@@ -62,14 +67,8 @@ from chain.records import (
     RecordKind,
 )
 from contracts import bindings
-from nodes.cluster.network import (
-    NetworkProcess,
-    find_free_base_port,
-    start_node,
-    stop_node,
-    wait_ready,
-    write_network,
-)
+from nodes.cluster.network import NetworkProcess, find_free_base_port, write_network
+from nodes.cluster.running import attach_network, start_network
 
 BATCH_RECORDS = bindings.PUBLISH_BATCH_LIMIT  # 64 records per publish_batch transaction
 BATCH_GAS = 20_000_000  # a 64-record batch uses about 9 M gas; the block limit is 300 M
@@ -279,11 +278,6 @@ class SenderStream:
             await asyncio.sleep(POLL_INTERVAL_S)
 
 
-def node_urls(members: list[NetworkProcess]) -> dict[str, str]:
-    """Node id -> base URL of a network started here."""
-    return {member.config.node_id: member.config.url for member in members}
-
-
 def home_urls(preset: Preset, nodes: dict[str, str]) -> dict[str, str]:
     """The first node of each city: where that city's institutions send."""
     urls: dict[str, str] = {}
@@ -419,18 +413,9 @@ def build_snapshot(preset_name: str, size: DatasetSize, seed: int,
     target = snapshot_directory(preset_name, size, seed, cache)
     with tempfile.TemporaryDirectory(prefix="yrd-dataset-") as temporary:
         network_dir = Path(temporary) / NETWORK_DIRECTORY_NAME
-        members = write_network(preset, network_dir, find_free_base_port(len(preset.nodes)),
-                                "none")
-        (network_dir / "logs").mkdir()
         load_average = os.getloadavg()
-        try:
-            for member in members:
-                start_node(member, network_dir / "logs")
-            wait_ready(members)
-            figures = asyncio.run(load(preset, node_urls(members), planned, seed, progress))
-        finally:
-            for member in members:
-                stop_node(member)
+        with start_network(preset, network_dir) as network:
+            figures = asyncio.run(load(preset, network.urls(), planned, seed, progress))
         shutil.rmtree(network_dir / "logs", ignore_errors=True)
         manifest = {
             "preset": preset_name, "size": asdict(size), "seed": seed,
@@ -482,27 +467,20 @@ def run_description(preset: Preset, nodes: dict[str, str], planned: list[Planned
     }
 
 
-def load_into(preset_name: str, size: DatasetSize, seed: int, url_template: str,
-              run_file: Path) -> LoadFigures:
-    """Load the data set into a network running elsewhere (docker compose) and describe it."""
-    preset = get_preset(preset_name)
-    nodes = {node.node_id: url_template.format(node_id=node.node_id) for node in preset.nodes}
-    with httpx.Client(timeout=5.0) as client:
-        deadline = time.monotonic() + 300.0
-        for url in nodes.values():
-            while True:
-                try:
-                    if client.get(f"{url}/status").status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"{url} did not answer /status within 300 s")
-                time.sleep(1.0)
-    planned = plan_enterprises(preset, size, seed)
-    figures = asyncio.run(load(preset, nodes, planned, seed))
-    run_file.parent.mkdir(parents=True, exist_ok=True)
-    run_file.write_text(json.dumps(run_description(preset, nodes, planned)), "utf-8")
+def template_urls(preset_name: str, url_template: str) -> list[str]:
+    """Every node's URL of a preset from a template such as `http://{node_id}:8600`."""
+    return [url_template.format(node_id=node.node_id) for node in get_preset(preset_name).nodes]
+
+
+def load_into(size: DatasetSize, seed: int, target: list[str], run_file: Path,
+              progress: bool = True) -> LoadFigures:
+    """Load the data set into a running network (its nodes' URLs) and describe it."""
+    with attach_network(target) as network:
+        planned = plan_enterprises(network.preset, size, seed)
+        figures = asyncio.run(load(network.preset, network.urls(), planned, seed, progress))
+        run_file.parent.mkdir(parents=True, exist_ok=True)
+        run_file.write_text(json.dumps(run_description(network.preset, network.urls(),
+                                                       planned)), "utf-8")
     return figures
 
 
@@ -518,12 +496,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--into", metavar="URL_TEMPLATE",
                         help="load into a running network instead, e.g. "
                              "http://{node_id}:8600 (docker compose); no snapshot")
+    parser.add_argument("--target", nargs="+", metavar="URL",
+                        help="load into a running network instead (every node's URL, e.g. "
+                             "from `yrdchain up`); no snapshot")
     parser.add_argument("--run-file", type=Path, default=Path("run.json"),
-                        help="with --into: where to write the Locust run description")
+                        help="with --target or --into: where to write the Locust run "
+                             "description")
     arguments = parser.parse_args(argv)
-    if arguments.into:
-        figures = load_into(arguments.preset, SIZES[arguments.size], arguments.seed,
-                            arguments.into, arguments.run_file)
+    target = arguments.target or (template_urls(arguments.preset, arguments.into)
+                                  if arguments.into else None)
+    if target:
+        figures = load_into(SIZES[arguments.size], arguments.seed, target, arguments.run_file)
         print(json.dumps(asdict(figures), indent=2))
         return 0
     snapshot = ensure_snapshot(arguments.preset, SIZES[arguments.size], arguments.seed,

@@ -346,17 +346,16 @@ def measure_yrdchain(seconds: float, transactions: int, cache: Path) -> list[Rat
     genesis = build_genesis(preset)
     grants = [p.code.code for p in plan_enterprises(preset, SIZES["smoke"], 1)
               if p.bank == "bank:shanghai"]
-    with live_network(snapshot) as members:
-        node = next(m for m in members if m.config.node_id == "shanghai-1")
-        target = Target("yrdchain", f"{node.config.url}/rpc", preset.chain_id,
+    with live_network(snapshot) as network:
+        url = network.url("shanghai-1")
+        target = Target("yrdchain", f"{url}/rpc", preset.chain_id,
                         genesis.contracts.consortium, genesis.contracts.registry)
         bureau = preset.key("bureau:shanghai").address
         nonce = int(httpx.post(target.rpc_url, json={
             "jsonrpc": "2.0", "id": 1, "method": "eth_getTransactionCount",
             "params": ["0x" + bureau.hex(), "pending"]}).json()["result"], 16)
         rates = asyncio.run(measure_target(target, seconds, transactions, 0, nonce))
-        rates.insert(0, asyncio.run(signed_reports(node.config.url, node.config.node_id,
-                                                   seconds, grants)))
+        rates.insert(0, asyncio.run(signed_reports(url, "shanghai-1", seconds, grants)))
     return rates
 
 

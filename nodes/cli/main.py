@@ -66,7 +66,8 @@ def _up(arguments: argparse.Namespace) -> int:
     from nodes.cli.up import run_network
 
     return run_network(get_preset(arguments.preset), Path(arguments.data_dir),
-                       arguments.base_port, arguments.latency, arguments.control)
+                       arguments.base_port, arguments.latency, arguments.control,
+                       arguments.supervisor_port)
 
 
 ExtraCommand = tuple[str, Callable[[list[str]], int]]
@@ -113,6 +114,8 @@ def build_parser(extra: Mapping[str, ExtraCommand] | None = None) -> argparse.Ar
     up.add_argument("--latency", choices=["none", "regional"], default="none")
     up.add_argument("--control", action="store_true",
                     help="let the dashboard stop nodes, partition cities and slow links")
+    up.add_argument("--supervisor-port", type=int, default=0,
+                    help="with --control: the supervisor's loopback port (default: any free)")
     up.set_defaults(run=_up)
     for name, (summary, run) in (extra or {}).items():
         command = commands.add_parser(name, help=summary, add_help=False)
