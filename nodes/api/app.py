@@ -17,6 +17,7 @@ from chain.errors import MalformedInput, OversizedInput, YrdError
 from contracts import bindings
 from nodes.api.http_io import BoundedJsonBodies, error_response, parse_hex, parse_json, read_body
 from nodes.api.rate_limits import RateLimits
+from nodes.api.request_log import RequestLog, commit_logger
 from nodes.api.rest import install_error_handlers, read_router, write_router
 from nodes.api.rpc import rpc_router
 from nodes.api.services import NodeServices, build_services
@@ -120,6 +121,8 @@ def create_app(runtime: NodeRuntime) -> FastAPI:
     app.include_router(dashboard_router(runtime))
     mount_api(app, runtime)
     runtime.commit_hooks.append(lambda committed: announce_commit(runtime, committed))
+    runtime.commit_hooks.append(commit_logger(runtime.config.node_id))
+    app.add_middleware(RequestLog, node_id=runtime.config.node_id)
     return app
 
 
