@@ -15,8 +15,13 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# make demo [BASE_PORT=8600] [KEEP=1]: node i listens on BASE_PORT+i (default: a free block);
+# KEEP=1 keeps the nodes up after the story, with their URLs, until Ctrl-C.
+BASE_PORT ?=
+KEEP ?=
+
 demo: $(STAMP)
-	$(VENV)/bin/yrdchain demo
+	$(VENV)/bin/yrdchain demo $(if $(BASE_PORT),--base-port $(BASE_PORT)) $(if $(KEEP),--keep-running)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check chain nodes contracts simulator benchmarks tests

@@ -23,10 +23,10 @@ from typing import Any
 from chain.presets import Preset, get_preset
 from chain.records import ALL_KINDS_SCOPE, CreditRecord, RecordKind
 from nodes.cli.progress import Progress
-from nodes.cli.signals import terminate_as_interrupt
 from nodes.client import ApiError, Enterprise, Institution, NodeClient
 from nodes.cluster.network import find_free_base_port
 from nodes.cluster.running import RunningNetwork, start_network
+from nodes.cluster.stop_signals import terminate_as_interrupt
 
 Printer = Callable[[str], None]
 GRANT_LIFETIME_S = 30 * 24 * 3600

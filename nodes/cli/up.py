@@ -14,9 +14,9 @@ from pathlib import Path
 
 from chain.presets import Preset
 from nodes.cli.progress import Progress
-from nodes.cli.signals import terminate_as_interrupt
 from nodes.cluster.keys import describe_keys
 from nodes.cluster.running import RunningNetwork, start_network
+from nodes.cluster.stop_signals import terminate_as_interrupt
 
 Printer = Callable[[str], None]
 WATCH_INTERVAL_S = 1.0

@@ -36,6 +36,7 @@ from nodes.cluster.network import (
     wait_ready,
     write_network,
 )
+from nodes.cluster.stop_signals import uninterrupted
 from nodes.cluster.supervisor import Supervisor
 
 ATTACH_TIMEOUT_S = 300.0  # a network from Compose or Kubernetes may still be pulling images
@@ -172,7 +173,8 @@ def start_network(preset: Preset, data_dir: Path, base_port: int | None = None,
     network = RunningNetwork(preset, _nodes_of(members, preset), data_dir, members)
     try:
         for member in members:
-            start_node(member, log_dir)
+            with uninterrupted():  # the handle is kept before a stop signal is raised
+                start_node(member, log_dir)
         if control:
             network.supervisor = Supervisor(members, data_dir, log_dir)
             network.supervisor.serve(supervisor_port)
