@@ -238,7 +238,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{' '.join(sys.argv[1:] if argv is None else argv)}`\n\n"
             + "\n".join(table) + "\n")
     print(text)
-    markdown, data = results_path("commit", smoke=arguments.smoke)
+    markdown, data = results_path("commit-target" if arguments.target else "commit",
+                                  smoke=arguments.smoke)
     markdown.write_text(text, encoding="utf-8")
     data.write_text(json.dumps([asdict(f) for f in figures], indent=2) + "\n", encoding="utf-8")
     return 0

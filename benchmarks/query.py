@@ -185,6 +185,9 @@ class Sampler:
                   "nodes_rss_end_mib": round(rss[-1], 1) if rss else 0.0}
         if cpu["locust_busiest_process_percent"] >= SATURATED_PROCESS_PERCENT:
             verdict = "load generator (a Locust process used a full core)"
+        elif not self.nodes:
+            verdict = (f"unknown for the nodes (not on this machine); this machine's CPU "
+                       f"{cpu['machine_percent']:.0f}% busy")
         elif cpu["machine_percent"] >= 95.0:
             share = cpu["nodes_percent"] / max(cpu["nodes_percent"] + cpu["locust_percent"], 1)
             verdict = (f"machine CPU (all {cores} cores busy; nodes took {share:.0%} of what "
@@ -368,7 +371,8 @@ def run(preset_name: str, size_name: str, seed: int, seconds: float, users: int,
         target: list[str] | None = None, skip_load: bool = False) -> dict[str, Any]:
     """Every phase on one live network; returns the report document."""
     date = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d")
-    output = RESULTS_DIRECTORY / ("smoke" if smoke else "") / f"{result_name(workers)}-{date}"
+    output = RESULTS_DIRECTORY / ("smoke" if smoke else "") / (
+        f"{result_name(workers, bool(target))}-{date}")
     shutil.rmtree(output, ignore_errors=True)
     output.mkdir(parents=True)
     results: list[PhaseResult] = []
@@ -404,9 +408,10 @@ def run(preset_name: str, size_name: str, seed: int, seconds: float, users: int,
     }
 
 
-def result_name(workers: int) -> str:
-    """`query`, or `query-w<N>` for a run with N Locust workers (kept apart)."""
-    return f"query-w{workers}" if workers else "query"
+def result_name(workers: int, target: bool = False) -> str:
+    """`query`, `query-w<N>` with N Locust workers, `query-target` on a running network."""
+    name = "query-target" if target else "query"
+    return f"{name}-w{workers}" if workers else name
 
 
 def _line(result: PhaseResult) -> str:
@@ -446,7 +451,7 @@ def render(report: dict[str, Any], command: str) -> str:
             f"| {phase['name']} ({' + '.join(phase['classes'])}) | {phase['users']} | "
             f"{phase['seconds']:g} | {phase['requests']:,} | {phase['failures']} | "
             f"{phase['requests_per_s']:,} | {phase['p50_ms']:g} | {phase['p99_ms']:g} | "
-            f"{cpu['nodes_percent']} | {cpu['locust_percent']} "
+            f"{'-' if report.get('target') else cpu['nodes_percent']} | {cpu['locust_percent']} "
             f"({cpu['locust_busiest_process_percent']}) | {cpu['machine_percent']} | "
             f"{phase['saturated']} | {phase['load_average'][0]} / {phase['load_average'][3]} |")
     lines += ["", "| ratio | value |", "|---|---:|"]
@@ -466,10 +471,12 @@ def render(report: dict[str, Any], command: str) -> str:
     at80 = phases.get("at80")
     if at80:
         memory = at80["memory_mib"]
+        resident = ("" if report.get("target") else
+                    f"; nodes' resident memory {memory['nodes_rss_start_mib']} -> "
+                    f"{memory['nodes_rss_end_mib']} MiB")
         lines += ["", f"At 80% of the maximum ({at80['requests_per_s']:,} req/s offered as "
                   f"{at80['users']} users paced): p50 {at80['p50_ms']:g} ms, p99 "
-                  f"{at80['p99_ms']:g} ms, {at80['failures']} failures; nodes' resident memory "
-                  f"{memory['nodes_rss_start_mib']} -> {memory['nodes_rss_end_mib']} MiB."]
+                  f"{at80['p99_ms']:g} ms, {at80['failures']} failures{resident}."]
     lines += ["", "Per city pair (querier city -> origin city), phase max:", "",
               "| request | requests | failures | req/s | p50 ms | p99 ms |",
               "|---|---:|---:|---:|---:|---:|"]
@@ -523,7 +530,8 @@ def main(argv: list[str] | None = None) -> int:
                                                         else sys.argv[1:])
     text = render(report, command.strip())
     print(text)
-    markdown, data = results_path(result_name(arguments.workers), smoke=arguments.smoke)
+    markdown, data = results_path(result_name(arguments.workers, bool(arguments.target)),
+                                  smoke=arguments.smoke)
     markdown.write_text(text, encoding="utf-8")
     data.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {markdown} and {data}", file=sys.stderr)

@@ -67,7 +67,7 @@ def _node(arguments: argparse.Namespace) -> int:
 def _up(arguments: argparse.Namespace) -> int:
     from nodes.cli.up import run_network
 
-    return run_network(get_preset(arguments.preset), Path(arguments.data_dir),
+    return run_network(get_preset(arguments.preset), Path(arguments.data_dir).resolve(),
                        arguments.base_port, arguments.latency, arguments.control,
                        arguments.supervisor_port)
 
