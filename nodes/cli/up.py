@@ -82,5 +82,9 @@ def run_network(preset: Preset, data_dir: Path, base_port: int, latency: str,
                 say("stopping…")
     except KeyboardInterrupt:
         pass
+    except (RuntimeError, OSError) as failed:  # a port in use, a node that would not start
+        say(f"error: {failed} (node logs in {data_dir / 'logs'})")
+        say("all nodes stopped")
+        return 1
     say("all nodes stopped")
     return 0

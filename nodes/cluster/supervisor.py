@@ -55,7 +55,11 @@ class Supervisor:
     def serve(self, port: int = 0) -> str:
         """Start the control server on a loopback port (0: any free one); publish its URL."""
         handler = _handler_for(self)
-        self._server = ThreadingHTTPServer((LOOPBACK, port), handler)
+        try:
+            self._server = ThreadingHTTPServer((LOOPBACK, port), handler)
+        except OSError as error:
+            raise OSError(error.errno, f"the supervisor cannot listen on {LOOPBACK}:{port}: "
+                                       f"{error.strerror}") from error
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, name="supervisor",
                          daemon=True).start()

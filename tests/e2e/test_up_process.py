@@ -62,6 +62,19 @@ def read_until(process: subprocess.Popen[str], marker: str) -> list[str]:
     raise AssertionError(f"no {marker!r} in: {lines}")
 
 
+def processes_using(data_dir: Path) -> list[psutil.Process]:
+    """Live processes whose command line names `data_dir` (the nodes of one network)."""
+    found = []
+    for process in psutil.process_iter(["cmdline", "status"]):
+        try:
+            if process.info["status"] != psutil.STATUS_ZOMBIE and any(
+                    str(data_dir) in part for part in process.info["cmdline"] or ()):
+                found.append(process)
+        except psutil.Error:
+            continue
+    return found
+
+
 def assert_all_stopped(process: subprocess.Popen[str], nodes: list[psutil.Process],
                        data_dir: Path, base: int, supervisor_port: int) -> str:
     rest, _ = process.communicate(timeout=STOP_TIMEOUT_S)
@@ -73,6 +86,7 @@ def assert_all_stopped(process: subprocess.Popen[str], nodes: list[psutil.Proces
             httpx.get(f"http://127.0.0.1:{port}/status", timeout=1.0)
     assert not (data_dir / "supervisor.json").exists()
     assert "Traceback" not in rest
+    assert processes_using(data_dir) == []
     return rest
 
 
@@ -109,6 +123,26 @@ def test_up_says_where_it_is_and_stops_every_node_on_a_signal(tmp_path: Path,
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_a_supervisor_port_in_use_is_a_message_and_no_node_is_left(tmp_path: Path) -> None:
+    base = free_block(4)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", free_block(1, base + 4)))
+        taken.listen()
+        supervisor_port = taken.getsockname()[1]
+        process = start_up(tmp_path, base, supervisor_port)
+        try:
+            rest, _ = process.communicate(timeout=STOP_TIMEOUT_S)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    assert process.returncode == 1
+    assert f"the supervisor cannot listen on 127.0.0.1:{supervisor_port}" in rest
+    assert "Traceback" not in rest
+    assert processes_using(tmp_path) == []
+    assert not (tmp_path / "supervisor.json").exists()
 
 
 def test_sigterm_while_starting_leaves_no_node_behind(tmp_path: Path) -> None:
