@@ -9,6 +9,8 @@ node process renders them as `key=value` text or JSON lines (`nodes/cli/logs.py`
   and field of the `{error, message, field}` body. At most `MAX_REFUSED_LINES_PER_S` lines a
   second, so a flood of refusals cannot flood the disk; the rest are counted and reported in
   one `refused_suppressed` line.
+  A JSON-RPC answer is HTTP 200 even when it refuses: an `/rpc` answer whose (small) body holds
+  an error object is logged the same way, with `rpc_code`.
 - `disconnect` (INFO): the client hung up before its request was read or answered. This is
   ordinary (a closed browser tab, a load generator stopping), so it is one line, not a traceback.
 """
@@ -29,6 +31,7 @@ LOGGER = logging.getLogger("yrdchain.node")
 FIELDS = "fields"  # the LogRecord attribute holding an event's fields
 MAX_REFUSED_LINES_PER_S = 50  # beyond this, refusals in the same second are only counted
 MAX_LOGGED_BODY_BYTES = 2_048  # an error body is small; never buffer more of one to log it
+RPC_PATH = "/rpc"
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -74,6 +77,22 @@ def _error_fields(body: bytes) -> dict[str, Any]:
     return {key: document[key] for key in ("error", "field") if document.get(key) is not None}
 
 
+def rpc_error_fields(body: bytes) -> dict[str, Any] | None:
+    """The first error of a JSON-RPC answer (single or batch), or None when it has none."""
+    if b'"error"' not in body:
+        return None
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return None
+    answers = document if isinstance(document, list) else [document]
+    for answer in answers:
+        error = answer.get("error") if isinstance(answer, dict) else None
+        if isinstance(error, dict):
+            return {"rpc_code": error.get("code"), "message": str(error.get("message"))[:200]}
+    return None
+
+
 class RefusalBudget:
     """Counts refusal lines per second; says when to stop writing them."""
 
@@ -112,14 +131,15 @@ class RequestLog:
             return
         status = 0
         body = bytearray()
+        rpc = scope["path"] == RPC_PATH
 
         async def watch(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = int(message["status"])
-            elif (message["type"] == "http.response.body" and status >= 400
-                  and len(body) < MAX_LOGGED_BODY_BYTES):
-                body.extend(bytes(message.get("body", b""))[:MAX_LOGGED_BODY_BYTES])
+            elif (message["type"] == "http.response.body" and (status >= 400 or rpc)
+                  and len(body) <= MAX_LOGGED_BODY_BYTES):
+                body.extend(bytes(message.get("body", b""))[:MAX_LOGGED_BODY_BYTES + 1])
             await send(message)
 
         try:
@@ -128,8 +148,14 @@ class RequestLog:
             log_event(logging.INFO, "disconnect", node=self.node_id, method=scope["method"],
                       path=scope["path"])
             return
-        if status >= 400 and self.budget.take(time.monotonic()):
-            log_event(refusal_level(status), "refused", node=self.node_id,
-                      method=scope["method"], path=scope["path"], status=status,
-                      **_error_fields(bytes(body)),
-                      client=(scope.get("client") or ("", 0))[0])
+        client = (scope.get("client") or ("", 0))[0]
+        if status >= 400:
+            if self.budget.take(time.monotonic()):
+                log_event(refusal_level(status), "refused", node=self.node_id,
+                          method=scope["method"], path=scope["path"], status=status,
+                          **_error_fields(bytes(body)), client=client)
+        elif rpc and len(body) <= MAX_LOGGED_BODY_BYTES:
+            refused = rpc_error_fields(bytes(body))
+            if refused is not None and self.budget.take(time.monotonic()):
+                log_event(logging.INFO, "refused", node=self.node_id, method=scope["method"],
+                          path=scope["path"], status=status, **refused, client=client)

@@ -41,8 +41,15 @@ def test_commit_and_refusals_are_one_line_each(preset: Preset, genesis: Genesis,
 
     assert node.client.post("/v1/transactions", json={"raw": "0x12"}).status_code == 400
     assert node.client.get("/v1/enterprises/not-a-code").status_code in (400, 404)
+    answer = node.client.post("/rpc", json={"jsonrpc": "2.0", "id": 1, "method": "eth_nothing",
+                                            "params": []})
+    assert answer.status_code == 200 and answer.json()["error"]["code"] == -32601
+    assert node.client.post("/rpc", json={"jsonrpc": "2.0", "id": 2, "method": "eth_chainId",
+                                          "params": []}).json()["result"]
     refused = events(caplog, "refused")
-    assert len(refused) == 2
+    assert len(refused) == 3
+    assert refused[2]["path"] == "/rpc" and refused[2]["rpc_code"] == -32601
+    assert refused[2]["status"] == 200 and "eth_nothing" in refused[2]["message"]
     assert refused[0]["method"] == "POST" and refused[0]["path"] == "/v1/transactions"
     assert refused[0]["status"] == 400 and refused[0]["error"] and refused[0]["level"] == "INFO"
     assert refused[1]["path"] == "/v1/enterprises/not-a-code"
