@@ -204,10 +204,11 @@ def run_network_demo(preset_name: str = "yrd-2021", data_dir: Path | None = None
             with terminate_as_interrupt(), start_network(
                     preset, directory, port, on_ready=progress.ready) as network:
                 progress.done(f"{len(network.nodes)} nodes answer (logs in {network.log_dir})")
-                for node in network.nodes:
-                    say(f"  {node.node_id:<13} {node.city:<10} {node.url}")
+                for node in network.nodes:  # URLs only where they stay alive: see the summary
+                    say(f"  {node.node_id:<13} {node.city:<10} port {node.url.rsplit(':', 1)[1]}")
                 session = DemoSession(preset, {node.node_id: NodeClient(node.url)
                                                for node in network.nodes}, say)
+                session.facts["urls"] = network.urls()
                 try:
                     published = _publish(session)
                     reports = _queries(session)
