@@ -15,8 +15,13 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# make demo [BASE_PORT=8600] [KEEP=1]: node i listens on BASE_PORT+i (default: a free block);
+# KEEP=1 keeps the nodes up after the story, with their URLs, until Ctrl-C.
+BASE_PORT ?=
+KEEP ?=
+
 demo: $(STAMP)
-	$(VENV)/bin/yrdchain demo
+	$(VENV)/bin/yrdchain demo $(if $(BASE_PORT),--base-port $(BASE_PORT)) $(if $(KEEP),--keep-running)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check chain nodes contracts simulator benchmarks tests
@@ -48,6 +53,9 @@ bench-engine: $(STAMP)
 
 # Benchmarks (see benchmarks/README.md). bench-query: PRESET=local4|yrd-2021, SIZE=default,
 # SEED=1, BENCH_SECONDS=60, USERS=32, WORKERS=0 (Locust worker processes on this machine).
+# TARGET="http://host:8600 …" (every node's URL): bench-commit, bench-query and bench-load use
+# that running network instead of starting one.
+TARGET ?=
 PRESET ?= local4
 SIZE ?= default
 SEED ?= 1
@@ -57,20 +65,23 @@ WORKERS ?= 0
 
 bench-query: $(STAMP)
 	$(PY) -m benchmarks.query --preset $(PRESET) --size $(SIZE) --seed $(SEED) \
-		--seconds $(BENCH_SECONDS) --users $(USERS) --workers $(WORKERS)
+		--seconds $(BENCH_SECONDS) --users $(USERS) --workers $(WORKERS) \
+		$(if $(TARGET),--target $(TARGET))
 
 bench-sig: $(STAMP)
 	$(PY) -m benchmarks.sig
 
 bench-commit: $(STAMP)
-	$(PY) -m benchmarks.commit
+	$(PY) -m benchmarks.commit $(if $(TARGET),--target $(TARGET))
 
 bench-peers: $(STAMP) peers-install
 	$(PY) -m benchmarks.peers
 
-# Builds the data set snapshot only (SIZE=full: 100,000 enterprises, 1,000,000 records; hours).
+# Builds the data set snapshot only (SIZE=full: 100,000 enterprises, 1,000,000 records; hours),
+# or with TARGET loads it into that running network.
 bench-load: $(STAMP)
-	$(PY) -m benchmarks.dataset --preset $(PRESET) --size $(SIZE) --seed $(SEED)
+	$(PY) -m benchmarks.dataset --preset $(PRESET) --size $(SIZE) --seed $(SEED) \
+		$(if $(TARGET),--target $(TARGET))
 
 # Hardhat and ganache for bench-peers; `npm ci` runs only when package-lock.json changed.
 peers-install:

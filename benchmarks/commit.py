@@ -7,6 +7,10 @@ bureau sends to its own city's node), and watches committed blocks on one node: 
 latency is from the moment its POST returned to the moment the watcher saw its block committed
 (the watcher polls every 50 ms, so latencies carry up to that much error). It prints a table and
 writes it under benchmarks/results/.
+
+`--target URL…` measures a network that is already running instead (`yrdchain up`, Compose,
+Kubernetes): the preset and nodes come from each URL's `/status`, the bureaus' nonces from the
+chain, and the watcher starts at the current height; nothing is started or stopped.
 """
 
 from __future__ import annotations
@@ -25,19 +29,12 @@ import httpx
 
 from benchmarks.machine import describe_machine, results_path
 from chain.blocks import decode_block
+from chain.builder import TransactionSigner, build_publish
 from chain.crypto import keccak
 from chain.genesis import build_genesis
 from chain.presets import get_preset
-from chain.records import CreditRecord, RecordKind, encode_record, payload_hash, record_id_for
-from chain.wallet import sign_legacy
-from contracts import bindings
-from nodes.cluster.network import (
-    find_free_base_port,
-    start_node,
-    stop_node,
-    wait_ready,
-    write_network,
-)
+from chain.records import CreditRecord, RecordKind
+from nodes.cluster.running import RunningNetwork, attach_network, start_network
 from nodes.runtime.frames import decode_frames
 
 POLL_INTERVAL_S = 0.05
@@ -62,32 +59,31 @@ class CommitFigures:
     blocks: int
 
 
-def _transactions(preset_name: str, count: int) -> list[tuple[str, bytes]]:
+def _transactions(preset_name: str, count: int, first_nonces: dict[str, int] | None = None,
+                  tag: str = "") -> list[tuple[str, bytes]]:
     """(city, raw) publishes, round robin over the preset's cities, nonces in order."""
     preset = get_preset(preset_name)
     genesis = build_genesis(preset)
     cities = [city.value for city in preset.cities]
-    nonces = dict.fromkeys(cities, 0)
+    nonces = dict.fromkeys(cities, 0) | (first_nonces or {})
     transactions = []
     for number in range(count):
         city = cities[number % len(cities)]
         key = preset.key(f"bureau:{city}")
         enterprise = preset.enterprises[number % len(preset.enterprises)]
-        record = CreditRecord(enterprise.credit_code, RecordKind.TAX, "2024", {"n": number})
-        digest = payload_hash(encode_record(record))
-        raw = sign_legacy(key, preset.chain_id, nonces[city], genesis.contracts.registry,
-                          bindings.encode_publish(record_id_for(key.address, digest),
-                                                  enterprise.credit_code.to_bytes32(),
-                                                  int(RecordKind.TAX), digest))
+        record = CreditRecord(enterprise.credit_code, RecordKind.TAX, "2024",
+                              {"n": number, "run": tag} if tag else {"n": number})
+        raw = build_publish(TransactionSigner(key, preset.chain_id), nonces[city],
+                            genesis.contracts.registry, record).raw
         nonces[city] += 1
         transactions.append((city, raw))
     return transactions
 
 
 async def _watch(url: str, seen: dict[bytes, float], stop: asyncio.Event,
-                 counters: dict[str, int]) -> None:
+                 counters: dict[str, int], first_height: int = 1) -> None:
     async with httpx.AsyncClient(timeout=10.0) as client:
-        next_height = 1
+        next_height = first_height
         while not stop.is_set():
             try:
                 response = await client.get(f"{url}/peer/blocks",
@@ -143,13 +139,13 @@ def _percentile(values: list[float], fraction: float) -> float:
 
 
 async def _run_load(urls: dict[str, str], watch_url: str, transactions: list[tuple[str, bytes]],
-                    rate: float) -> tuple[dict[bytes, float], dict[bytes, float], dict[str, int],
-                                          float]:
+                    rate: float, first_height: int = 1) -> tuple[
+                        dict[bytes, float], dict[bytes, float], dict[str, int], float]:
     submitted: dict[bytes, float] = {}
     seen: dict[bytes, float] = {}
     counters = {"refused": 0, "blocks": 0}
     stop = asyncio.Event()
-    watcher = asyncio.create_task(_watch(watch_url, seen, stop, counters))
+    watcher = asyncio.create_task(_watch(watch_url, seen, stop, counters, first_height))
     began = time.monotonic()
     await _offer(urls, transactions, rate, submitted, counters)
     offered_for = time.monotonic() - began
@@ -161,28 +157,37 @@ async def _run_load(urls: dict[str, str], watch_url: str, transactions: list[tup
     return submitted, seen, counters, offered_for
 
 
-def measure(preset_name: str, latency: str, seconds: float, rate: float) -> CommitFigures:
-    """Start a fresh network, offer load, and measure."""
-    preset = get_preset(preset_name)
-    transactions = _transactions(preset_name, int(seconds * rate))
-    with tempfile.TemporaryDirectory(prefix=f"bench-{preset_name}-") as directory:
-        data_dir = Path(directory)
-        members = write_network(preset, data_dir, find_free_base_port(len(preset.nodes)),
-                                latency)
-        (data_dir / "logs").mkdir()
-        try:
-            for member in members:
-                start_node(member, data_dir / "logs")
-            wait_ready(members)
-            urls = {}
-            for member in members:
-                city = preset.node(member.config.node_id).city.value
-                urls.setdefault(city, member.config.url)
-            submitted, seen, counters, offered_for = asyncio.run(
-                _run_load(urls, members[0].config.url, transactions, rate))
-        finally:
-            for member in members:
-                stop_node(member)
+def _offer_and_watch(network: RunningNetwork, seconds: float, rate: float) -> tuple[
+        dict[bytes, float], dict[bytes, float], dict[str, int], float]:
+    """Sign the load for the network's current nonces and height, offer it, watch commits."""
+    preset = network.preset
+    urls = network.home_urls()
+    first_nonces = {}
+    for city, url in urls.items():
+        address = "0x" + preset.key(f"bureau:{city}").address.hex()
+        answer = network.client.post(f"{url}/rpc", json={
+            "jsonrpc": "2.0", "id": 1, "method": "eth_getTransactionCount",
+            "params": [address, "pending"]}).json()
+        first_nonces[city] = int(answer["result"], 16)
+    watch_url = network.nodes[0].url
+    height = int(network.status(network.nodes[0].node_id)["height"])
+    transactions = _transactions(preset.name, int(seconds * rate), first_nonces,
+                                 tag=f"{time.time_ns()}" if not network.started_here else "")
+    return asyncio.run(_run_load(urls, watch_url, transactions, rate, height + 1))
+
+
+def measure(preset_name: str, latency: str, seconds: float, rate: float,
+            target: list[str] | None = None) -> CommitFigures:
+    """Start a fresh network (or attach to `target`), offer load, and measure."""
+    if target:
+        with attach_network(target) as network:
+            preset_name, latency = network.preset.name, "target"
+            submitted, seen, counters, offered_for = _offer_and_watch(network, seconds, rate)
+    else:
+        with tempfile.TemporaryDirectory(prefix=f"bench-{preset_name}-") as directory, \
+                start_network(get_preset(preset_name), Path(directory),
+                              latency=latency) as network:
+            submitted, seen, counters, offered_for = _offer_and_watch(network, seconds, rate)
     committed = [h for h in submitted if h in seen]
     latencies = [(seen[h] - submitted[h]) * 1000 for h in committed]
     first = min(submitted.values(), default=0.0)
@@ -207,13 +212,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--smoke", action="store_true", help="local4 only, a few seconds")
     parser.add_argument("--only", help="preset:latency, e.g. local4:none")
+    parser.add_argument("--target", nargs="+", metavar="URL",
+                        help="measure a running network (every node's URL) instead of "
+                             "starting one")
+    parser.add_argument("--rate", type=float, default=20.0,
+                        help="with --target: offered transactions per second")
     arguments = parser.parse_args(argv)
     configurations = [("local4", "none", 20.0)] if arguments.smoke else [
         c for c in CONFIGURATIONS if not arguments.only or f"{c[0]}:{c[1]}" == arguments.only]
+    if arguments.target:
+        configurations = [("target", "target", arguments.rate)]
     seconds = 3.0 if arguments.smoke else arguments.seconds
     figures = []
     for preset_name, latency, rate in configurations:
-        figure = measure(preset_name, latency, seconds, rate)
+        figure = measure(preset_name, latency, seconds, rate, arguments.target)
         print(json.dumps(asdict(figure)), flush=True)
         figures.append(figure)
     table = ["| preset | latency | offered tx/s | committed | throughput tx/s | p50 ms | "
@@ -226,7 +238,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{' '.join(sys.argv[1:] if argv is None else argv)}`\n\n"
             + "\n".join(table) + "\n")
     print(text)
-    markdown, data = results_path("commit", smoke=arguments.smoke)
+    markdown, data = results_path("commit-target" if arguments.target else "commit",
+                                  smoke=arguments.smoke)
     markdown.write_text(text, encoding="utf-8")
     data.write_text(json.dumps([asdict(f) for f in figures], indent=2) + "\n", encoding="utf-8")
     return 0

@@ -45,11 +45,12 @@ import coincurve
 from eth_account import Account
 
 from benchmarks.machine import cpu_model, results_path
+from chain.builder import TransactionSigner, build_publish
 from chain.crypto import Address
 from chain.genesis import Genesis, build_genesis
 from chain.ledger import Ledger
 from chain.presets import get_preset
-from chain.records import CreditRecord, RecordKind, encode_record, payload_hash, record_id_for
+from chain.records import CreditRecord, RecordKind
 from chain.storage import MemoryBlockStore
 from chain.transactions import (
     AdmittedTransaction,
@@ -59,8 +60,6 @@ from chain.transactions import (
     decode_transaction,
     recover_sender,
 )
-from chain.wallet import sign_legacy
-from contracts import bindings
 
 PRESET = "local4"
 PUBLISHERS = ("bureau:shanghai", "bureau:nanjing", "bureau:hangzhou", "bureau:hefei")
@@ -135,12 +134,8 @@ def publish_transactions(genesis: Genesis, count: int, tag: str = "") -> list[by
         enterprise = enterprises[index % len(enterprises)].credit_code
         record = CreditRecord(enterprise, RecordKind.TAX, f"2024{tag}",
                               {"paid_cny": 100_000 + index, "sequence": index})
-        digest = payload_hash(encode_record(record))
-        record_id = record_id_for(key.address, digest)
-        data = bindings.encode_publish(record_id, enterprise.to_bytes32(), int(record.kind),
-                                       digest)
-        raws.append(sign_legacy(key, genesis.chain_id, index // len(keys),
-                                genesis.contracts.registry, data))
+        raws.append(build_publish(TransactionSigner(key, genesis.chain_id), index // len(keys),
+                                  genesis.contracts.registry, record).raw)
     return raws
 
 

@@ -24,6 +24,11 @@ round timeout and round after round of re-execution, so the loader keeps at most
 proposal's worth (10 batches, the node's smallest adaptive proposal) uncommitted.
 The load rate (records, transactions and blocks per second of wall time) goes into the
 snapshot's manifest and into the query benchmark's report.
+
+`--target URL…` loads the data set into a network that is already running (`yrdchain up`,
+Compose, Kubernetes; the preset and nodes come from each URL's `/status`) and writes the
+Locust run description instead of a snapshot; `--into TEMPLATE` (`http://{node_id}:8600`) is
+the same with every node of the preset named by the template.
 """
 
 from __future__ import annotations
@@ -45,6 +50,13 @@ from typing import Any
 import httpx
 
 from benchmarks.machine import describe_machine
+from chain.builder import (
+    TransactionSigner,
+    build_grant,
+    build_publish_batch,
+    build_register_enterprise,
+    sign_consent,
+)
 from chain.crypto import derive_private_key
 from chain.enterprise import EnterpriseId, make_credit_code
 from chain.genesis import build_genesis
@@ -53,20 +65,10 @@ from chain.records import (
     ALL_KINDS_SCOPE,
     CreditRecord,
     RecordKind,
-    encode_record,
-    payload_hash,
-    record_id_for,
 )
-from chain.wallet import sign_digest, sign_legacy
 from contracts import bindings
-from nodes.cluster.network import (
-    NetworkProcess,
-    find_free_base_port,
-    start_node,
-    stop_node,
-    wait_ready,
-    write_network,
-)
+from nodes.cluster.network import NetworkProcess, find_free_base_port, write_network
+from nodes.cluster.running import attach_network, start_network
 
 BATCH_RECORDS = bindings.PUBLISH_BATCH_LIMIT  # 64 records per publish_batch transaction
 BATCH_GAS = 20_000_000  # a 64-record batch uses about 9 M gas; the block limit is 300 M
@@ -167,37 +169,32 @@ def bureau_submissions(preset: Preset, chain_id: int, registry: bytes, authoriza
         nonce = first_nonce
         for planned in registered:
             enterprise_key = derive_private_key(enterprise_key_seed(seed, planned.code.code))
-            raw = sign_legacy(key, chain_id, nonce, authorization,
-                              bindings.encode_register_enterprise(planned.code.to_bytes32(),
-                                                                  enterprise_key.address))
+            raw = build_register_enterprise(TransactionSigner(key, chain_id), nonce,
+                                            authorization, planned.code,
+                                            enterprise_key.address)
             nonce += 1
             yield "/v1/transactions", {"raw": "0x" + raw.hex()}, 1
         random_source = random.Random(f"{seed}:{city}")
-        items: list[bindings.PublishItem] = []
-        payloads: list[dict[str, Any]] = []
+        records: list[CreditRecord] = []
         for planned in enterprises:
             for number in range(planned.records):
-                record = record_of(planned.code, number, random_source)
-                digest = payload_hash(encode_record(record))
-                items.append(bindings.PublishItem(record_id_for(key.address, digest),
-                                                  planned.code.to_bytes32(), int(record.kind),
-                                                  digest))
-                payloads.append(record.to_json_object())
-                if len(items) == BATCH_RECORDS:
-                    yield _batch(key, chain_id, nonce, registry, items, payloads)
+                records.append(record_of(planned.code, number, random_source))
+                if len(records) == BATCH_RECORDS:
+                    yield _batch(key, chain_id, nonce, registry, records)
                     nonce += 1
-                    items, payloads = [], []
-        if items:
-            yield _batch(key, chain_id, nonce, registry, items, payloads)
+                    records = []
+        if records:
+            yield _batch(key, chain_id, nonce, registry, records)
 
     return len(registered), generate()
 
 
 def _batch(key: Any, chain_id: int, nonce: int, registry: bytes,
-           items: list[bindings.PublishItem], payloads: list[dict[str, Any]]) -> Submission:
-    raw = sign_legacy(key, chain_id, nonce, registry, bindings.encode_publish_batch(items),
-                      gas=BATCH_GAS)
-    return "/v1/records", {"raw": "0x" + raw.hex(), "payloads": payloads}, len(items)
+           records: list[CreditRecord]) -> Submission:
+    signed = build_publish_batch(TransactionSigner(key, chain_id, gas=BATCH_GAS), nonce,
+                                 registry, records)
+    payloads = [record.to_json_object() for record in records]
+    return "/v1/records", {"raw": "0x" + signed.raw.hex(), "payloads": payloads}, len(records)
 
 
 def bank_submissions(preset: Preset, chain_id: int, authorization: bytes, bank: str,
@@ -210,13 +207,9 @@ def bank_submissions(preset: Preset, chain_id: int, authorization: bytes, bank: 
         if planned.bank != bank:
             continue
         enterprise_key = derive_private_key(enterprise_key_seed(seed, planned.code.code))
-        enterprise = planned.code.to_bytes32()
-        signature = sign_digest(enterprise_key, bindings.grant_digest(
-            chain_id, authorization, enterprise, key.address, ALL_KINDS_SCOPE,
-            GRANT_EXPIRES_AT_S, 0))
-        raw = sign_legacy(key, chain_id, nonce, authorization, bindings.encode_grant(
-            enterprise, ALL_KINDS_SCOPE, GRANT_EXPIRES_AT_S, 0, signature.v, signature.r,
-            signature.s))
+        consent = sign_consent(enterprise_key, chain_id, authorization, planned.code,
+                               key.address, ALL_KINDS_SCOPE, GRANT_EXPIRES_AT_S, 0)
+        raw = build_grant(TransactionSigner(key, chain_id), nonce, authorization, consent)
         nonce += 1
         yield "/v1/grants", {"raw": "0x" + raw.hex()}, 1
 
@@ -283,11 +276,6 @@ class SenderStream:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{self.address}: {self.committed} committed, {nonce} sent")
             await asyncio.sleep(POLL_INTERVAL_S)
-
-
-def node_urls(members: list[NetworkProcess]) -> dict[str, str]:
-    """Node id -> base URL of a network started here."""
-    return {member.config.node_id: member.config.url for member in members}
 
 
 def home_urls(preset: Preset, nodes: dict[str, str]) -> dict[str, str]:
@@ -430,22 +418,12 @@ def build_snapshot(preset_name: str, size: DatasetSize, seed: int,
     target = snapshot_directory(preset_name, size, seed, cache)
     with tempfile.TemporaryDirectory(prefix="yrd-dataset-") as temporary:
         network_dir = Path(temporary) / NETWORK_DIRECTORY_NAME
-        members = write_network(preset, network_dir, find_free_base_port(len(preset.nodes)),
-                                "none")
-        (network_dir / "logs").mkdir()
         load_average = os.getloadavg()
-        try:
-            for member in members:
-                start_node(member, network_dir / "logs")
-            wait_ready(members)
-            figures = asyncio.run(load(preset, node_urls(members), planned, seed, progress))
-        finally:
-            for member in members:
-                stop_node(member)
+        with start_network(preset, network_dir) as network:
+            figures = asyncio.run(load(preset, network.urls(), planned, seed, progress))
         shutil.rmtree(network_dir / "logs", ignore_errors=True)
         manifest = {
             "preset": preset_name, "size": asdict(size), "seed": seed,
-            "genesis": genesis_fingerprint(preset),
             "load": asdict(figures), "machine": describe_machine(),
             "load_average_start": [round(value, 2) for value in load_average],
             "load_average_end": [round(value, 2) for value in os.getloadavg()],
@@ -464,21 +442,12 @@ def build_snapshot(preset_name: str, size: DatasetSize, seed: int,
 def ensure_snapshot(preset_name: str, size: DatasetSize, seed: int,
                     cache: Path = CACHE_DIRECTORY, rebuild: bool = False,
                     progress: bool = True) -> Snapshot:
-    """The snapshot of (preset, size, seed), built first if it is missing or was built by code
-    whose genesis differs (another engine or state layout cannot open it)."""
+    """The snapshot of (preset, size, seed), built first if it is missing."""
     target = snapshot_directory(preset_name, size, seed, cache)
     manifest_path = target / MANIFEST_NAME
     if rebuild or not manifest_path.exists():
         return build_snapshot(preset_name, size, seed, cache, progress)
-    manifest = json.loads(manifest_path.read_text("utf-8"))
-    if manifest.get("genesis") != genesis_fingerprint(get_preset(preset_name)):
-        return build_snapshot(preset_name, size, seed, cache, progress)
-    return Snapshot(target, manifest)
-
-
-def genesis_fingerprint(preset: Preset) -> str:
-    """The genesis block hash this code builds for `preset`: a snapshot is valid only for it."""
-    return build_genesis(preset).block.hash.hex()
+    return Snapshot(target, json.loads(manifest_path.read_text("utf-8")))
 
 
 def restore_snapshot(snapshot: Snapshot, data_dir: Path, latency: str = "none"
@@ -503,27 +472,20 @@ def run_description(preset: Preset, nodes: dict[str, str], planned: list[Planned
     }
 
 
-def load_into(preset_name: str, size: DatasetSize, seed: int, url_template: str,
-              run_file: Path) -> LoadFigures:
-    """Load the data set into a network running elsewhere (docker compose) and describe it."""
-    preset = get_preset(preset_name)
-    nodes = {node.node_id: url_template.format(node_id=node.node_id) for node in preset.nodes}
-    with httpx.Client(timeout=5.0) as client:
-        deadline = time.monotonic() + 300.0
-        for url in nodes.values():
-            while True:
-                try:
-                    if client.get(f"{url}/status").status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"{url} did not answer /status within 300 s")
-                time.sleep(1.0)
-    planned = plan_enterprises(preset, size, seed)
-    figures = asyncio.run(load(preset, nodes, planned, seed))
-    run_file.parent.mkdir(parents=True, exist_ok=True)
-    run_file.write_text(json.dumps(run_description(preset, nodes, planned)), "utf-8")
+def template_urls(preset_name: str, url_template: str) -> list[str]:
+    """Every node's URL of a preset from a template such as `http://{node_id}:8600`."""
+    return [url_template.format(node_id=node.node_id) for node in get_preset(preset_name).nodes]
+
+
+def load_into(size: DatasetSize, seed: int, target: list[str], run_file: Path,
+              progress: bool = True) -> LoadFigures:
+    """Load the data set into a running network (its nodes' URLs) and describe it."""
+    with attach_network(target) as network:
+        planned = plan_enterprises(network.preset, size, seed)
+        figures = asyncio.run(load(network.preset, network.urls(), planned, seed, progress))
+        run_file.parent.mkdir(parents=True, exist_ok=True)
+        run_file.write_text(json.dumps(run_description(network.preset, network.urls(),
+                                                       planned)), "utf-8")
     return figures
 
 
@@ -539,12 +501,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--into", metavar="URL_TEMPLATE",
                         help="load into a running network instead, e.g. "
                              "http://{node_id}:8600 (docker compose); no snapshot")
+    parser.add_argument("--target", nargs="+", metavar="URL",
+                        help="load into a running network instead (every node's URL, e.g. "
+                             "from `yrdchain up`); no snapshot")
     parser.add_argument("--run-file", type=Path, default=Path("run.json"),
-                        help="with --into: where to write the Locust run description")
+                        help="with --target or --into: where to write the Locust run "
+                             "description")
     arguments = parser.parse_args(argv)
-    if arguments.into:
-        figures = load_into(arguments.preset, SIZES[arguments.size], arguments.seed,
-                            arguments.into, arguments.run_file)
+    target = arguments.target or (template_urls(arguments.preset, arguments.into)
+                                  if arguments.into else None)
+    if target:
+        figures = load_into(SIZES[arguments.size], arguments.seed, target, arguments.run_file)
         print(json.dumps(asdict(figures), indent=2))
         return 0
     snapshot = ensure_snapshot(arguments.preset, SIZES[arguments.size], arguments.seed,

@@ -34,11 +34,10 @@ from typing import Any
 
 from locust import FastHttpUser, constant, constant_throughput, task
 
+from chain.builder import TransactionSigner, build_publish
 from chain.enterprise import parse_credit_code
 from chain.presets import get_preset
-from chain.records import CreditRecord, RecordKind, encode_record, payload_hash, record_id_for
-from chain.wallet import sign_legacy
-from contracts import bindings
+from chain.records import CreditRecord, RecordKind
 from nodes.query.request_signing import sign_request
 
 RUN_ENVIRONMENT = "YRD_BENCH_RUN"
@@ -208,11 +207,9 @@ class PublisherUser(FastHttpUser):
         code = parse_credit_code(self.codes[self.random.randrange(len(self.codes))])
         record = CreditRecord(code, RecordKind.UTILITIES, "2025-Q1", {
             "reading": self.random.randrange(1 << 30), "at_ms": int(time.time() * 1000)})
-        digest = payload_hash(encode_record(record))
         nonce = _nonces.take(self.bureau, self._pending_nonce)
-        raw = sign_legacy(self.key, CHAIN_ID, nonce, self.registry, bindings.encode_publish(
-            record_id_for(self.key.address, digest, nonce), code.to_bytes32(),
-            int(record.kind), digest), gas=PUBLISH_GAS)
+        raw = build_publish(TransactionSigner(self.key, CHAIN_ID, gas=PUBLISH_GAS), nonce,
+                            self.registry, record, salt=nonce).raw
         with self.client.post(f"{self.url}/v1/records", json={
                 "raw": "0x" + raw.hex(), "payload": record.to_json_object()},
                 name=f"publish {self.city}", catch_response=True) as response:

@@ -52,11 +52,11 @@ from web3 import Web3
 from benchmarks.dataset import CACHE_DIRECTORY, SIZES, ensure_snapshot, plan_enterprises
 from benchmarks.machine import describe_machine, results_path
 from benchmarks.query import live_network
+from chain.builder import TransactionSigner, build_publish
 from chain.crypto import PrivateKey
 from chain.genesis import build_genesis
 from chain.presets import get_preset
-from chain.records import CreditRecord, RecordKind, encode_record, payload_hash, record_id_for
-from chain.wallet import sign_legacy
+from chain.records import CreditRecord, RecordKind
 from contracts import bindings
 from nodes.query.request_signing import sign_request
 
@@ -158,15 +158,11 @@ def publish_raws(key: PrivateKey, chain_id: int, registry: bytes, first_nonce: i
                  tag: str, gas_price: int) -> list[bytes]:
     """`count` signed publishes of distinct records."""
     enterprise = get_preset(PRESET).enterprises[0].credit_code
+    signer = TransactionSigner(key, chain_id, gas=GAS, gas_price=gas_price)
     raws = []
     for index in range(count):
         record = CreditRecord(enterprise, RecordKind.TAX, "2025", {"peer": tag, "n": index})
-        digest = payload_hash(encode_record(record))
-        raws.append(sign_legacy(key, chain_id, first_nonce + index, registry,
-                                bindings.encode_publish(record_id_for(key.address, digest),
-                                                        enterprise.to_bytes32(),
-                                                        int(RecordKind.TAX), digest),
-                                gas=GAS, gas_price=gas_price))
+        raws.append(build_publish(signer, first_nonce + index, registry, record).raw)
     return raws
 
 
@@ -281,7 +277,8 @@ def deploy_on_peer(name: str, url: str) -> tuple[Target, int]:
 
     def send(key: PrivateKey, to: bytes | None, data: bytes, gas: int = GAS) -> bytes:
         nonce = web3.eth.get_transaction_count(Web3.to_checksum_address(key.address))
-        raw = sign_legacy(key, chain_id, nonce, to or b"", data, gas=gas, gas_price=gas_price)
+        raw = TransactionSigner(key, chain_id, gas=gas, gas_price=gas_price).sign(
+            nonce, to or b"", data)
         receipt = web3.eth.wait_for_transaction_receipt(web3.eth.send_raw_transaction(raw))
         if receipt["status"] != 1:
             raise RuntimeError(f"{name}: a setup transaction reverted")
@@ -349,17 +346,16 @@ def measure_yrdchain(seconds: float, transactions: int, cache: Path) -> list[Rat
     genesis = build_genesis(preset)
     grants = [p.code.code for p in plan_enterprises(preset, SIZES["smoke"], 1)
               if p.bank == "bank:shanghai"]
-    with live_network(snapshot) as members:
-        node = next(m for m in members if m.config.node_id == "shanghai-1")
-        target = Target("yrdchain", f"{node.config.url}/rpc", preset.chain_id,
+    with live_network(snapshot) as network:
+        url = network.url("shanghai-1")
+        target = Target("yrdchain", f"{url}/rpc", preset.chain_id,
                         genesis.contracts.consortium, genesis.contracts.registry)
         bureau = preset.key("bureau:shanghai").address
         nonce = int(httpx.post(target.rpc_url, json={
             "jsonrpc": "2.0", "id": 1, "method": "eth_getTransactionCount",
             "params": ["0x" + bureau.hex(), "pending"]}).json()["result"], 16)
         rates = asyncio.run(measure_target(target, seconds, transactions, 0, nonce))
-        rates.insert(0, asyncio.run(signed_reports(node.config.url, node.config.node_id,
-                                                   seconds, grants)))
+        rates.insert(0, asyncio.run(signed_reports(url, "shanghai-1", seconds, grants)))
     return rates
 
 

@@ -19,11 +19,17 @@ phases the nodes' `/metrics` give the cache hit rates. Locust's CSV (with full h
 reports, and plots of requests per second and latency over time, go to
 `benchmarks/results/query-<date>/`; the table to `benchmarks/results/query-<date>.md` and
 `.json`. `--workers N` runs Locust as a master and N worker processes on this machine.
+
+`--target URL…` runs the same phases against a network that is already running (`yrdchain up`,
+Compose, Kubernetes; the preset and nodes come from each URL's `/status`): the data set is
+loaded into it first (`--skip-load` when `benchmarks.dataset --target` loaded it already), and
+the nodes' CPU and memory are not sampled, since their processes are not on this machine.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import csv
 import datetime
 import json
@@ -45,9 +51,10 @@ import psutil
 from benchmarks.dataset import (
     CACHE_DIRECTORY,
     SIZES,
+    DatasetSize,
     Snapshot,
     ensure_snapshot,
-    node_urls,
+    load,
     plan_enterprises,
     restore_snapshot,
     run_description,
@@ -55,7 +62,7 @@ from benchmarks.dataset import (
 from benchmarks.machine import RESULTS_DIRECTORY, describe_machine, results_path
 from benchmarks.plots import plot_history
 from chain.presets import get_preset
-from nodes.cluster.network import NetworkProcess, start_node, stop_node, wait_ready
+from nodes.cluster.running import RunningNetwork, attach_network, start_network
 
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
 SAMPLE_INTERVAL_S = 1.0
@@ -96,12 +103,11 @@ class PhaseResult:
     load_average: list[float] = field(default_factory=list)
 
 
-def write_run_description(path: Path, snapshot: Snapshot, members: list[NetworkProcess]) -> None:
+def write_run_description(path: Path, size: DatasetSize, seed: int,
+                          network: RunningNetwork) -> None:
     """The file the Locust users read (`YRD_BENCH_RUN`)."""
-    manifest = snapshot.manifest
-    preset = get_preset(manifest["preset"])
-    planned = plan_enterprises(preset, SIZES[manifest["size"]["name"]], int(manifest["seed"]))
-    path.write_text(json.dumps(run_description(preset, node_urls(members), planned)),
+    planned = plan_enterprises(network.preset, size, seed)
+    path.write_text(json.dumps(run_description(network.preset, network.urls(), planned)),
                     encoding="utf-8")
 
 
@@ -179,6 +185,9 @@ class Sampler:
                   "nodes_rss_end_mib": round(rss[-1], 1) if rss else 0.0}
         if cpu["locust_busiest_process_percent"] >= SATURATED_PROCESS_PERCENT:
             verdict = "load generator (a Locust process used a full core)"
+        elif not self.nodes:
+            verdict = (f"unknown for the nodes (not on this machine); this machine's CPU "
+                       f"{cpu['machine_percent']:.0f}% busy")
         elif cpu["machine_percent"] >= 95.0:
             share = cpu["nodes_percent"] / max(cpu["nodes_percent"] + cpu["locust_percent"], 1)
             verdict = (f"machine CPU (all {cores} cores busy; nodes took {share:.0%} of what "
@@ -204,7 +213,7 @@ def _locust_command(phase: Phase, prefix: Path, role: str, workers: int,
     return [*command, *phase.classes]
 
 
-def run_phase(phase: Phase, run_file: Path, output: Path, members: list[NetworkProcess],
+def run_phase(phase: Phase, run_file: Path, output: Path, network: RunningNetwork,
               workers: int) -> PhaseResult:
     """Run Locust for one phase and read its statistics."""
     prefix = output / phase.name
@@ -221,7 +230,7 @@ def run_phase(phase: Phase, run_file: Path, output: Path, members: list[NetworkP
     helpers = [subprocess.Popen(_locust_command(phase, prefix, "worker", workers, master_port),
                                 env=environment, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL) for _ in range(workers)]
-    nodes = [psutil.Process(m.process.pid) for m in members if m.process is not None]
+    nodes = [psutil.Process(m.process.pid) for m in network.members if m.process is not None]
     sampler = Sampler(nodes, [psutil.Process(process.pid) for process in (root, *helpers)])
     sampler.start()
     try:
@@ -279,7 +288,7 @@ def read_stats(path: Path) -> list[dict[str, Any]]:
                 for row in csv.DictReader(handle)]
 
 
-def scrape_metrics(members: list[NetworkProcess]) -> dict[str, float]:
+def scrape_metrics(network: RunningNetwork) -> dict[str, float]:
     """Sum the cache counters of every node's /metrics."""
     wanted = ("yrd_transaction_signature_recoveries_total",
               "yrd_transaction_signature_cache_hits_total",
@@ -288,8 +297,8 @@ def scrape_metrics(members: list[NetworkProcess]) -> dict[str, float]:
               "yrd_audit_entries_total", "yrd_rate_limited_total")
     totals = dict.fromkeys(wanted, 0.0)
     with httpx.Client(timeout=10.0) as client:
-        for member in members:
-            for line in client.get(f"{member.config.url}/metrics").text.splitlines():
+        for node in network.nodes:
+            for line in client.get(f"{node.url}/metrics").text.splitlines():
                 name = line.split("{", 1)[0].split(" ", 1)[0]
                 if name in totals:
                     totals[name] += float(line.rsplit(" ", 1)[1])
@@ -310,18 +319,29 @@ def cache_rates(totals: dict[str, float]) -> dict[str, float]:
 
 
 @contextmanager
-def live_network(snapshot: Snapshot, latency: str = "none") -> Iterator[list[NetworkProcess]]:
+def live_network(snapshot: Snapshot, latency: str = "none") -> Iterator[RunningNetwork]:
     """A copy of the snapshot running as node processes; stopped and removed afterwards."""
     with tempfile.TemporaryDirectory(prefix="yrd-bench-query-") as directory:
         members = restore_snapshot(snapshot, Path(directory), latency)
-        try:
-            for member in members:
-                start_node(member, Path(directory) / "logs")
-            wait_ready(members)
-            yield members
-        finally:
-            for member in members:
-                stop_node(member)
+        preset = get_preset(snapshot.manifest["preset"])
+        with start_network(preset, Path(directory), members=members) as network:
+            yield network
+
+
+@contextmanager
+def target_network(target: list[str], size: DatasetSize, seed: int,
+                   skip_load: bool) -> Iterator[tuple[RunningNetwork, dict[str, Any]]]:
+    """A running network given by URLs, with the data set loaded; (network, data set)."""
+    with attach_network(target) as network:
+        dataset: dict[str, Any] = {"preset": network.preset.name, "size": asdict(size),
+                                   "seed": seed, "load": None,
+                                   "load_average_start": list(os.getloadavg())}
+        if not skip_load:
+            planned = plan_enterprises(network.preset, size, seed)
+            dataset["load"] = asdict(asyncio.run(load(network.preset, network.urls(),
+                                                      planned, seed)))
+        dataset["load_average_end"] = list(os.getloadavg())
+        yield network, dataset
 
 
 def phases_for(seconds: float, users: int, smoke: bool) -> list[Phase]:
@@ -332,20 +352,37 @@ def phases_for(seconds: float, users: int, smoke: bool) -> list[Phase]:
             Phase("status", ("StatusUser",), short, users)]
 
 
-def run(preset_name: str, size_name: str, seed: int, seconds: float, users: int, workers: int,
-        smoke: bool, rebuild: bool, cache: Path, latency: str) -> dict[str, Any]:
-    """Every phase on one live network; returns the report document."""
+@contextmanager
+def network_and_dataset(preset_name: str, size_name: str, seed: int, rebuild: bool,
+                        cache: Path, latency: str, target: list[str] | None,
+                        skip_load: bool) -> Iterator[tuple[RunningNetwork, dict[str, Any]]]:
+    """The network to measure with its data set: a restored snapshot, or the target."""
+    if target:
+        with target_network(target, SIZES[size_name], seed, skip_load) as found:
+            yield found
+        return
     snapshot = ensure_snapshot(preset_name, SIZES[size_name], seed, cache, rebuild)
+    with live_network(snapshot, latency) as network:
+        yield network, snapshot.manifest
+
+
+def run(preset_name: str, size_name: str, seed: int, seconds: float, users: int, workers: int,
+        smoke: bool, rebuild: bool, cache: Path, latency: str,
+        target: list[str] | None = None, skip_load: bool = False) -> dict[str, Any]:
+    """Every phase on one live network; returns the report document."""
     date = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d")
-    output = RESULTS_DIRECTORY / ("smoke" if smoke else "") / f"{result_name(workers)}-{date}"
+    output = RESULTS_DIRECTORY / ("smoke" if smoke else "") / (
+        f"{result_name(workers, bool(target))}-{date}")
     shutil.rmtree(output, ignore_errors=True)
     output.mkdir(parents=True)
     results: list[PhaseResult] = []
-    with live_network(snapshot, latency) as members:
+    with network_and_dataset(preset_name, size_name, seed, rebuild, cache, latency, target,
+                             skip_load) as (network, dataset):
+        preset_name = network.preset.name
         run_file = output / "run.json"
-        write_run_description(run_file, snapshot, members)
+        write_run_description(run_file, SIZES[size_name], seed, network)
         first, *baselines = phases_for(seconds, users, smoke)
-        maximum = run_phase(first, run_file, output, members, workers)
+        maximum = run_phase(first, run_file, output, network, workers)
         results.append(maximum)
         print(_line(maximum), flush=True)
         rate = max(maximum.requests_per_s * AT_FRACTION / users, 0.1)
@@ -354,25 +391,27 @@ def run(preset_name: str, size_name: str, seed: int, seconds: float, users: int,
                        max(3.0, seconds / 2), users + len(get_preset(preset_name).cities),
                        rate, publishers=len(get_preset(preset_name).cities))]
         for phase in later:
-            result = run_phase(phase, run_file, output, members, workers)
+            result = run_phase(phase, run_file, output, network, workers)
             results.append(result)
             print(_line(result), flush=True)
-        totals = scrape_metrics(members)
+        totals = scrape_metrics(network)
     plots = [f"{output.name}/{path.name}"
              for path in plot_history(output, [result.name for result in results])]
     return {
         "benchmark": "query", "date": date, "machine": describe_machine(),
         "preset": preset_name, "size": size_name, "seed": seed, "workers": workers,
-        "users": users, "latency": latency, "dataset": snapshot.manifest,
+        "users": users, "latency": "target" if target else latency, "dataset": dataset,
+        "target": list(target or []),
         "phases": [asdict(result) for result in results],
         "metrics": totals, "cache": cache_rates(totals), "plots": plots,
         "output": str(output.relative_to(RESULTS_DIRECTORY.parent.parent)),
     }
 
 
-def result_name(workers: int) -> str:
-    """`query`, or `query-w<N>` for a run with N Locust workers (kept apart)."""
-    return f"query-w{workers}" if workers else "query"
+def result_name(workers: int, target: bool = False) -> str:
+    """`query`, `query-w<N>` with N Locust workers, `query-target` on a running network."""
+    name = "query-target" if target else "query"
+    return f"{name}-w{workers}" if workers else name
 
 
 def _line(result: PhaseResult) -> str:
@@ -385,16 +424,23 @@ def render(report: dict[str, Any], command: str) -> str:
     """The markdown table of a query run."""
     phases = {phase["name"]: phase for phase in report["phases"]}
     dataset = report["dataset"]
-    load = dataset["load"]
+    load = dataset["load"] or {}
+    if load:
+        loaded = (f"loaded in {load['seconds']:,} s = {load['records_per_s']} records/s, "
+                  f"{load['transactions_per_s']} transactions/s ({load['blocks']} blocks; load "
+                  f"average {dataset['load_average_start'][0]} -> "
+                  f"{dataset['load_average_end'][0]}).")
+    else:
+        loaded = "loaded into the target network earlier."
+    size = dataset["size"]
+    where = (f"Target network (not started here; nodes' CPU not sampled): "
+             f"{', '.join(report['target'])}." if report.get("target") else "")
     lines = [f"# Query benchmark ({report['preset']}, data set {report['size']}, seed "
              f"{report['seed']})", "", report["machine"], "",
              f"Command: `{command}`; Locust {'master + ' + str(report['workers']) + ' workers' if report['workers'] else 'one process'}, "  # noqa: E501
-             f"{report['users']} users; network latency model: {report['latency']}.", "",
-             f"Data set: {dataset['size']['enterprises']:,} enterprises, "
-             f"{load['records']:,} records, {load['grants']:,} grants; loaded in "
-             f"{load['seconds']:,} s = {load['records_per_s']} records/s, "
-             f"{load['transactions_per_s']} transactions/s ({load['blocks']} blocks; load "
-             f"average {dataset['load_average_start'][0]} -> {dataset['load_average_end'][0]}).",
+             f"{report['users']} users; network latency model: {report['latency']}. {where}",
+             "", f"Data set: {size['enterprises']:,} enterprises, {size['records']:,} records, "
+             f"{size['granted']:,} grants; {loaded}",
              "", "| phase | users | s | requests | failures | req/s | p50 ms | p99 ms | "
              "nodes CPU % | Locust CPU % (busiest process) | machine CPU % | saturated | "
              "load avg (start/end) |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
@@ -405,7 +451,7 @@ def render(report: dict[str, Any], command: str) -> str:
             f"| {phase['name']} ({' + '.join(phase['classes'])}) | {phase['users']} | "
             f"{phase['seconds']:g} | {phase['requests']:,} | {phase['failures']} | "
             f"{phase['requests_per_s']:,} | {phase['p50_ms']:g} | {phase['p99_ms']:g} | "
-            f"{cpu['nodes_percent']} | {cpu['locust_percent']} "
+            f"{'-' if report.get('target') else cpu['nodes_percent']} | {cpu['locust_percent']} "
             f"({cpu['locust_busiest_process_percent']}) | {cpu['machine_percent']} | "
             f"{phase['saturated']} | {phase['load_average'][0]} / {phase['load_average'][3]} |")
     lines += ["", "| ratio | value |", "|---|---:|"]
@@ -425,10 +471,12 @@ def render(report: dict[str, Any], command: str) -> str:
     at80 = phases.get("at80")
     if at80:
         memory = at80["memory_mib"]
+        resident = ("" if report.get("target") else
+                    f"; nodes' resident memory {memory['nodes_rss_start_mib']} -> "
+                    f"{memory['nodes_rss_end_mib']} MiB")
         lines += ["", f"At 80% of the maximum ({at80['requests_per_s']:,} req/s offered as "
                   f"{at80['users']} users paced): p50 {at80['p50_ms']:g} ms, p99 "
-                  f"{at80['p99_ms']:g} ms, {at80['failures']} failures; nodes' resident memory "
-                  f"{memory['nodes_rss_start_mib']} -> {memory['nodes_rss_end_mib']} MiB."]
+                  f"{at80['p99_ms']:g} ms, {at80['failures']} failures{resident}."]
     lines += ["", "Per city pair (querier city -> origin city), phase max:", "",
               "| request | requests | failures | req/s | p50 ms | p99 ms |",
               "|---|---:|---:|---:|---:|---:|"]
@@ -466,17 +514,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true", help="a few seconds, tiny data set")
     parser.add_argument("--rebuild", action="store_true", help="rebuild the data set snapshot")
     parser.add_argument("--cache", type=Path, default=CACHE_DIRECTORY)
+    parser.add_argument("--target", nargs="+", metavar="URL",
+                        help="measure a running network (every node's URL) instead of "
+                             "starting one from the snapshot")
+    parser.add_argument("--skip-load", action="store_true",
+                        help="with --target: the data set is loaded already")
     arguments = parser.parse_args(argv)
     size = arguments.size or ("smoke" if arguments.smoke else "default")
     seconds = 3.0 if arguments.smoke else arguments.seconds
     users = 4 if arguments.smoke else arguments.users
     report = run(arguments.preset, size, arguments.seed, seconds, users, arguments.workers,
-                 arguments.smoke, arguments.rebuild, arguments.cache, arguments.latency)
+                 arguments.smoke, arguments.rebuild, arguments.cache, arguments.latency,
+                 arguments.target, arguments.skip_load)
     command = "python -m benchmarks.query " + " ".join(argv if argv is not None
                                                         else sys.argv[1:])
     text = render(report, command.strip())
     print(text)
-    markdown, data = results_path(result_name(arguments.workers), smoke=arguments.smoke)
+    markdown, data = results_path(result_name(arguments.workers, bool(arguments.target)),
+                                  smoke=arguments.smoke)
     markdown.write_text(text, encoding="utf-8")
     data.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {markdown} and {data}", file=sys.stderr)

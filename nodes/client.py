@@ -6,7 +6,7 @@ transactions — publish and correct with their payloads, grants and revocations
 enterprise, disputes — and its signed queries. `Enterprise` holds an enterprise's key: it signs
 grants and revocations (EIP-712) for an institution to submit, and reads its own audit trail.
 
-Keys never leave the process: transactions are signed with `chain.wallet`, requests with
+Keys never leave the process: transactions are built and signed by `chain.builder`, requests with
 `nodes.query.request_signing`. Used by the demo, the tests and the Locust users.
 """
 
@@ -18,10 +18,11 @@ from typing import Any
 
 import httpx
 
+from chain import builder
 from chain.crypto import Address, PrivateKey, keccak
 from chain.enterprise import EnterpriseId
-from chain.records import ALL_KINDS_SCOPE, CreditRecord, encode_record, record_id_for
-from chain.wallet import EnterpriseSignature, sign_digest, sign_legacy
+from chain.records import ALL_KINDS_SCOPE, CreditRecord
+from chain.wallet import EnterpriseSignature
 from contracts import bindings
 from nodes.query.audit import check_proof, node_id_bytes32, proof_from_json
 from nodes.query.request_signing import sign_request
@@ -209,9 +210,14 @@ class Institution:
         self._nonce += 1
         return nonce
 
+    @property
+    def signer(self) -> builder.TransactionSigner:
+        """How this institution signs: its key, the node's chain, legacy transactions."""
+        return builder.TransactionSigner(self.key, self.node.chain_id)
+
     def sign(self, to: Address, data: bytes) -> bytes:
         """A signed transaction calling `to` with `data`, at the next nonce."""
-        return sign_legacy(self.key, self.node.chain_id, self.next_nonce(), to, data)
+        return self.signer.sign(self.next_nonce(), to, data)
 
     def _submit(self, path: str, document: dict[str, Any]) -> dict[str, Any]:
         try:
@@ -220,65 +226,61 @@ class Institution:
             self._nonce = None
             raise
 
+    def _submit_publish(self, signed: builder.SignedPublish, record: CreditRecord) -> Published:
+        answer = self._submit("/v1/records", {"raw": "0x" + signed.raw.hex(),
+                                              "payload": record.to_json_object()})
+        return Published(answer["transaction_hash"], signed.record_id, signed.payload_hash)
+
     def publish(self, record: CreditRecord, salt: int = 0) -> Published:
         """Publish a record: hash on chain, payload to the home node's record store."""
-        payload = encode_record(record)
-        digest = keccak(payload)
-        record_id = record_id_for(self.address, digest, salt)
-        raw = self.sign(self.node.contracts().registry, bindings.encode_publish(
-            record_id, record.enterprise.to_bytes32(), int(record.kind), digest))
-        answer = self._submit("/v1/records", {"raw": "0x" + raw.hex(),
-                                              "payload": record.to_json_object()})
-        return Published(answer["transaction_hash"], record_id, digest)
+        return self._submit_publish(builder.build_publish(
+            self.signer, self.next_nonce(), self.node.contracts().registry, record, salt), record)
 
     def correct(self, old_record_id: bytes, record: CreditRecord, salt: int = 1) -> Published:
         """Publish a new version of one of our records."""
-        payload = encode_record(record)
-        digest = keccak(payload)
-        record_id = record_id_for(self.address, digest, salt)
-        raw = self.sign(self.node.contracts().registry,
-                        bindings.encode_correct(old_record_id, record_id, digest))
-        answer = self._submit("/v1/records", {"raw": "0x" + raw.hex(),
-                                              "payload": record.to_json_object()})
-        return Published(answer["transaction_hash"], record_id, digest)
+        return self._submit_publish(builder.build_correct(
+            self.signer, self.next_nonce(), self.node.contracts().registry, old_record_id,
+            record, salt), record)
 
     def submit_grant(self, enterprise: EnterpriseId, signature: EnterpriseSignature,
                      scope: int, expires_at_s: int, grant_nonce: int) -> str:
         """Submit an enterprise's signed grant to us (we are the querier)."""
-        raw = self.sign(self.node.contracts().authorization, bindings.encode_grant(
-            enterprise.to_bytes32(), scope, expires_at_s, grant_nonce, signature.v,
-            signature.r, signature.s))
+        raw = builder.build_grant(self.signer, self.next_nonce(),
+                                  self.node.contracts().authorization,
+                                  builder.Consent(enterprise, self.address, scope, expires_at_s,
+                                                  grant_nonce, signature))
         return str(self._submit("/v1/grants", {"raw": "0x" + raw.hex()})["transaction_hash"])
 
     def submit_revocation(self, enterprise: EnterpriseId, querier: Address,
                           signature: EnterpriseSignature, grant_nonce: int) -> str:
         """Submit an enterprise's signed revocation of its grant to `querier`."""
-        raw = self.sign(self.node.contracts().authorization, bindings.encode_revoke_grant(
-            enterprise.to_bytes32(), querier, grant_nonce, signature.v, signature.r,
-            signature.s))
+        raw = builder.build_revoke_grant(self.signer, self.next_nonce(),
+                                         self.node.contracts().authorization,
+                                         builder.Withdrawal(enterprise, querier, grant_nonce,
+                                                            signature))
         return str(self._submit("/v1/grants/revocations",
                                 {"raw": "0x" + raw.hex()})["transaction_hash"])
 
     def open_dispute(self, record_id: bytes, reason: str) -> tuple[str, bytes]:
         """Contest a record for an enterprise; returns (transaction hash, dispute id)."""
-        reason_hash = keccak(reason.encode("utf-8"))
-        dispute_id = keccak(b"dispute" + self.address + record_id + reason_hash)
-        raw = self.sign(self.node.contracts().registry,
-                        bindings.encode_open_dispute(dispute_id, record_id, reason_hash))
-        answer = self._submit("/v1/disputes", {"raw": "0x" + raw.hex()})
-        return str(answer["transaction_hash"]), dispute_id
+        signed = builder.build_open_dispute(self.signer, self.next_nonce(),
+                                            self.node.contracts().registry, record_id,
+                                            keccak(reason.encode("utf-8")))
+        answer = self._submit("/v1/disputes", {"raw": "0x" + signed.raw.hex()})
+        return str(answer["transaction_hash"]), signed.dispute_id
 
     def respond(self, dispute_id: bytes, response: str) -> str:
         """As the record's publisher, answer a dispute."""
-        raw = self.sign(self.node.contracts().registry, bindings.encode_respond(
-            dispute_id, keccak(response.encode("utf-8"))))
+        raw = builder.build_respond(self.signer, self.next_nonce(),
+                                    self.node.contracts().registry, dispute_id,
+                                    keccak(response.encode("utf-8")))
         return str(self._submit(f"/v1/disputes/0x{dispute_id.hex()}/response",
                                 {"raw": "0x" + raw.hex()})["transaction_hash"])
 
     def resolve(self, dispute_id: bytes, upheld: bool) -> str:
         """As a regulator, decide a dispute."""
-        raw = self.sign(self.node.contracts().registry,
-                        bindings.encode_resolve(dispute_id, upheld))
+        raw = builder.build_resolve(self.signer, self.next_nonce(),
+                                    self.node.contracts().registry, dispute_id, upheld)
         return str(self._submit(f"/v1/disputes/0x{dispute_id.hex()}/resolution",
                                 {"raw": "0x" + raw.hex()})["transaction_hash"])
 
@@ -312,19 +314,19 @@ class Enterprise:
                    grant_nonce: int | None = None) -> tuple[EnterpriseSignature, int]:
         """An EIP-712 grant to `querier`; returns (signature, the nonce it carries)."""
         nonce = self.grant_nonce() if grant_nonce is None else grant_nonce
-        digest = bindings.grant_digest(self.node.chain_id, self.node.contracts().authorization,
-                                       self.credit_code.to_bytes32(), querier, scope,
-                                       expires_at_s, nonce)
-        return sign_digest(self.key, digest), nonce
+        consent = builder.sign_consent(self.key, self.node.chain_id,
+                                       self.node.contracts().authorization, self.credit_code,
+                                       querier, scope, expires_at_s, nonce)
+        return consent.signature, nonce
 
     def sign_revocation(self, querier: Address, grant_nonce: int | None = None) -> tuple[
             EnterpriseSignature, int]:
         """An EIP-712 revocation of the grant to `querier`; returns (signature, nonce)."""
         nonce = self.grant_nonce() if grant_nonce is None else grant_nonce
-        digest = bindings.revocation_digest(self.node.chain_id,
-                                            self.node.contracts().authorization,
-                                            self.credit_code.to_bytes32(), querier, nonce)
-        return sign_digest(self.key, digest), nonce
+        withdrawal = builder.sign_withdrawal(self.key, self.node.chain_id,
+                                             self.node.contracts().authorization,
+                                             self.credit_code, querier, nonce)
+        return withdrawal.signature, nonce
 
     def trail(self, limit: int = 100) -> dict[str, Any]:
         """Who queried this enterprise, from every node (signed with its key)."""

@@ -3,7 +3,8 @@
 Each city has a credit bureau (publisher) and a commercial bank (querier) from the preset, and
 `enterprises_per_city` enterprises with valid Unified Social Credit Codes of that city (the
 first three are registered at genesis, the bureau registers the rest on chain at the start).
-Transactions are really signed (secp256k1, `chain.wallet`) and really checked by the nodes:
+Transactions are really signed (secp256k1, built by `chain.builder`) and really checked by the
+nodes:
 
 - publish: a bureau publishes a record of one of the report's categories for a local enterprise;
   the payload stays at the city's nodes, its keccak hash goes on chain;
@@ -24,13 +25,12 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from chain import builder
 from chain.cities import City
 from chain.crypto import PrivateKey, keccak
 from chain.enterprise import EnterpriseId, make_credit_code
 from chain.genesis import Genesis
-from chain.records import ALL_KINDS_SCOPE, CreditRecord, RecordKind, encode_record, payload_hash
-from chain.records import record_id_for as make_record_id
-from chain.wallet import sign_digest, sign_dynamic_fee, sign_legacy
+from chain.records import ALL_KINDS_SCOPE, CreditRecord, RecordKind
 from contracts import bindings
 from simulator.scenario import WorkloadSpec
 
@@ -175,10 +175,11 @@ class Workload:
         for state in self.enterprises.values():
             if not state.registered:
                 bureau = self.accounts[f"bureau:{state.city.value}"]
-                data = bindings.encode_register_enterprise(state.code.to_bytes32(),
-                                                           state.key.address)
-                found.append(self._sign(bureau, self.genesis.contracts.authorization, data,
-                                        "register", now_ms, subject=state.code.code))
+                raw = builder.build_register_enterprise(
+                    self._signer(bureau), bureau.nonce, self.genesis.contracts.authorization,
+                    state.code, state.key.address)
+                found.append(self._submit(bureau, raw, "register", now_ms,
+                                          subject=state.code.code))
         return found
 
     def next_transaction(self, now_ms: float, city: City) -> SubmittedTransaction | None:
@@ -196,26 +197,24 @@ class Workload:
             made = self._dispute(city, now_ms)
         return made if made is not None else self._publish(city, now_ms)
 
-    def _record_payload(self, code: EnterpriseId) -> tuple[RecordKind, bytes]:
+    def _record(self, code: EnterpriseId) -> CreditRecord:
         kind = RecordKind(self.random.randrange(len(RecordKind)))
         self._serial += 1
         fields: dict[str, str | int | bool] = {"serial": self._serial}
         for index in range(self.random.randrange(1, SIZE_MAX_FIELDS)):
             fields[f"value_{index}"] = self.random.randrange(1_000_000)
         period = f"{2020 + self.random.randrange(5)}"
-        return kind, encode_record(CreditRecord(code, kind, period, fields))
+        return CreditRecord(code, kind, period, fields)
 
     def _publish(self, city: City, now_ms: float) -> SubmittedTransaction:
         bureau = self.accounts[f"bureau:{city.value}"]
         state = self.enterprises[self.random.choice(self.by_city[city])]
-        kind, payload = self._record_payload(state.code)
-        digest = payload_hash(payload)
-        record_id = make_record_id(bureau.key.address, digest)
-        self.records[record_id] = RecordState(record_id, state.code.code, city, bureau.label,
-                                              digest)
-        data = bindings.encode_publish(record_id, state.code.to_bytes32(), int(kind), digest)
-        return self._sign(bureau, self.genesis.contracts.registry, data, "publish", now_ms,
-                          payload=payload, subject=record_id.hex())
+        signed = builder.build_publish(self._signer(bureau), bureau.nonce,
+                                       self.genesis.contracts.registry, self._record(state.code))
+        self.records[signed.record_id] = RecordState(signed.record_id, state.code.code, city,
+                                                     bureau.label, signed.payload_hash)
+        return self._submit(bureau, signed.raw, "publish", now_ms, payload=signed.payload,
+                            subject=signed.record_id.hex())
 
     def _grant(self, city: City, now_ms: float) -> SubmittedTransaction | None:
         bank = self.accounts[f"bank:{city.value}"]
@@ -225,29 +224,28 @@ class Workload:
             return None
         state = self.enterprises[code]
         expires = self.preset.genesis_timestamp_ms // 1000 + GRANT_LIFETIME_S
-        digest = bindings.grant_digest(self.preset.chain_id, self.genesis.contracts.authorization,
-                                       state.code.to_bytes32(), bank.key.address,
-                                       ALL_KINDS_SCOPE, expires, state.grant_nonce)
-        signature = sign_digest(state.key, digest)
-        data = bindings.encode_grant(state.code.to_bytes32(), ALL_KINDS_SCOPE, expires,
-                                     state.grant_nonce, signature.v, signature.r, signature.s)
+        authorization = self.genesis.contracts.authorization
+        consent = builder.sign_consent(state.key, self.preset.chain_id, authorization,
+                                       state.code, bank.key.address, ALL_KINDS_SCOPE, expires,
+                                       state.grant_nonce)
+        raw = builder.build_grant(self._signer(bank, dynamic_fee=True), bank.nonce,
+                                  authorization, consent)
         state.grant_in_flight = True
-        return self._sign(bank, self.genesis.contracts.authorization, data, "grant", now_ms,
-                          subject=code, dynamic_fee=True)
+        return self._submit(bank, raw, "grant", now_ms, subject=code)
 
     def _correct(self, city: City, now_ms: float) -> SubmittedTransaction | None:
         bureau = self.accounts[f"bureau:{city.value}"]
         old = self._pick_record(lambda r: r.publisher == bureau.label)
         if old is None:
             return None
-        _, payload = self._record_payload(self.enterprises[old.enterprise].code)
-        digest = payload_hash(payload)
-        new_id = make_record_id(bureau.key.address, digest, 1)
+        signed = builder.build_correct(self._signer(bureau), bureau.nonce,
+                                       self.genesis.contracts.registry, old.record_id,
+                                       self._record(self.enterprises[old.enterprise].code))
         old.busy = True
-        self.records[new_id] = RecordState(new_id, old.enterprise, city, bureau.label, digest)
-        data = bindings.encode_correct(old.record_id, new_id, digest)
-        return self._sign(bureau, self.genesis.contracts.registry, data, "correct", now_ms,
-                          payload=payload, subject=new_id.hex(), detail=old.record_id.hex())
+        self.records[signed.record_id] = RecordState(signed.record_id, old.enterprise, city,
+                                                     bureau.label, signed.payload_hash)
+        return self._submit(bureau, signed.raw, "correct", now_ms, payload=signed.payload,
+                            subject=signed.record_id.hex(), detail=old.record_id.hex())
 
     def _dispute(self, city: City, now_ms: float) -> SubmittedTransaction | None:
         bank = self.accounts[f"bank:{city.value}"]
@@ -258,10 +256,11 @@ class Workload:
         dispute_id = keccak(b"dispute" + self._serial.to_bytes(8, "big"))
         record.busy = True
         self.disputes[dispute_id] = record.record_id
-        data = bindings.encode_open_dispute(dispute_id, record.record_id,
-                                            keccak(b"reason" + dispute_id))
-        return self._sign(bank, self.genesis.contracts.registry, data, "dispute", now_ms,
-                          subject=dispute_id.hex(), detail=record.record_id.hex())
+        signed = builder.build_open_dispute(self._signer(bank), bank.nonce,
+                                            self.genesis.contracts.registry, record.record_id,
+                                            keccak(b"reason" + dispute_id), dispute_id)
+        return self._submit(bank, signed.raw, "dispute", now_ms, subject=dispute_id.hex(),
+                            detail=record.record_id.hex())
 
     def response_to(self, dispute_id: bytes, now_ms: float) -> SubmittedTransaction | None:
         """The publishing bureau's answer to a dispute that reached the chain."""
@@ -270,9 +269,10 @@ class Workload:
             return None
         record = self.records[record_id]
         bureau = self.accounts[record.publisher]
-        data = bindings.encode_respond(dispute_id, keccak(b"response" + dispute_id))
-        return self._sign(bureau, self.genesis.contracts.registry, data, "respond", now_ms,
-                          subject=dispute_id.hex())
+        raw = builder.build_respond(self._signer(bureau), bureau.nonce,
+                                    self.genesis.contracts.registry, dispute_id,
+                                    keccak(b"response" + dispute_id))
+        return self._submit(bureau, raw, "respond", now_ms, subject=dispute_id.hex())
 
     def anchor_transaction(self, node_id: str, batch: int, root: bytes, count: int,
                            now_ms: float) -> SubmittedTransaction:
@@ -283,14 +283,18 @@ class Workload:
             account = self.accounts[label] = Account(label, self.preset.key(label),
                                                      self.preset.node(node_id).city)
         data = bindings.encode_anchor_audit(audit_node_key(node_id), batch, root, count)
-        return self._sign(account, self.genesis.contracts.authorization, data, "anchor", now_ms,
-                          subject=node_id)
+        raw = self._signer(account).sign(account.nonce, self.genesis.contracts.authorization,
+                                         data)
+        return self._submit(account, raw, "anchor", now_ms, subject=node_id)
 
-    def _sign(self, account: Account, to: bytes, data: bytes, kind: str, now_ms: float,
-              payload: bytes = b"", subject: str = "", detail: str = "",
-              dynamic_fee: bool = False) -> SubmittedTransaction:
-        signer = sign_dynamic_fee if dynamic_fee else sign_legacy
-        raw = signer(account.key, self.preset.chain_id, account.nonce, to, data)
+    def _signer(self, account: Account, dynamic_fee: bool = False) -> builder.TransactionSigner:
+        return builder.TransactionSigner(account.key, self.preset.chain_id,
+                                         dynamic_fee=dynamic_fee)
+
+    def _submit(self, account: Account, raw: bytes, kind: str, now_ms: float,
+                payload: bytes = b"", subject: str = "",
+                detail: str = "") -> SubmittedTransaction:
+        """Count the account's nonce and remember the signed transaction as pending."""
         account.nonce += 1
         submitted = SubmittedTransaction(keccak(raw), raw, account.label, account.city, kind,
                                          now_ms, now_ms, payload, subject, detail)

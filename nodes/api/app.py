@@ -20,6 +20,7 @@ from nodes.api.metrics import RouteMetrics
 from nodes.api.openapi import install_openapi
 from nodes.api.payload_upload import payload_upload_router
 from nodes.api.rate_limits import RateLimits
+from nodes.api.request_log import RequestLog, commit_logger
 from nodes.api.rest import install_error_handlers, read_router, write_router
 from nodes.api.rpc import rpc_router
 from nodes.api.rpc_subscriptions import websocket_router
@@ -125,6 +126,8 @@ def create_app(runtime: NodeRuntime) -> FastAPI:
     mount_api(app, runtime)
     runtime.commit_hooks.append(lambda committed: announce_commit(runtime, committed))
     install_openapi(app)
+    runtime.commit_hooks.append(commit_logger(runtime.config.node_id))
+    app.add_middleware(RequestLog, node_id=runtime.config.node_id)
     return app
 
 

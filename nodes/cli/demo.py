@@ -6,31 +6,27 @@ remote enterprise's report without consent and is refused; enterprises sign gran
 cross-region queries whose payloads come from the origin city's node, checked against their
 on-chain hashes; an enterprise reads its audit trail and checks an entry's Merkle proof against
 the root anchored on chain; a bank opens a dispute that the publisher answers and the regulator
-decides. It prints a summary with the URLs to explore, and stops every node (or keeps them
-running with `--keep-running` until Ctrl-C).
+decides. It prints a summary and stops every node; with `--keep-running` it keeps them running
+until Ctrl-C (or SIGTERM) and only then lists the URLs to explore, so every URL it prints is
+alive while it runs.
 """
 
 from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from chain.presets import Preset, get_preset
 from chain.records import ALL_KINDS_SCOPE, CreditRecord, RecordKind
+from nodes.cli.progress import Progress
 from nodes.client import ApiError, Enterprise, Institution, NodeClient
-from nodes.cluster.network import (
-    NetworkProcess,
-    find_free_base_port,
-    start_node,
-    stop_node,
-    wait_ready,
-    write_network,
-)
+from nodes.cluster.network import find_free_base_port
+from nodes.cluster.running import RunningNetwork, start_network
+from nodes.cluster.stop_signals import terminate_as_interrupt
 
 Printer = Callable[[str], None]
 GRANT_LIFETIME_S = 30 * 24 * 3600
@@ -51,26 +47,6 @@ QUERIES = (  # (city of the bank, enterprise label)
     ("nanjing", "enterprise:hefei:1"),
     ("shanghai", "enterprise:suzhou:1"),
 )
-
-
-@contextmanager
-def running(preset: Preset, data_dir: Path, base_port: int, say: Printer) -> Iterator[
-        list[NetworkProcess]]:
-    """Start every node of the preset; stop them all on the way out."""
-    network = write_network(preset, data_dir, base_port, "none")
-    log_dir = data_dir / "logs"
-    log_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        for member in network:
-            start_node(member, log_dir)
-        started = time.monotonic()
-        wait_ready(network)
-        say(f"  {len(network)} nodes answer after {time.monotonic() - started:.0f} s "
-            f"(logs in {log_dir})")
-        yield network
-    finally:
-        for member in network:
-            stop_node(member)
 
 
 @dataclass
@@ -193,17 +169,22 @@ def _dispute(session: DemoSession, record_id: bytes) -> None:
                 f"{dispute['deadline_block']})")
 
 
-def _summary(session: DemoSession, network: list[NetworkProcess], started: float) -> None:
-    first = network[0].config.url
-    status = session.nodes[network[0].config.node_id].status(fresh=True)
+def _summary(session: DemoSession, network: RunningNetwork, started: float,
+             keep_running: bool) -> None:
+    first = network.nodes[0]
+    status = session.nodes[first.node_id].status(fresh=True)
     session.say("Summary")
-    session.say(f"  {len(network)} nodes in {len(session.preset.cities)} cities, height "
+    session.say(f"  {len(network.nodes)} nodes in {len(session.preset.cities)} cities, height "
                 f"{status['height']}, {time.monotonic() - started:.0f} s")
-    session.say(f"  API docs:  {first}/docs      (every node serves /docs, /openapi.json)")
-    session.say(f"  JSON-RPC:  {first}/rpc       (web3.py, ethers.js)")
-    session.say(f"  metrics:   {first}/metrics   dashboard: {first}/dashboard")
-    for member in network:
-        session.say(f"    {member.config.node_id:<13} {member.config.url}")
+    if not keep_running:
+        session.say("  the nodes stop now; `yrdchain demo --keep-running` (make demo KEEP=1) "
+                    "keeps them up to explore /docs, /rpc, /metrics and /dashboard")
+        return
+    session.say(f"  API docs:  {first.url}/docs      (every node serves /docs, /openapi.json)")
+    session.say(f"  JSON-RPC:  {first.url}/rpc       (web3.py, ethers.js)")
+    session.say(f"  metrics:   {first.url}/metrics   dashboard: {first.url}/dashboard")
+    for node in network.nodes:
+        session.say(f"    {node.node_id:<13} {node.url}")
 
 
 def run_network_demo(preset_name: str = "yrd-2021", data_dir: Path | None = None,
@@ -217,24 +198,32 @@ def run_network_demo(preset_name: str = "yrd-2021", data_dir: Path | None = None
         port = base_port or find_free_base_port(len(preset.nodes))
         say(f"yrdchain network demo — preset {preset.name}: {len(preset.nodes)} validator "
             f"nodes in {len(preset.cities)} cities, ports {port}..{port + len(preset.nodes) - 1}")
-        with running(preset, directory, port, say) as network:
-            session = DemoSession(preset, {m.config.node_id: NodeClient(m.config.url)
-                                           for m in network}, say)
-            try:
-                published = _publish(session)
-                reports = _queries(session)
-                _audit(session, reports[0])
-                _dispute(session, published["enterprise:hefei:1"])
-                _summary(session, network, started)
-                session.facts["reports"] = reports
-                if keep_running:
-                    say("Nodes keep running; Ctrl-C stops them.")
-                    while True:
-                        time.sleep(1.0)
-            except KeyboardInterrupt:
-                say("stopping…")
-            finally:
-                for client in session.nodes.values():
-                    client.close()
+        progress = Progress("starting nodes", len(preset.nodes), say)
+        session: DemoSession | None = None
+        try:
+            with terminate_as_interrupt(), start_network(
+                    preset, directory, port, on_ready=progress.ready) as network:
+                progress.done(f"{len(network.nodes)} nodes answer (logs in {network.log_dir})")
+                for node in network.nodes:  # URLs only where they stay alive: see the summary
+                    say(f"  {node.node_id:<13} {node.city:<10} port {node.url.rsplit(':', 1)[1]}")
+                session = DemoSession(preset, {node.node_id: NodeClient(node.url)
+                                               for node in network.nodes}, say)
+                session.facts["urls"] = network.urls()
+                try:
+                    published = _publish(session)
+                    reports = _queries(session)
+                    _audit(session, reports[0])
+                    _dispute(session, published["enterprise:hefei:1"])
+                    session.facts["reports"] = reports
+                    _summary(session, network, started, keep_running)
+                    if keep_running:
+                        say("Nodes keep running; Ctrl-C stops them.")
+                        while True:
+                            time.sleep(1.0)
+                finally:
+                    for client in session.nodes.values():
+                        client.close()
+        except KeyboardInterrupt:
+            say("stopping…")
         say("All nodes stopped.")
-        return session.facts
+        return session.facts if session is not None else {}

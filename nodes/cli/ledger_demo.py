@@ -9,21 +9,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from chain import builder
 from chain.cities import city_by_number
 from chain.crypto import PrivateKey
 from chain.genesis import Genesis, build_genesis
 from chain.ledger import CommittedBlock, Ledger
 from chain.presets import Preset, get_preset
-from chain.records import (
-    ALL_KINDS_SCOPE,
-    CreditRecord,
-    RecordKind,
-    encode_record,
-    payload_hash,
-    record_id_for,
-)
+from chain.records import ALL_KINDS_SCOPE, CreditRecord, RecordKind
 from chain.storage import MemoryBlockStore
-from chain.wallet import sign_digest, sign_dynamic_fee, sign_legacy
 from contracts import bindings
 
 Printer = Callable[[str], None]
@@ -39,11 +32,16 @@ class _Session:
     clock_ms: int
     nonces: dict[bytes, int]
 
-    def send(self, key: PrivateKey, to: bytes, data: bytes, dynamic_fee: bool = False) -> None:
+    def signer(self, key: PrivateKey, dynamic_fee: bool = False) -> builder.TransactionSigner:
+        return builder.TransactionSigner(key, self.preset.chain_id, dynamic_fee=dynamic_fee)
+
+    def next_nonce(self, key: PrivateKey) -> int:
         nonce = self.nonces.get(key.address, 0)
-        sign = sign_dynamic_fee if dynamic_fee else sign_legacy
-        self.ledger.admit(sign(key, self.preset.chain_id, nonce, to, data))
         self.nonces[key.address] = nonce + 1
+        return nonce
+
+    def send(self, raw: bytes) -> None:
+        self.ledger.admit(raw)
 
     def commit(self, proposer: str) -> CommittedBlock:
         self.clock_ms += 2_000
@@ -80,12 +78,11 @@ def run_ledger_demo(preset_name: str = "yrd-2021", say: Printer = print) -> Ledg
     ):
         enterprise = preset.enterprise(label)
         record = CreditRecord(enterprise.credit_code, kind, "2024", fields)
-        digest = payload_hash(encode_record(record))
         bureau = preset.key(f"bureau:{city}")
-        record_id = record_id_for(bureau.address, digest)
-        published[label] = record_id
-        session.send(bureau, genesis.contracts.registry, bindings.encode_publish(
-            record_id, enterprise.credit_code.to_bytes32(), int(kind), digest))
+        signed = builder.build_publish(session.signer(bureau), session.next_nonce(bureau),
+                                       genesis.contracts.registry, record)
+        published[label] = signed.record_id
+        session.send(signed.raw)
         say(f"  {preset.institution(f'bureau:{city}').name} publishes {kind.label} of "
             f"{enterprise.name} ({enterprise.credit_code})")
     session.commit(preset.nodes[0].node_id)
@@ -101,12 +98,12 @@ def run_ledger_demo(preset_name: str = "yrd-2021", say: Printer = print) -> Ledg
 
     say("3. The enterprise signs a grant (EIP-712); the bank submits it")
     expires_at = session.clock_ms // 1000 + ONE_YEAR_S
-    digest = bindings.grant_digest(preset.chain_id, genesis.contracts.authorization, code,
+    consent = builder.sign_consent(preset.key(enterprise.label), preset.chain_id,
+                                   genesis.contracts.authorization, enterprise.credit_code,
                                    bank.address, ALL_KINDS_SCOPE, expires_at, 0)
-    signature = sign_digest(preset.key(enterprise.label), digest)
-    session.send(bank, genesis.contracts.authorization, bindings.encode_grant(
-        code, ALL_KINDS_SCOPE, expires_at, 0, signature.v, signature.r, signature.s),
-        dynamic_fee=True)
+    session.send(builder.build_grant(session.signer(bank, dynamic_fee=True),
+                                     session.next_nonce(bank), genesis.contracts.authorization,
+                                     consent))
     session.commit(preset.nodes[1].node_id)
     authorized = bindings.decode_bool(ledger.call(
         genesis.contracts.authorization,
@@ -123,11 +120,12 @@ def run_ledger_demo(preset_name: str = "yrd-2021", say: Printer = print) -> Ledg
     say("5. The Shanghai bureau corrects the record: a new version linked to the old")
     corrected = CreditRecord(enterprise.credit_code, RecordKind.TAX, "2024",
                              {"paid_cny": 1_320_000, "grade": "A"})
-    new_digest = payload_hash(encode_record(corrected))
     bureau = preset.key("bureau:shanghai")
-    new_id = record_id_for(bureau.address, new_digest, salt=1)
-    session.send(bureau, genesis.contracts.registry, bindings.encode_correct(
-        published["enterprise:shanghai:1"], new_id, new_digest))
+    correction = builder.build_correct(session.signer(bureau), session.next_nonce(bureau),
+                                       genesis.contracts.registry,
+                                       published["enterprise:shanghai:1"], corrected, salt=1)
+    new_id = correction.record_id
+    session.send(correction.raw)
     session.commit(preset.nodes[2].node_id)
     for entry in ledger.record_versions(new_id):
         status = bindings.RecordStatus(entry.status).name.lower()

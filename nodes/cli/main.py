@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Mapping
+from importlib import metadata
 from pathlib import Path
 
 from chain.crypto import require_coincurve
@@ -66,9 +68,9 @@ def _node(arguments: argparse.Namespace) -> int:
 def _up(arguments: argparse.Namespace) -> int:
     from nodes.cli.up import run_network
 
-    return run_network(get_preset(arguments.preset), Path(arguments.data_dir),
+    return run_network(get_preset(arguments.preset), Path(arguments.data_dir).resolve(),
                        arguments.base_port, arguments.latency, arguments.control,
-                       arguments.execution)
+                       arguments.supervisor_port, execution=arguments.execution)
 
 
 def _k8s(arguments: argparse.Namespace) -> int:
@@ -98,6 +100,7 @@ def build_parser(extra: Mapping[str, ExtraCommand] | None = None) -> argparse.Ar
         prog="yrdchain",
         description="A simulator of the Yangtze River Delta credit information chain.",
     )
+    parser.add_argument("--version", action="version", version=f"yrdchain {package_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
     keys = commands.add_parser("keys", help="print a preset's development keys")
     keys.add_argument("--preset", choices=sorted(PRESETS), default="yrd-2021")
@@ -138,6 +141,8 @@ def build_parser(extra: Mapping[str, ExtraCommand] | None = None) -> argparse.Ar
                          "py-evm for the whole network (the reference engine)")
     up.add_argument("--control", action="store_true",
                     help="let the dashboard stop nodes, partition cities and slow links")
+    up.add_argument("--supervisor-port", type=int, default=0,
+                    help="with --control: the supervisor's loopback port (default: any free)")
     up.set_defaults(run=_up)
     k8s = commands.add_parser("k8s", help="write Kubernetes manifests for a preset")
     k8s.add_argument("--preset", choices=sorted(PRESETS), default="yrd-2021")
@@ -152,6 +157,12 @@ def build_parser(extra: Mapping[str, ExtraCommand] | None = None) -> argparse.Ar
                      help="required: one node pod per machine, never two")
     k8s.add_argument("--locust-workers", type=int, default=4)
     k8s.set_defaults(run=_k8s)
+
+    from nodes.cli import console, explorer, institution
+
+    institution.register(commands)
+    explorer.register(commands)
+    console.register(commands)
     for name, (summary, run) in (extra or {}).items():
         command = commands.add_parser(name, help=summary, add_help=False)
         command.add_argument("rest", nargs=argparse.REMAINDER)
@@ -167,9 +178,24 @@ def main(argv: list[str] | None = None, extra: Mapping[str, ExtraCommand] | None
         return extra[words[0]][1](words[1:])
     arguments = build_parser(extra).parse_args(words)
     try:
-        return int(arguments.run(arguments))
+        status = int(arguments.run(arguments))
+        sys.stdout.flush()
+        return status
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # the reader went away (`yrdchain keys | head`): stop quietly, as cat does
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
+
+
+def package_version() -> str:
+    """The installed package's version."""
+    try:
+        return metadata.version("yrdchain")
+    except metadata.PackageNotFoundError:
+        return "(not installed)"
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ import uvicorn
 from chain.crypto import require_coincurve
 from chain.genesis import build_genesis
 from nodes.api.app import create_app
+from nodes.cli.logs import configure_node_logging
 from nodes.cluster.certificates import ensure_certificates, load_validator_set
 from nodes.runtime.config import NodeConfig, load_config
 from nodes.runtime.node import NodeRuntime
@@ -68,7 +69,6 @@ async def serve_node(config: NodeConfig) -> None:
 
 def run_node(config_path: Path) -> int:
     """Entry point of `yrdchain node`."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    configure_node_logging()
     asyncio.run(serve_node(load_config(config_path)))
     return 0

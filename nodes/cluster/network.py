@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,8 +92,12 @@ def start_node(member: NetworkProcess, log_dir: Path | None = None) -> None:
     )
 
 
-def wait_ready(network: list[NetworkProcess], timeout_s: float = READY_TIMEOUT_S) -> None:
-    """Wait until every node answers /status; RuntimeError naming the ones that do not."""
+def wait_ready(network: list[NetworkProcess], timeout_s: float = READY_TIMEOUT_S,
+               on_ready: Callable[[str, int, int], None] | None = None) -> None:
+    """Wait until every node answers /status; RuntimeError naming the ones that do not.
+
+    on_ready: told (node id, nodes ready so far, nodes in all) as each node answers.
+    """
     deadline = time.monotonic() + timeout_s
     waiting = {m.config.node_id: m for m in network}
     with httpx.Client(timeout=1.0) as client:
@@ -103,6 +108,8 @@ def wait_ready(network: list[NetworkProcess], timeout_s: float = READY_TIMEOUT_S
                 try:
                     if client.get(f"{member.config.url}/status").status_code == 200:
                         del waiting[node_id]
+                        if on_ready is not None:
+                            on_ready(node_id, len(network) - len(waiting), len(network))
                 except httpx.HTTPError:
                     pass
             time.sleep(0.2)
@@ -125,10 +132,3 @@ def stop_node(member: NetworkProcess, kill: bool = False) -> None:
         process.kill()
         process.wait()
 
-
-def print_table(network: list[NetworkProcess]) -> None:
-    """The node, city and URL of every node."""
-    print(f"{'node':<14} {'city':<11} url")
-    for member in network:
-        city = member.config.preset_value.node(member.config.node_id).city.title
-        print(f"{member.config.node_id:<14} {city:<11} {member.config.url}")

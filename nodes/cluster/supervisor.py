@@ -1,8 +1,9 @@
 """The supervisor's control server: stop and restart node processes on request.
 
-`yrdchain up --control` (and the end-to-end tests) run one. It listens on a free loopback port
-and writes its URL to `DATA_DIR/supervisor.json`; a node started with `control = true` reads
-that file when the dashboard asks it to stop or restart a node, and forwards the request here.
+`yrdchain up --control` (and the end-to-end tests) run one. It listens on a loopback port (any
+free one unless `--supervisor-port` names it) and writes its URL to `DATA_DIR/supervisor.json`;
+a node started with `control = true` reads that file when the dashboard asks it to stop or
+restart a node, and forwards the request here.
 Only the supervisor can restart a process, so a node never restarts itself.
 
 Routes (JSON answers): `GET /nodes` (each node's state), `POST /nodes/<id>/stop` (SIGTERM and
@@ -51,10 +52,14 @@ class Supervisor:
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}"
 
-    def serve(self) -> str:
-        """Start the control server on a free loopback port and publish its URL."""
+    def serve(self, port: int = 0) -> str:
+        """Start the control server on a loopback port (0: any free one); publish its URL."""
         handler = _handler_for(self)
-        self._server = ThreadingHTTPServer((LOOPBACK, 0), handler)
+        try:
+            self._server = ThreadingHTTPServer((LOOPBACK, port), handler)
+        except OSError as error:
+            raise OSError(error.errno, f"the supervisor cannot listen on {LOOPBACK}:{port}: "
+                                       f"{error.strerror}") from error
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, name="supervisor",
                          daemon=True).start()

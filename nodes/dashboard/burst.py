@@ -20,18 +20,11 @@ from typing import Any
 
 import httpx
 
+from chain import builder
 from chain.cities import City
 from chain.crypto import PrivateKey
 from chain.presets import Preset
-from chain.records import (
-    ALL_KINDS_SCOPE,
-    CreditRecord,
-    RecordKind,
-    encode_record,
-    payload_hash,
-    record_id_for,
-)
-from chain.wallet import sign_digest, sign_legacy
+from chain.records import ALL_KINDS_SCOPE, CreditRecord, RecordKind
 from contracts import bindings
 from nodes.query.request_signing import new_nonce, sign_request
 from nodes.runtime.node import NodeRuntime, now_ms
@@ -87,14 +80,16 @@ class Burst:
         self.nonces[key.address] = nonce + 1
         return nonce
 
-    async def send(self, key: PrivateKey, city: City, to: bytes, data: bytes,
-                   payload: dict[str, Any] | None = None) -> bool:
-        """Sign a transaction and post it to the home node of `city`; True when admitted.
+    def signer(self, key: PrivateKey) -> builder.TransactionSigner:
+        """How `key` signs on this chain (legacy transactions)."""
+        return builder.TransactionSigner(key, self.preset.chain_id)
+
+    async def send(self, raw: bytes, city: City, payload: dict[str, Any] | None = None) -> bool:
+        """Post a signed transaction to the home node of `city`; True when admitted.
 
         With a payload it goes to `/v1/records`, so the record's content is stored off chain at
         its city's nodes; otherwise to `/v1/transactions`.
         """
-        raw = sign_legacy(key, self.preset.chain_id, self.next_nonce(key), to, data)
         _, url = home_node(self.runtime, city)
         body: dict[str, Any] = {"raw": "0x" + raw.hex()}
         if payload is not None:
@@ -118,14 +113,11 @@ class Burst:
         kind = (RecordKind.TAX, RecordKind.UTILITIES, RecordKind.LOAN)[serial % 3]
         record = CreditRecord(enterprise.credit_code, kind, "2024",
                               {"burst": serial, "at_ms": now_ms()})
-        digest = payload_hash(encode_record(record))
         bureau = self.preset.key(f"bureau:{city.value}")
-        record_id = record_id_for(bureau.address, digest, salt=serial)
-        return await self.send(bureau, city, self.runtime.ledger.contracts.registry,
-                               bindings.encode_publish(record_id,
-                                                       enterprise.credit_code.to_bytes32(),
-                                                       int(kind), digest),
-                               payload=record.to_json_object())
+        signed = builder.build_publish(self.signer(bureau), self.next_nonce(bureau),
+                                       self.runtime.ledger.contracts.registry, record,
+                                       salt=serial)
+        return await self.send(signed.raw, city, payload=record.to_json_object())
 
     async def grant(self, pair: QueryPair) -> bool:
         """The enterprise's signed consent for the bank, submitted by the bank."""
@@ -136,13 +128,12 @@ class Burst:
         grant_nonce = bindings.decode_uint(self.runtime.ledger.call(
             contracts.authorization, bindings.encode_grant_nonce_of(code)).output)
         expires_at = now_ms() // 1000 + GRANT_LIFETIME_S
-        digest = bindings.grant_digest(self.preset.chain_id, contracts.authorization, code,
+        consent = builder.sign_consent(self.preset.key(enterprise.label), self.preset.chain_id,
+                                       contracts.authorization, enterprise.credit_code,
                                        bank.address, ALL_KINDS_SCOPE, expires_at, grant_nonce)
-        signature = sign_digest(self.preset.key(enterprise.label), digest)
-        return await self.send(bank, pair.bank_city, contracts.authorization,
-                               bindings.encode_grant(code, ALL_KINDS_SCOPE, expires_at,
-                                                     grant_nonce, signature.v, signature.r,
-                                                     signature.s))
+        return await self.send(builder.build_grant(self.signer(bank), self.next_nonce(bank),
+                                                   contracts.authorization, consent),
+                               pair.bank_city)
 
     def authorized(self, pair: QueryPair) -> bool:
         """Whether the enterprise's grant to the bank is on chain and unexpired now."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from chain import builder
 from chain.crypto import PrivateKey
 from chain.genesis import Genesis
 from chain.ledger import CommittedBlock, Ledger
@@ -11,12 +12,9 @@ from chain.records import (
     ALL_KINDS_SCOPE,
     CreditRecord,
     RecordKind,
-    encode_record,
-    payload_hash,
-    record_id_for,
 )
 from chain.storage import MemoryBlockStore
-from chain.wallet import sign_digest, sign_legacy
+from chain.wallet import sign_legacy
 from contracts import bindings
 
 BLOCK_INTERVAL_MS = 1_000
@@ -37,11 +35,9 @@ def publication(genesis: Genesis, key: PrivateKey, nonce: int, enterprise_index:
     """A signed CreditRegistry.publish of a tax record of a demo enterprise."""
     enterprise = genesis.preset.enterprises[enterprise_index].credit_code
     record = CreditRecord(enterprise, RecordKind.TAX, period, {"paid_cny": 120_000 + nonce})
-    digest = payload_hash(encode_record(record))
-    record_id = record_id_for(key.address, digest, salt)
-    data = bindings.encode_publish(record_id, enterprise.to_bytes32(), int(record.kind), digest)
-    raw = sign_legacy(key, genesis.chain_id, nonce, genesis.contracts.registry, data)
-    return Publication(raw, record_id, digest)
+    signed = builder.build_publish(builder.TransactionSigner(key, genesis.chain_id), nonce,
+                                   genesis.contracts.registry, record, salt)
+    return Publication(signed.raw, signed.record_id, signed.payload_hash)
 
 
 def signed_call(genesis: Genesis, key: PrivateKey, nonce: int, contract: str,
@@ -54,15 +50,14 @@ def grant_call(genesis: Genesis, enterprise_key: PrivateKey, querier: PrivateKey
                enterprise_index: int, querier_nonce: int, grant_nonce: int = 0,
                expires_at: int | None = None, scope: int = ALL_KINDS_SCOPE) -> bytes:
     """A querier's signed Authorization.grant carrying the enterprise's EIP-712 signature."""
-    enterprise = genesis.preset.enterprises[enterprise_index].credit_code.to_bytes32()
+    enterprise = genesis.preset.enterprises[enterprise_index].credit_code
     if expires_at is None:
         expires_at = genesis.preset.genesis_timestamp_ms // 1000 + YEAR_S
-    digest = bindings.grant_digest(genesis.chain_id, genesis.contracts.authorization, enterprise,
-                                   querier.address, scope, expires_at, grant_nonce)
-    signature = sign_digest(enterprise_key, digest)
-    data = bindings.encode_grant(enterprise, scope, expires_at, grant_nonce, signature.v,
-                                 signature.r, signature.s)
-    return signed_call(genesis, querier, querier_nonce, "Authorization", data)
+    consent = builder.sign_consent(enterprise_key, genesis.chain_id,
+                                   genesis.contracts.authorization, enterprise, querier.address,
+                                   scope, expires_at, grant_nonce)
+    return builder.build_grant(builder.TransactionSigner(querier, genesis.chain_id),
+                               querier_nonce, genesis.contracts.authorization, consent)
 
 
 def next_block(ledger: Ledger, proposer: str = "shanghai-1",

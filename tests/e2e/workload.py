@@ -7,11 +7,10 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from chain.builder import TransactionSigner, build_publish
 from chain.genesis import Genesis
 from chain.presets import Preset
-from chain.records import CreditRecord, RecordKind, encode_record, payload_hash, record_id_for
-from chain.wallet import sign_legacy
-from contracts import bindings
+from chain.records import CreditRecord, RecordKind
 
 
 @dataclass
@@ -31,13 +30,10 @@ class PublishWorkload:
         enterprise = self.preset.enterprises[number % len(self.preset.enterprises)]
         record = CreditRecord(enterprise.credit_code, RecordKind.TAX, "2024",
                               {"serial": number, "city": city})
-        digest = payload_hash(encode_record(record))
         nonce = self.nonces.get(label, 0)
         self.nonces[label] = nonce + 1
-        return sign_legacy(key, self.preset.chain_id, nonce, self.genesis.contracts.registry,
-                           bindings.encode_publish(record_id_for(key.address, digest),
-                                                   enterprise.credit_code.to_bytes32(),
-                                                   int(RecordKind.TAX), digest))
+        return build_publish(TransactionSigner(key, self.preset.chain_id), nonce,
+                             self.genesis.contracts.registry, record).raw
 
 
 def submit(client: httpx.Client, url: str, raw: bytes) -> str:

@@ -13,13 +13,13 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
+from chain.builder import TransactionSigner, build_publish
 from chain.genesis import Genesis
 from chain.ledger import CommittedBlock
 from chain.presets import Preset
-from chain.records import CreditRecord, RecordKind, encode_record, payload_hash, record_id_for
+from chain.records import CreditRecord, RecordKind
 from chain.storage import MemoryBlockStore
 from chain.wallet import sign_legacy
-from contracts import bindings
 from nodes.api.app import create_app
 from nodes.api.rate_limits import RateLimiter, RateLimits
 from nodes.api.services import NodeServices
@@ -58,12 +58,12 @@ class ApiNode:
 
     def publish_body(self, label: str, record: CreditRecord) -> dict[str, object]:
         """The body of POST /v1/records for a record published by `label`."""
-        digest = payload_hash(encode_record(record))
         key = self.preset.key(label)
-        raw = self.sign(label, self.genesis.contracts.registry, bindings.encode_publish(
-            record_id_for(key.address, digest), record.enterprise.to_bytes32(),
-            int(record.kind), digest))
-        return {"raw": "0x" + raw.hex(), "payload": record.to_json_object()}
+        nonce = self.nonces.get(key.address, 0)
+        self.nonces[key.address] = nonce + 1
+        signed = build_publish(TransactionSigner(key, self.preset.chain_id), nonce,
+                               self.genesis.contracts.registry, record)
+        return {"raw": "0x" + signed.raw.hex(), "payload": record.to_json_object()}
 
     def signed_headers(self, label: str, path: str, nonce: str | None = None) -> dict[str, str]:
         """Headers of a signed GET by a preset key to this node."""

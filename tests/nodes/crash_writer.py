@@ -29,12 +29,11 @@ import traceback
 from pathlib import Path
 
 from chain.blocks import Block
+from chain.builder import TransactionSigner, build_publish
 from chain.genesis import Genesis, build_genesis
 from chain.ledger import Ledger
 from chain.presets import Preset, get_preset
-from chain.records import CreditRecord, RecordKind, encode_record, payload_hash, record_id_for
-from chain.wallet import sign_legacy
-from contracts import bindings
+from chain.records import CreditRecord, RecordKind
 from nodes.storage.blocks import LmdbBlockStore
 
 PRESET_NAME = "local4"
@@ -51,11 +50,9 @@ def publish_transactions(ledger: Ledger, preset: Preset, height: int) -> list[by
         enterprise = preset.enterprise(f"enterprise:{city.value}:{1 + height % 3}").credit_code
         record = CreditRecord(enterprise, RecordKind.TAX, str(2000 + height % 25),
                               {"height": height, "position": position, "paid_cny": 1000 * height})
-        digest = payload_hash(encode_record(record))
-        call = bindings.encode_publish(record_id_for(bureau.address, digest),
-                                       enterprise.to_bytes32(), int(record.kind), digest)
-        transactions.append(sign_legacy(bureau, preset.chain_id, ledger.next_nonce(bureau.address),
-                                        ledger.genesis.contracts.registry, call))
+        transactions.append(build_publish(TransactionSigner(bureau, preset.chain_id),
+                                          ledger.next_nonce(bureau.address),
+                                          ledger.genesis.contracts.registry, record).raw)
     return transactions
 
 
