@@ -221,7 +221,7 @@ def live_cache_rates(seconds: float, cache: Path) -> dict[str, Any]:
             live_network(snapshot) as members:
         output = Path(directory)
         run_file = output / "run.json"
-        describe_run(run_file, snapshot, members)
+        describe_run(run_file, SIZES["smoke"], 1, members)
         phase = Phase("live", ("QueryUser", "PublisherUser"), seconds, LIVE_USERS + cities,
                       rate_per_user=0.0, publishers=cities)
         result = run_phase(phase, run_file, output, members, workers=0)
