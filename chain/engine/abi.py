@@ -20,6 +20,8 @@ from contracts.events import EVENT_LAYOUTS, Event, decode_static_word
 from contracts.functions import ContractFunction
 
 ERROR_SELECTOR = bytes.fromhex("08c379a0")  # Error(string)
+_TOPICS = {event_class: layout.topic for event_class, layout in EVENT_LAYOUTS.items()}
+"""topic0 of each event, hashed once (the layouts compute it on every access)."""
 ARRAY_BOUND = bindings.PUBLISH_BATCH_LIMIT  # DynArray[..., 64] in every batch function
 STRING_BOUND = bindings.INSTITUTION_NAME_LIMIT  # String[64]
 
@@ -101,7 +103,7 @@ def encode_revert(reason: str | None) -> bytes:
 def event_log(address: Address, event: Event) -> Log:
     """The log a contract at `address` emits for `event` (topics and data as Vyper lays them)."""
     layout = EVENT_LAYOUTS[type(event)]
-    topics = [layout.topic]
+    topics = [_TOPICS[type(event)]]
     data_types: list[str] = []
     data_values: list[Any] = []
     for field in layout.fields:
