@@ -40,7 +40,7 @@ from chain.codec import (
 )
 from chain.crypto import Address
 from chain.engine.executor import NativeExecutor, is_member_contract, load_commitment
-from chain.engine.limits import MEMBER_BLOCK_GAS_LIMIT
+from chain.engine.limits import MEMBER_BLOCK_GAS_LIMIT, MEMBER_TRANSACTION_GAS_LIMIT
 from chain.engine.state_hash import SET_HASH_MODULUS, table_set_hash
 from chain.errors import InvalidBlock, NotFound, YrdError
 from chain.execution import (
@@ -64,6 +64,7 @@ from chain.mempool import MAX_NONCE_AHEAD, Mempool
 from chain.merkle import merkle_root
 from chain.storage import BlockStore, StoreCommit
 from chain.transactions import (
+    MAX_TRANSACTION_GAS,
     AdmittedTransaction,
     Mapper,
     SenderCache,
@@ -408,6 +409,13 @@ class Ledger:
         """True for a system contract under the native engine: a call's gas is exactly the
         transaction's (`chain.engine.gas`). py-evm's gas (refunds, the 63/64 rule) is not."""
         return self.genesis.engine == NATIVE_ENGINE and self.contracts.name_of(to) is not None
+
+    def gas_cap(self, to: Address) -> int:
+        """The most gas a transaction to `to` may declare: the members'-contract cap for a
+        deployment or a member's contract under the native engine, else the general one."""
+        if self.member_contracts is not None and self.contracts.name_of(to) is None:
+            return MEMBER_TRANSACTION_GAS_LIMIT
+        return MAX_TRANSACTION_GAS
 
     def evm_root(self, state_root: bytes) -> bytes:
         """The EVM account trie's root within a committed state root (eth_getStorageAt)."""

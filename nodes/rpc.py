@@ -374,7 +374,8 @@ class Rpc:
             return quantity(result.gas_used)
         estimate = (result.gas_used * ESTIMATE_MARGIN_NUMERATOR // ESTIMATE_MARGIN_DENOMINATOR
                     + ESTIMATE_ALLOWANCE_GAS)
-        return quantity(min(estimate, MAX_ESTIMATE_GAS))
+        return quantity(min(estimate, MAX_ESTIMATE_GAS,
+                            self.ledger.gas_cap(self._call_target(params))))
 
     # Logs ------------------------------------------------------------------------------
 

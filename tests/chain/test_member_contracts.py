@@ -21,6 +21,7 @@ from chain.errors import InvalidBlock, MissingRole, UnsupportedTransaction
 from chain.execution import contract_address
 from chain.genesis import Genesis
 from chain.ledger import Ledger
+from chain.transactions import MAX_TRANSACTION_GAS
 from chain.wallet import sign_legacy
 from contracts import bindings
 from tests.chain.ledger_helpers import fresh_ledger, next_block, publication
@@ -164,3 +165,9 @@ def test_an_initcode_above_the_eip3860_limit_fails_without_stopping_the_block(
     assert first.revert_reason is not None and "EIP-3860" in first.revert_reason
     assert second.status == 1
     assert ledger.account(key.address).nonce == 2
+
+
+def test_the_gas_cap_an_estimate_respects(genesis: Genesis) -> None:
+    ledger = fresh_ledger(genesis)
+    assert ledger.gas_cap(b"") == MEMBER_TRANSACTION_GAS_LIMIT
+    assert ledger.gas_cap(genesis.contracts.registry) == MAX_TRANSACTION_GAS
