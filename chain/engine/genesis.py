@@ -83,7 +83,7 @@ def execute_genesis(calls: Sequence[SystemCall], addresses: SystemAddresses,
     for address in (addresses.consortium, addresses.registry, addresses.authorization):
         session.install_code(address, SYSTEM_CONTRACT_CODE)
     evm_root, nodes = session.finish()
-    return finish_block(source, EMPTY_COMMITMENT, tables, tuple(receipts), evm_root, nodes)
+    return finish_block(EMPTY_COMMITMENT, tables, tuple(receipts), evm_root, nodes)
 
 
 def _construct(tables: TableOverlay, environment: BlockEnvironment, addresses: SystemAddresses,
