@@ -16,6 +16,10 @@ raw coincurve recoveries of the same signatures give the unit: every figure is a
 multiple of one recovery. CPU is `time.process_time` (other processes' load does not inflate it);
 the load average before and after is printed beside the figures. Results go to stdout and
 benchmarks/results/engine-<UTC date>.md and .json (smoke runs to benchmarks/results/smoke/).
+
+`--live` adds the whole-node figure (`benchmarks/engine_live.py`): local4 as four node processes
+on ports 21800-21803, single publishes by `eth_sendRawTransaction` at `--rate` per second, the
+processes' CPU from /proc divided by publishes and nodes, each engine in turn in the same run.
 """
 
 from __future__ import annotations
@@ -32,7 +36,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from benchmarks.core import publish_transactions, run_coincurve, signature_inputs
+from benchmarks.engine_live import LIVE_PRESET, LiveRound, measure_live
 from benchmarks.machine import describe_machine, results_path
+from chain.crypto import keccak
 from chain.engine import ENGINES, EVM_ENGINE, NATIVE_ENGINE
 from chain.genesis import Genesis, build_genesis
 from chain.ledger import Ledger
@@ -45,6 +51,9 @@ FULL_BLOCK_TRANSACTIONS = 500
 SMOKE_BLOCK_TRANSACTIONS = 40
 FULL_REPETITIONS = 5
 TARGET_RECOVERIES_PER_PUBLISH = 10.0  # issue 10: CPU per publish per node at most 10 recoveries
+LIVE_PUBLISHES = 400
+SMOKE_LIVE_PUBLISHES = 12
+LIVE_RATE_PER_S = 30.0  # offered load both engines sustain (the reference commits ~35 tx/s)
 
 
 @dataclass(frozen=True)
@@ -105,6 +114,33 @@ def measure_recovery(inputs: Sequence[tuple[bytes, bytes]]) -> float:
     start = _cpu()
     run_coincurve(inputs)
     return (_cpu() - start) * 1e6 / len(inputs)
+
+
+def run_live(repetitions: int, smoke: bool, rate_per_s: float) -> dict[str, object]:
+    """Whole node processes, one engine at a time, interleaved; the live part of the report."""
+    preset = get_preset(LIVE_PRESET)
+    genesis = build_genesis(preset)
+    count = SMOKE_LIVE_PUBLISHES if smoke else LIVE_PUBLISHES
+    raws = publish_transactions(genesis, count, tag="live")
+    inputs = signature_inputs(raws, preset.chain_id)
+    publishers = 4  # publish_transactions signs round robin over four bureaus, one per node
+    transactions = [(index % publishers, raw, keccak(raw)) for index, raw in enumerate(raws)]
+    rounds: list[LiveRound] = []
+    for repetition in range(repetitions):
+        order = list(ENGINES) if repetition % 2 == 0 else list(reversed(ENGINES))
+        for engine in order:
+            recovery_us = measure_recovery(inputs)
+            rounds.append(measure_live(engine, transactions, rate_per_s, recovery_us))
+    return {
+        "publishes": count, "rate_per_s": rate_per_s,
+        "summary": {engine: {
+            "node_us": statistics.median(r.node_us for r in rounds if r.engine == engine),
+            "node_recoveries": statistics.median(r.node_us / r.recovery_us for r in rounds
+                                                 if r.engine == engine),
+            "seconds": statistics.median(r.seconds for r in rounds if r.engine == engine),
+        } for engine in ENGINES},
+        "rounds": [asdict(r) for r in rounds],
+    }
 
 
 def run(repetitions: int, smoke: bool) -> dict[str, object]:
@@ -178,6 +214,20 @@ def render(report: dict[str, object]) -> str:
             f"({s['proposer_recoveries']:.1f}) | {s['follower_admit_us']:.0f} | "
             f"{s['follower_append_us']:.0f} ({s['append_recoveries']:.1f}) | {s['node_us']:.0f} "
             f"({s['node_recoveries']:.1f}) |")
+    live = report.get("live")
+    if isinstance(live, dict):
+        lines += [
+            "",
+            f"Live local4 (four node processes, {live['publishes']} single publishes by "
+            f"eth_sendRawTransaction at {live['rate_per_s']:.0f}/s, CPU of the processes from "
+            "/proc, idle included):",
+            "",
+            "| engine | node µs/publish | recoveries | seconds to commit all |",
+            "|---|---:|---:|---:|",
+        ]
+        for engine, figures in live["summary"].items():
+            lines.append(f"| {engine} | {figures['node_us']:.0f} | "
+                         f"{figures['node_recoveries']:.1f} | {figures['seconds']:.1f} |")
     native = summary[NATIVE_ENGINE]["node_recoveries"]
     verdict = "meets" if native <= TARGET_RECOVERIES_PER_PUBLISH else "misses"
     lines += [
@@ -196,9 +246,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repetitions", type=int, default=FULL_REPETITIONS)
     parser.add_argument("--smoke", action="store_true", help="small blocks, one round")
     parser.add_argument("--output-directory", type=Path, help="write the results here instead")
+    parser.add_argument("--live", action="store_true",
+                        help="also measure whole node processes of local4 (ports 21800-21803)")
+    parser.add_argument("--rate", type=float, default=LIVE_RATE_PER_S,
+                        help="offered publishes per second in the live measurement")
     arguments = parser.parse_args(argv)
     repetitions = 1 if arguments.smoke else max(1, arguments.repetitions)
     report = run(repetitions, arguments.smoke)
+    if arguments.live:
+        report["live"] = run_live(repetitions, arguments.smoke, arguments.rate)
     text = render(report)
     sys.stdout.write(text)
     markdown, data = results_path("engine", arguments.smoke)

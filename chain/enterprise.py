@@ -11,6 +11,7 @@ digits must match a city (Shanghai 31xxxx, Nanjing 3201xx, ...).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from chain.cities import City, city_of_region_code
@@ -21,6 +22,7 @@ CREDIT_CODE_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 CHECK_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 ORGANISATION_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
 _VALUE_OF = {character: index for index, character in enumerate(CREDIT_CODE_ALPHABET)}
+CREDIT_CODE_CACHE_SIZE = 65_536  # enterprises whose bytes32 form was checked lately (publishes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +122,7 @@ def make_credit_code(city: City, serial: int, region_code: str | None = None) ->
     return parse_credit_code(first_seventeen + check_character(first_seventeen))
 
 
+@functools.lru_cache(maxsize=CREDIT_CODE_CACHE_SIZE)
 def is_credit_code_bytes32(raw: bytes) -> bool:
     """Whether `raw` is exactly the contracts' form of a valid credit code of the chain.
 

@@ -27,7 +27,7 @@ import eth_hash.auto
 from eth import EVM_RECURSION_LIMIT
 from eth.db.atomic import AtomicDB
 from eth.db.backends.base import BaseDB
-from eth.exceptions import Revert
+from eth.exceptions import Revert, VMError
 from eth.vm.execution_context import ExecutionContext
 from eth.vm.forks.shanghai import ShanghaiVM
 from eth.vm.forks.shanghai.computation import ShanghaiComputation
@@ -36,6 +36,7 @@ from eth.vm.spoof import SpoofTransaction
 from eth_hash.backends import pysha3
 from eth_typing import Address as EvmAddress
 from eth_typing import BlockNumber, Hash32
+from eth_utils.exceptions import ValidationError
 
 from chain.crypto import Address
 from chain.transactions import AdmittedTransaction
@@ -275,8 +276,10 @@ def _revert_reason(computation: Any) -> str | None:
     return None
 
 
-def _apply(state: ShanghaiState, transaction: Any, cumulative: int, tx_hash: bytes) -> Receipt:
-    state.lock_changes()
+def _apply(state: ShanghaiState, transaction: Any, cumulative: int, tx_hash: bytes,
+           lock: bool = True) -> Receipt:
+    if lock:
+        state.lock_changes()
     computation = state.apply_transaction(transaction)
     used = transaction.gas - computation.get_gas_remaining()
     gas_used = used - min(computation.get_gas_refund(), used // REFUND_QUOTIENT)
@@ -469,8 +472,18 @@ class EvmSession:
               transaction_hash: bytes, cumulative: int) -> tuple[Receipt, Address | None]:
         """Apply one transaction; its receipt and, for a successful deployment, the address."""
         self.state.set_nonce(EvmAddress(sender), nonce)
-        receipt = _apply(self.state, _executable(sender, nonce, gas, to or None, data),
-                         cumulative, transaction_hash)
+        self.state.lock_changes()
+        snapshot = self.state.snapshot()
+        try:
+            receipt = _apply(self.state, _executable(sender, nonce, gas, to or None, data),
+                             cumulative, transaction_hash, lock=False)
+        except (VMError, ValidationError) as error:
+            # Refused before any code ran (an initcode above EIP-3860's limit, ...): the nonce
+            # is used and the whole gas limit charged, as a failed transaction.
+            self.state.revert(snapshot)
+            self.state.set_nonce(EvmAddress(sender), nonce + 1)
+            receipt = Receipt(transaction_hash, 0, gas, cumulative + gas, (),
+                              f"refused by the EVM: {error}")
         created = contract_address(sender, nonce) if not to and receipt.status == 1 else None
         return receipt, created
 
@@ -478,7 +491,10 @@ class EvmSession:
         """A read-only call (eth_call, estimation): every change is discarded."""
         executable = _executable(sender, self.state.get_nonce(EvmAddress(sender)), gas,
                                  to or None, data)
-        computation = self.state.costless_execute_transaction(executable)
+        try:
+            computation = self.state.costless_execute_transaction(executable)
+        except (VMError, ValidationError) as error:
+            return CallResult(False, b"", gas, f"refused by the EVM: {error}")
         return CallResult(
             success=computation.is_success, output=bytes(computation.output or b""),
             gas_used=gas - computation.get_gas_remaining(),

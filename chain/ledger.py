@@ -40,8 +40,8 @@ from chain.codec import (
 )
 from chain.crypto import Address
 from chain.engine.executor import NativeExecutor, is_member_contract, load_commitment
-from chain.engine.limits import MEMBER_BLOCK_GAS_LIMIT
-from chain.engine.state_hash import table_set_hash
+from chain.engine.limits import MEMBER_BLOCK_GAS_LIMIT, MEMBER_TRANSACTION_GAS_LIMIT
+from chain.engine.state_hash import SET_HASH_MODULUS, table_set_hash
 from chain.errors import InvalidBlock, NotFound, YrdError
 from chain.execution import (
     AccountView,
@@ -64,6 +64,7 @@ from chain.mempool import MAX_NONCE_AHEAD, Mempool
 from chain.merkle import merkle_root
 from chain.storage import BlockStore, StoreCommit
 from chain.transactions import (
+    MAX_TRANSACTION_GAS,
     AdmittedTransaction,
     Mapper,
     SenderCache,
@@ -74,7 +75,7 @@ from chain.transactions import (
 
 EXECUTED_BLOCKS_KEPT = 64  # proposals executed but not yet committed (several rounds' worth)
 ZERO_ADDRESS = b"\0" * 20
-ALL_ROWS = 1 << 62  # a scan limit above any table state
+ROWS_PER_SCAN = 10_000  # rows read at a time when the set hash is recomputed
 
 
 def executor_for(genesis: Genesis) -> Executor:
@@ -90,7 +91,14 @@ def check_tables(store: BlockStore, state_root: bytes) -> None:
     InvalidBlock when they differ: a row was changed, added or removed behind the ledger's back.
     """
     expected = load_commitment(store, state_root).set_hash
-    found = table_set_hash(store.scan_rows(b"", ALL_ROWS))
+    found = 0
+    start = b""
+    while True:
+        rows = store.scan_rows(b"", ROWS_PER_SCAN, start)
+        found = (found + table_set_hash(rows)) % SET_HASH_MODULUS
+        if len(rows) < ROWS_PER_SCAN:
+            break
+        start = rows[-1][0] + b"\0"  # the next key after the last one read
     if found != expected:
         raise InvalidBlock("the store is damaged: its table rows do not match the head's state "
                            f"root (set hash {found:#066x}, the root commits to {expected:#066x})")
@@ -401,6 +409,13 @@ class Ledger:
         """True for a system contract under the native engine: a call's gas is exactly the
         transaction's (`chain.engine.gas`). py-evm's gas (refunds, the 63/64 rule) is not."""
         return self.genesis.engine == NATIVE_ENGINE and self.contracts.name_of(to) is not None
+
+    def gas_cap(self, to: Address) -> int:
+        """The most gas a transaction to `to` may declare: the members'-contract cap for a
+        deployment or a member's contract under the native engine, else the general one."""
+        if self.member_contracts is not None and self.contracts.name_of(to) is None:
+            return MEMBER_TRANSACTION_GAS_LIMIT
+        return MAX_TRANSACTION_GAS
 
     def evm_root(self, state_root: bytes) -> bytes:
         """The EVM account trie's root within a committed state root (eth_getStorageAt)."""

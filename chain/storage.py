@@ -58,8 +58,9 @@ class BlockStore(Protocol):
     def load_row(self, key: bytes) -> bytes | None:
         """A table row (native engine state)."""
 
-    def scan_rows(self, prefix: bytes, limit: int = 10_000) -> list[tuple[bytes, bytes]]:
-        """Table rows whose key starts with `prefix`, in key order."""
+    def scan_rows(self, prefix: bytes, limit: int = 10_000,
+                  start: bytes = b"") -> list[tuple[bytes, bytes]]:
+        """Table rows whose key starts with `prefix`, in key order, from `start` on."""
 
     def save_commit(self, commit: StoreCommit) -> None:
         """Write a committed block and all it changes atomically."""
@@ -123,9 +124,12 @@ class MemoryBlockStore:
         """A table row."""
         return self.rows.get(key)
 
-    def scan_rows(self, prefix: bytes, limit: int = 10_000) -> list[tuple[bytes, bytes]]:
-        """Rows under a prefix, in key order (sorted on demand: tests and small chains)."""
-        keys = sorted(key for key in self.rows if key.startswith(prefix))[:limit]
+    def scan_rows(self, prefix: bytes, limit: int = 10_000,
+                  start: bytes = b"") -> list[tuple[bytes, bytes]]:
+        """Rows under a prefix from `start` on, in key order (sorted on demand: tests and
+        small chains)."""
+        keys = sorted(key for key in self.rows
+                      if key.startswith(prefix) and key >= start)[:limit]
         return [(key, self.rows[key]) for key in keys]
 
     def save_commit(self, commit: StoreCommit) -> None:

@@ -318,6 +318,46 @@ def _plain(abi_type: str, value: Any) -> Any:
     return value
 
 
+def decode_static_word(abi_type: str, word: bytes) -> Any:
+    """One ABI word of a static type, as strictly as `eth_abi` decodes it (address as 20 raw
+    bytes); ValueError for dirty padding, KeyError for a type that is not a static word."""
+    if abi_type == "bytes32":
+        return bytes(word)
+    value = int.from_bytes(word, "big")
+    if abi_type == "address":
+        if value >> 160:
+            raise ValueError("address with non-zero padding")
+        return bytes(word[12:])
+    if abi_type == "bool":
+        if value > 1:
+            raise ValueError("boolean other than 0 or 1")
+        return value == 1
+    if abi_type.startswith("uint"):
+        if value >> int(abi_type[4:]):
+            raise ValueError(f"{abi_type} out of range")
+        return value
+    raise KeyError(abi_type)
+
+
+_STATIC_TYPES = frozenset({"bytes32", "address", "bool", "uint8", "uint16", "uint256"})
+
+
+def _decode_static(layout: EventLayout, topics: Sequence[bytes], data: bytes) -> Event | None:
+    """The fast path of `decode_event` for events whose fields are all static words."""
+    values: dict[str, Any] = {}
+    position = 0
+    topic_index = 1
+    for field in layout.fields:
+        if field.indexed:
+            word = bytes(topics[topic_index])
+            topic_index += 1
+        else:
+            word = data[position:position + 32]
+            position += 32
+        values[field.name] = decode_static_word(field.abi_type, word)
+    return layout.event_class(**values)
+
+
 def decode_event(topics: Sequence[bytes], data: bytes) -> Event | None:
     """The event a log carries, or None when topic0 names no event of the contracts."""
     if not topics:
@@ -329,6 +369,10 @@ def decode_event(topics: Sequence[bytes], data: bytes) -> Event | None:
     data_fields = [field for field in layout.fields if not field.indexed]
     if len(topics) != len(indexed_fields) + 1:
         return None
+    if (all(field.abi_type in _STATIC_TYPES for field in layout.fields)
+            and len(data) == 32 * len(data_fields)
+            and all(len(topic) == 32 for topic in topics)):
+        return _decode_static(layout, topics, data)
     values: dict[str, Any] = {}
     for field, topic in zip(indexed_fields, topics[1:], strict=True):
         (values[field.name],) = decode([field.abi_type], bytes(topic))

@@ -16,10 +16,12 @@ from eth_abi.abi import decode, encode
 from chain.crypto import Address
 from chain.execution import Log
 from contracts import bindings
-from contracts.events import EVENT_LAYOUTS, Event
+from contracts.events import EVENT_LAYOUTS, Event, decode_static_word
 from contracts.functions import ContractFunction
 
 ERROR_SELECTOR = bytes.fromhex("08c379a0")  # Error(string)
+_TOPICS = {event_class: layout.topic for event_class, layout in EVENT_LAYOUTS.items()}
+"""topic0 of each event, hashed once (the layouts compute it on every access)."""
 ARRAY_BOUND = bindings.PUBLISH_BATCH_LIMIT  # DynArray[..., 64] in every batch function
 STRING_BOUND = bindings.INSTITUTION_NAME_LIMIT  # String[64]
 
@@ -40,8 +42,31 @@ def require(condition: bool, reason: str) -> None:
         raise Revert(reason)
 
 
+STATIC_TYPES = frozenset({"bytes32", "address", "bool", "uint8", "uint16", "uint256"})
+
+
+def _decode_static(types: tuple[str, ...], calldata: bytes) -> tuple[Any, ...]:
+    if len(calldata) < 4 + 32 * len(types):
+        raise Revert(None)
+    try:
+        return tuple(decode_static_word(abi_type, calldata[4 + 32 * i:36 + 32 * i])
+                     for i, abi_type in enumerate(types))
+    except ValueError as error:
+        raise Revert(None) from error
+
+
+def _encode_static(abi_type: str, value: Any) -> bytes:
+    if abi_type == "bytes32":
+        return bytes(value).ljust(32, b"\0")
+    if abi_type == "address":
+        return bytes(value).rjust(32, b"\0")
+    return int(value).to_bytes(32, "big")
+
+
 def decode_arguments(function: ContractFunction, calldata: bytes) -> tuple[Any, ...]:
     """The arguments of a call, checked the way the Vyper decoder checks them."""
+    if all(abi_type in STATIC_TYPES for abi_type in function.input_types):
+        return _decode_static(function.input_types, calldata)
     try:
         arguments = decode(list(function.input_types), calldata[4:])
     except Exception as error:  # eth_abi raises several unrelated exception types
@@ -78,14 +103,18 @@ def encode_revert(reason: str | None) -> bytes:
 def event_log(address: Address, event: Event) -> Log:
     """The log a contract at `address` emits for `event` (topics and data as Vyper lays them)."""
     layout = EVENT_LAYOUTS[type(event)]
-    topics = [layout.topic]
+    topics = [_TOPICS[type(event)]]
     data_types: list[str] = []
     data_values: list[Any] = []
     for field in layout.fields:
         value = getattr(event, field.name)
         if field.indexed:
-            topics.append(encode([field.abi_type], [value]))
+            topics.append(_encode_static(field.abi_type, value))
         else:
             data_types.append(field.abi_type)
             data_values.append(value)
-    return Log(address=address, topics=tuple(topics), data=encode(data_types, data_values))
+    if all(abi_type in STATIC_TYPES for abi_type in data_types):
+        data = b"".join(_encode_static(t, v) for t, v in zip(data_types, data_values, strict=True))
+    else:
+        data = encode(data_types, data_values)
+    return Log(address=address, topics=tuple(topics), data=data)

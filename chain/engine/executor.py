@@ -17,7 +17,6 @@ contracts are read at the root asked for, their trie nodes being kept).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Protocol
 
 from chain.crypto import Address
 from chain.engine.abi import encode_revert
@@ -42,10 +41,6 @@ from chain.transactions import AdmittedTransaction
 
 CALL_GAS_LIMIT = 50_000_000  # read-only calls of the system contracts
 WRITES_FROM_TRANSACTIONS = "system contracts take writes from transactions only"
-
-
-class TableSource(StateSource, TableReader, Protocol):
-    """The committed state the native engine reads: state commitments and rows."""
 
 
 def load_commitment(source: StateSource, state_root: bytes) -> StateCommitment:
@@ -155,7 +150,7 @@ class NativeExecutor:
             cumulative = receipt.cumulative_gas_used
             receipts.append(receipt)
         evm_root, nodes = session.finish() if session is not None else (parent.evm_root, {})
-        return finish_block(source, parent, tables, tuple(receipts), evm_root, nodes)
+        return finish_block(parent, tables, tuple(receipts), evm_root, nodes)
 
     def _session(self, source: StateSource, state_root: bytes,
                  environment: BlockEnvironment) -> EvmSession:
@@ -192,13 +187,12 @@ class NativeExecutor:
         return self._session(source, state_root, environment).storage(address, slot)
 
 
-def finish_block(source: StateSource, parent: StateCommitment, tables: TableOverlay,
+def finish_block(parent: StateCommitment, tables: TableOverlay,
                  receipts: tuple[Receipt, ...], evm_root: bytes,
                  evm_nodes: Mapping[bytes, bytes] | None = None) -> ExecutionResult:
     """The block's result: its row changes, trie nodes and the root after them."""
-    reader = _tables_of(source)
     changes = dict(tables.block)
-    previous = {key: reader.load_row(key) for key in changes}
+    previous = {key: tables.load_committed(key) for key in changes}
     commitment = parent.after(changes, previous, evm_root)
     nodes = dict(evm_nodes or {})
     nodes[commitment.root] = commitment.encode()
@@ -207,6 +201,7 @@ def finish_block(source: StateSource, parent: StateCommitment, tables: TableOver
 
 
 def _tables_of(source: StateSource) -> TableReader:
+    """The rows of a state source: the native engine needs a store that keeps tables too."""
     if not hasattr(source, "load_row"):
         raise TypeError(f"{type(source).__name__} holds no tables: the native engine needs a "
                         "store with load_row")

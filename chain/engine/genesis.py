@@ -95,7 +95,7 @@ def execute_genesis(calls: Sequence[SystemCall], addresses: SystemAddresses,
         cumulative += gas
         receipts.append(Receipt(position.to_bytes(32, "big"), 1, gas, cumulative, logs))
     evm_root, nodes = session.finish()
-    return finish_block(source, EMPTY_COMMITMENT, tables, tuple(receipts), evm_root, nodes)
+    return finish_block(EMPTY_COMMITMENT, tables, tuple(receipts), evm_root, nodes)
 
 
 def _construct(tables: TableOverlay, environment: BlockEnvironment, addresses: SystemAddresses,

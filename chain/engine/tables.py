@@ -117,6 +117,8 @@ class TableOverlay:
         self.reader = reader
         self.block: dict[bytes, bytes | None] = {}
         self.transaction: dict[bytes, bytes | None] = {}
+        self.committed: dict[bytes, bytes | None] = {}
+        """Rows read from `reader`, kept: the block's result needs each changed row's old value."""
 
     def load(self, key: bytes) -> bytes | None:
         """The current row under a key."""
@@ -124,7 +126,13 @@ class TableOverlay:
             return self.transaction[key]
         if key in self.block:
             return self.block[key]
-        return self.reader.load_row(key)
+        return self.load_committed(key)
+
+    def load_committed(self, key: bytes) -> bytes | None:
+        """The row committed before the block (read once from the reader)."""
+        if key not in self.committed:
+            self.committed[key] = self.reader.load_row(key)
+        return self.committed[key]
 
     def read(self, key: bytes, kinds: str) -> Row:
         """The current row decoded; all zeros when absent."""
@@ -150,7 +158,7 @@ class TableOverlay:
         """`TableReader` over the block's committed transactions (for a following block)."""
         if key in self.block:
             return self.block[key]
-        return self.reader.load_row(key)
+        return self.load_committed(key)
 
 
 @dataclass(frozen=True, slots=True)

@@ -156,7 +156,9 @@ class StateReads:
             return quantity(result.gas_used)
         estimate = (result.gas_used * ESTIMATE_MARGIN_NUMERATOR // ESTIMATE_MARGIN_DENOMINATOR
                     + ESTIMATE_ALLOWANCE_GAS)
-        return quantity(min(estimate, MAX_ESTIMATE_GAS))
+        target = param(params, 0).get("to")
+        return quantity(min(estimate, MAX_ESTIMATE_GAS,
+                            self.ledger.gas_cap(parse_address(target, "to") if target else b"")))
 
     def create_access_list(self, params: list[Any]) -> dict[str, Any]:
         """eth_createAccessList(call, tag): the accounts and slots the call touches.

@@ -225,17 +225,19 @@ class LmdbEnvironment:
         finally:
             self._gate.leave()
 
-    def scan(self, name: bytes, prefix: bytes, limit: int) -> list[tuple[bytes, bytes]]:
-        """Up to `limit` entries whose key starts with `prefix`, in key order."""
+    def scan(self, name: bytes, prefix: bytes, limit: int,
+             start: bytes = b"") -> list[tuple[bytes, bytes]]:
+        """Up to `limit` entries whose key starts with `prefix`, in key order, from `start`."""
         if limit <= 0 or len(prefix) > self.max_key_bytes:
             return []
+        first = max(prefix, start)
         environment = self._environment()
         found: list[tuple[bytes, bytes]] = []
         self._gate.enter()
         try:
             with environment.begin(db=self._databases[name]) as transaction:
                 cursor = transaction.cursor()
-                positioned = cursor.set_range(prefix) if prefix else cursor.first()
+                positioned = cursor.set_range(first) if first else cursor.first()
                 if not positioned:
                     return found
                 for key, value in cursor:
@@ -364,9 +366,11 @@ class LmdbBlockStore:
         """A table row (native engine state)."""
         return self._lmdb.get(TABLES_DB, key)
 
-    def scan_rows(self, prefix: bytes, limit: int = 10_000) -> list[tuple[bytes, bytes]]:
-        """Table rows whose key starts with `prefix`, in key order, at most `limit`."""
-        return self._lmdb.scan(TABLES_DB, prefix, limit)
+    def scan_rows(self, prefix: bytes, limit: int = 10_000,
+                  start: bytes = b"") -> list[tuple[bytes, bytes]]:
+        """Table rows whose key starts with `prefix`, in key order from `start`, at most
+        `limit`."""
+        return self._lmdb.scan(TABLES_DB, prefix, limit, start)
 
     def load_meta(self, key: bytes) -> bytes | None:
         """A node-local value outside the chain."""

@@ -9,8 +9,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chain.crypto import keccak
-from chain.genesis import Genesis
+from chain.genesis import EVM_ENGINE, Genesis, build_genesis
 from chain.ledger import Ledger
+from chain.presets import Preset
 from chain.records import ALL_KINDS_SCOPE
 from contracts import bindings
 from tests.chain.ledger_helpers import fresh_ledger, grant_call, publication, signed_call
@@ -122,3 +123,32 @@ def test_two_ledgers_agree_at_every_height(local4: Local4, script: list[tuple[st
     for enterprise in genesis.preset.enterprises:
         code = enterprise.credit_code.code
         assert first.records_of(code) == second.records_of(code) == follower.records_of(code)
+
+
+@pytest.fixture(scope="module")
+def reference(preset: Preset) -> Local4:
+    """local4 on the reference engine (the Vyper bytecode on py-evm)."""
+    return Local4(build_genesis(preset, EVM_ENGINE))
+
+
+@given(script=operations, block_sizes=st.lists(st.integers(1, 5), min_size=1, max_size=6))
+@settings(max_examples=6, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+def test_both_engines_give_the_same_receipts_and_index(
+        local4: Local4, reference: Local4, script: list[tuple[str, int, int]],
+        block_sizes: list[int]) -> None:
+    """The same signed transactions cut into the same blocks: equal outcomes (not gas), equal
+    record index, on the native engine and on the reference."""
+    workload = Workload(local4.genesis)
+    raws = [workload.sign(operation, position) for position, operation in enumerate(script)]
+    native, evm = fresh_ledger(local4.genesis), fresh_ledger(reference.genesis)
+    build_chain(native, raws, block_sizes)
+    build_chain(evm, raws, block_sizes)
+    assert native.head.height == evm.head.height
+    for height in range(1, native.head.height + 1):
+        assert [(r.transaction_hash, r.status, r.logs, r.revert_reason)
+                for r in native.receipts(height)] == [
+            (r.transaction_hash, r.status, r.logs, r.revert_reason) for r in evm.receipts(height)]
+    for enterprise in local4.genesis.preset.enterprises:
+        code = enterprise.credit_code.code
+        assert native.records_of(code) == evm.records_of(code)

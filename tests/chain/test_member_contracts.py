@@ -21,6 +21,7 @@ from chain.errors import InvalidBlock, MissingRole, UnsupportedTransaction
 from chain.execution import contract_address
 from chain.genesis import Genesis
 from chain.ledger import Ledger
+from chain.transactions import MAX_TRANSACTION_GAS
 from chain.wallet import sign_legacy
 from contracts import bindings
 from tests.chain.ledger_helpers import fresh_ledger, next_block, publication
@@ -151,3 +152,22 @@ def test_a_block_holds_at_most_the_member_gas_budget(genesis: Genesis) -> None:
     follower.append_block(ledger.block(1))
     with pytest.raises(InvalidBlock, match="members' contracts declare"):
         follower.validate_block(crowded)
+
+
+def test_an_initcode_above_the_eip3860_limit_fails_without_stopping_the_block(
+        genesis: Genesis) -> None:
+    ledger = fresh_ledger(genesis)
+    key = genesis.preset.key(DEPLOYER)
+    ledger.admit(sign_legacy(key, genesis.chain_id, 0, b"", b"\x60\x00" * 25_000, gas=GAS))
+    ledger.admit(publication(genesis, key, 1).raw)
+    first, second = next_block(ledger).receipts
+    assert first.status == 0 and first.gas_used == GAS
+    assert first.revert_reason is not None and "EIP-3860" in first.revert_reason
+    assert second.status == 1
+    assert ledger.account(key.address).nonce == 2
+
+
+def test_the_gas_cap_an_estimate_respects(genesis: Genesis) -> None:
+    ledger = fresh_ledger(genesis)
+    assert ledger.gas_cap(b"") == MEMBER_TRANSACTION_GAS_LIMIT
+    assert ledger.gas_cap(genesis.contracts.registry) == MAX_TRANSACTION_GAS

@@ -11,13 +11,15 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import lmdb
 import pytest
 
+import chain.ledger
 from chain.codec import decode_head
+from chain.errors import InvalidBlock
 from chain.genesis import Genesis
 from chain.ledger import Ledger
 from chain.presets import get_preset
@@ -25,6 +27,7 @@ from chain.storage import BlockStore, MemoryBlockStore, StoreCommit
 from nodes.storage.blocks import (
     CHAIN_DB,
     FORMAT_KEY,
+    TABLES_DB,
     DataDirectoryLocked,
     IncompatibleStore,
     LmdbBlockStore,
@@ -121,6 +124,34 @@ def test_commits_with_no_state_nodes_or_index(opened: OpenStore) -> None:
     store.save_commit(make_commit(0, index={}, state={}))
     assert store.load_head() == b"head-0"
     assert store.scan_index(b"") == []
+
+
+def test_table_rows_are_written_deleted_and_scanned_from_a_start(opened: OpenStore) -> None:
+    store = opened.store
+    rows: dict[bytes, bytes | None] = {b"r1": b"a", b"r2": b"b", b"r3": b"c", b"s1": b"d"}
+    store.save_commit(replace(make_commit(0), rows=rows))
+    store.save_commit(replace(make_commit(1), rows={b"r2": None, b"r4": b"e"}))
+    store = opened.reopen()
+    assert store.load_row(b"r2") is None and store.load_row(b"r4") == b"e"
+    assert store.scan_rows(b"r") == [(b"r1", b"a"), (b"r3", b"c"), (b"r4", b"e")]
+    assert store.scan_rows(b"r", 1, start=b"r2") == [(b"r3", b"c")]
+    assert store.scan_rows(b"", 10, start=b"r4\0") == [(b"s1", b"d")]
+
+
+def test_an_lmdb_row_changed_behind_the_ledger_stops_it_opening(
+        genesis: Genesis, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(chain.ledger, "ROWS_PER_SCAN", 7)  # several chunks
+    with LmdbBlockStore(tmp_path / "data") as store:
+        ledger = Ledger(store, genesis)
+        ledger.append_block(next_block(ledger))
+    with LmdbBlockStore(tmp_path / "data") as store:
+        Ledger(store, genesis)  # whole: it opens
+        key, row = store.scan_rows(b"m", 1)[0]
+        tables = store._lmdb.database(TABLES_DB)  # a write that bypasses the ledger
+        store._lmdb.write(lambda transaction: transaction.put(key, row + b"\1", db=tables))
+    with LmdbBlockStore(tmp_path / "data") as store, pytest.raises(InvalidBlock,
+                                                                  match="table rows"):
+        Ledger(store, genesis)
 
 
 INDEX_KEYS = [b"F", b"E1\xff", b"E0\xff", b"E1", b"E2", b"E1\x00", b"E1\x00\x01", b"D\xff\xff"]

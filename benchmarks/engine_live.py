@@ -1,0 +1,103 @@
+"""The engine benchmark's live half: CPU per committed publish per node on a running local4.
+
+For each engine in turn (interleaved over rounds), `measure_live` writes a local4 network with
+that `--execution` into a temporary directory on fixed loopback ports, starts the four node
+processes, waits until they serve, then sends signed publishes one by one with
+`eth_sendRawTransaction` (each bureau to its own city's node, nonces in order) at a fixed offered
+rate, and waits until the last of them is committed. The node processes' CPU (user + system,
+from `/proc/<pid>/stat`, idle consensus ticks included) from the first send to the last commit,
+divided by publishes and by nodes, is the figure; the caller expresses it in coincurve
+recoveries measured in the same run.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from chain.presets import get_preset
+from nodes.cluster.network import NetworkProcess, start_node, stop_node, wait_ready, write_network
+
+LIVE_PRESET = "local4"
+LIVE_BASE_PORT = 21800  # this benchmark's loopback ports: 21800 .. 21803
+COMMIT_TIMEOUT_S = 120.0
+POLL_INTERVAL_S = 0.1
+CLOCK_TICKS_PER_S = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class LiveRound:
+    """One engine on a live network: CPU microseconds per committed publish per node."""
+
+    engine: str
+    publishes: int
+    seconds: float
+    node_us: float
+    recovery_us: float
+
+
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text(encoding="ascii").rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS_PER_S
+
+
+def _network_cpu_s(members: Sequence[NetworkProcess]) -> float:
+    return sum(process_cpu_s(m.process.pid) for m in members if m.process is not None)
+
+
+def _rpc(client: httpx.Client, url: str, method: str, params: list[object]) -> object:
+    reply = client.post(f"{url}/rpc", json={"jsonrpc": "2.0", "id": 1, "method": method,
+                                            "params": params}).json()
+    if "error" in reply:
+        raise RuntimeError(f"{method}: {reply['error']}")
+    return reply.get("result")
+
+
+def measure_live(engine: str, transactions: Sequence[tuple[int, bytes, bytes]], rate_per_s: float,
+                 recovery_us: float) -> LiveRound:
+    """Run one network of `engine`; `transactions` are (node index, raw, hash) in send order."""
+    preset = get_preset(LIVE_PRESET)
+    with tempfile.TemporaryDirectory(prefix="bench-engine-live-") as directory:
+        members = write_network(preset, Path(directory), LIVE_BASE_PORT, "none",
+                                execution=engine)
+        (Path(directory) / "logs").mkdir()
+        try:
+            for member in members:
+                start_node(member, Path(directory) / "logs")
+            wait_ready(members)
+            urls = [member.config.url for member in members]
+            with httpx.Client(timeout=30.0) as client:
+                start_cpu, start = _network_cpu_s(members), time.monotonic()
+                for position, (node, raw, _) in enumerate(transactions):
+                    delay = start + position / rate_per_s - time.monotonic()
+                    if delay > 0:
+                        time.sleep(delay)
+                    _rpc(client, urls[node], "eth_sendRawTransaction", ["0x" + raw.hex()])
+                _wait_committed(client, urls[0], [h for _, _, h in transactions])
+                seconds = time.monotonic() - start
+                cpu_s = _network_cpu_s(members) - start_cpu
+        finally:
+            for member in members:
+                stop_node(member)
+    node_us = cpu_s * 1e6 / len(transactions) / len(members)
+    return LiveRound(engine, len(transactions), seconds, node_us, recovery_us)
+
+
+def _wait_committed(client: httpx.Client, url: str, hashes: Sequence[bytes]) -> None:
+    deadline = time.monotonic() + COMMIT_TIMEOUT_S
+    pending = list(hashes)
+    while pending and time.monotonic() < deadline:
+        if _rpc(client, url, "eth_getTransactionReceipt", ["0x" + pending[-1].hex()]):
+            pending = [h for h in pending
+                       if not _rpc(client, url, "eth_getTransactionReceipt", ["0x" + h.hex()])]
+        else:
+            time.sleep(POLL_INTERVAL_S)
+    if pending:
+        raise RuntimeError(f"{len(pending)} publishes not committed within {COMMIT_TIMEOUT_S} s")
