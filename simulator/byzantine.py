@@ -30,7 +30,7 @@ from chain.consensus.signing import Signer
 from chain.consensus.validators import ValidatorSet
 from chain.crypto import keccak
 from chain.ledger import Ledger
-from simulator.node import Behaviour
+from simulator.host import Behaviour
 
 SECP256K1_ORDER = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 GAS_FLOOD_TRANSACTION = 100_000

@@ -18,8 +18,8 @@ from chain.errors import YrdError
 from chain.ledger import CommittedBlock
 from simulator import events as ev
 from simulator.byzantine import forged_transaction
+from simulator.host import SimulatedHost
 from simulator.kernel import Priority
-from simulator.node import SimulatedNode
 from simulator.queries import (
     QueryRequest,
     append_audit,
@@ -126,7 +126,7 @@ class Clients:
 
     # --- routing -----------------------------------------------------------------------------
 
-    def pick_node(self, city: City) -> SimulatedNode | None:
+    def pick_node(self, city: City) -> SimulatedHost | None:
         """The first live node of the city, else the nearest reachable live node."""
         network = self.sim.network
         live = [n for n in self.sim.nodes.values() if n.alive and n.started]
@@ -156,7 +156,7 @@ class Clients:
                                                           submitted.transaction_hash),
                                  Priority.NETWORK)
 
-    def submit_at(self, node: SimulatedNode, transaction_hash: bytes) -> None:
+    def submit_at(self, node: SimulatedHost, transaction_hash: bytes) -> None:
         """The node admits a client's transaction; payloads go to the origin city's nodes."""
         submitted = self.workload.pending.get(transaction_hash)
         if submitted is None:
@@ -217,12 +217,12 @@ class Clients:
 
     # --- queries -----------------------------------------------------------------------------
 
-    def serve_at(self, node: SimulatedNode, request: QueryRequest) -> None:
+    def serve_at(self, node: SimulatedHost, request: QueryRequest) -> None:
         """The node checks and answers a query; payload fetches add their round trips."""
         sim = self.sim
         done = node.spend(sim.scenario.cpu.query_ms)
 
-        def sources(city: City) -> list[SimulatedNode]:
+        def sources(city: City) -> list[SimulatedHost]:
             return [n for n in sim.nodes.values()
                     if n.city == city and n.alive and sim.network.connected(node.node_id,
                                                                             n.node_id)]

@@ -76,13 +76,12 @@ def apply_fault(simulation: Simulation, fault: Fault) -> None:
             node.crash()
         elif kind == "restart" and not node.alive:
             node.boot()
-            simulation.catch_up(node)
         elif kind == "clock_skew":
             node.skew_ms = fault.skew_ms
         elif kind == "byzantine":
             _make_byzantine(simulation, node_id, fault)
         elif kind == "honest":
-            node.behaviour = None
+            node.misbehave(None)
             simulation.flood_generation[node_id] = simulation.flood_generation.get(node_id, 0) + 1
 
 
@@ -100,6 +99,6 @@ def _make_byzantine(simulation: Simulation, node_id: str, fault: Fault) -> None:
                                    Priority.CLIENT)
     elif behaviour == "equivocate":
         simulation.cabal.join(node_id)
-        node.behaviour = simulation.cabal.behaviour(signer, lambda: node.ledger)
+        node.misbehave(simulation.cabal.behaviour(signer, lambda: node.ledger))
     else:
-        node.behaviour = simple_behaviour(behaviour, signer, simulation.validator_set.chain_id)
+        node.misbehave(simple_behaviour(behaviour, signer, simulation.validator_set.chain_id))

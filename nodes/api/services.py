@@ -21,7 +21,7 @@ from nodes.api.rate_limits import RateLimiter, RateLimits
 from nodes.query.audit import AuditAnchorer, AuditLog
 from nodes.query.payloads import PayloadFetcher, PeerAuth
 from nodes.query.reports import ConsentBook, EnterpriseRecords, RequestVerifier
-from nodes.runtime.node import NodeRuntime, now_ms
+from nodes.runtime.node import NodeRuntime
 
 AUDIT_FILE_NAME = "audit.jsonl"
 
@@ -160,4 +160,4 @@ def build_services(runtime: NodeRuntime, limits: RateLimits | None = None,
 
 def wall_clock_ms() -> int:
     """The node's wall clock in milliseconds (request windows, grant expiry)."""
-    return now_ms()
+    return int(time.time() * 1000)

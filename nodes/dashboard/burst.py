@@ -34,7 +34,8 @@ from chain.records import (
 from chain.wallet import sign_digest, sign_legacy
 from contracts import bindings
 from nodes.query.request_signing import new_nonce, sign_request
-from nodes.runtime.node import NodeRuntime, now_ms
+from nodes.runtime.asyncio_ports import now_ms
+from nodes.runtime.node import NodeRuntime
 
 LOGGER = logging.getLogger(__name__)
 

@@ -26,9 +26,18 @@ from chain.storage import MemoryBlockStore
 from chain.wallet import sign_digest, sign_dynamic_fee, sign_legacy
 from contracts import bindings
 from nodes.cluster.certificates import consensus_chain_id
+from nodes.runtime.asyncio_ports import AsyncioTimers, WallClock
 from nodes.runtime.config import NodeConfig
 from nodes.runtime.frames import encode_frames
 from nodes.runtime.node import NodeRuntime
+from nodes.runtime.ports import (
+    BlocksReply,
+    ImmediateProcessor,
+    PeerReply,
+    QuietObserver,
+    RuntimePorts,
+)
+from nodes.storage.records import MemoryRecordStore
 from simulator.scenario import Scenario, WorkloadSpec
 from simulator.simulation import Simulation
 
@@ -75,12 +84,6 @@ class LoopbackTransport:
         self.node_id = node_id
         self.runtimes = runtimes
 
-    async def start(self) -> None:
-        """Nothing to open."""
-
-    async def stop(self) -> None:
-        """Nothing to close."""
-
     def connected_peers(self) -> list[str]:
         """Every other runtime."""
         return [n for n in self.runtimes if n != self.node_id]
@@ -102,20 +105,37 @@ def validator_set_of(preset: Preset) -> ValidatorSet:
               for n in preset.nodes), consensus_chain_id(preset))
 
 
-def make_runtime(preset: Preset, genesis: Genesis, node_id: str, data_dir: Path) -> NodeRuntime:
+class NoPeerBlocks:
+    """Every runtime starts at genesis together: nobody is ahead, nothing to fetch."""
+
+    def find_ahead(self, height: int, reply: PeerReply) -> None:
+        reply(None)
+
+    def fetch(self, peer: str, from_height: int, limit: int, reply: BlocksReply) -> None:
+        reply([])
+
+
+def make_runtime(preset: Preset, genesis: Genesis, node_id: str, data_dir: Path,
+                 runtimes: dict[str, NodeRuntime] | None = None) -> NodeRuntime:
+    """A runtime on the real process's clock and asyncio timers, linked to `runtimes`."""
     config = NodeConfig(node_id, preset.name, data_dir / node_id, "127.0.0.1", 0)
-    return NodeRuntime(config, genesis, MemoryBlockStore(), validator_set_of(preset))
+    clock = WallClock()
+    ports = RuntimePorts(
+        clock=clock, timers=AsyncioTimers(clock),
+        transport=LoopbackTransport(node_id, runtimes if runtimes is not None else {}),
+        peer_blocks=NoPeerBlocks(), block_store=MemoryBlockStore(),
+        record_store=MemoryRecordStore(), processor=ImmediateProcessor(),
+        observer=QuietObserver())
+    return NodeRuntime(config, genesis, validator_set_of(preset), ports)
 
 
 async def run_real_network(preset: Preset, genesis: Genesis, transactions: list[tuple[int, bytes]],
                            data_dir: Path) -> dict[str, NodeRuntime]:
     runtimes: dict[str, NodeRuntime] = {}
     for node in preset.nodes:
-        runtimes[node.node_id] = make_runtime(preset, genesis, node.node_id, data_dir)
-    for node_id, runtime in runtimes.items():
-        runtime.transport = LoopbackTransport(node_id, runtimes)  # type: ignore[assignment]
+        runtimes[node.node_id] = make_runtime(preset, genesis, node.node_id, data_dir, runtimes)
     for runtime in runtimes.values():
-        await runtime.start()
+        runtime.start()
     node_ids = list(runtimes)
     for index, raw in transactions:
         runtimes[node_ids[index]].submit_transaction(raw)
@@ -128,7 +148,7 @@ async def run_real_network(preset: Preset, genesis: Genesis, transactions: list[
             break
         await asyncio.sleep(0.05)
     for runtime in runtimes.values():
-        await runtime.stop()
+        runtime.halt()
     return runtimes
 
 
@@ -171,5 +191,5 @@ def test_simulated_and_real_networks_commit_the_same_chain(
     fresh = make_runtime(preset, genesis, preset.nodes[0].node_id, tmp_path / "replay")
     for height in range(1, reference_sim.head.height + 1):
         frame = encode_block(reference_sim.block(height))
-        assert fresh._apply_synced(frame, notify=False), f"real runtime refused block {height}"
+        assert fresh.apply_synced(frame, notify=False), f"real runtime refused block {height}"
     assert fresh.ledger.head == reference_sim.head
