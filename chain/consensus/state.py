@@ -110,8 +110,9 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "R12 catch up",
-        "f + 1 validators send messages for heights above ours",
-        "buffer h + 1 messages; RequestSync after delay_ms_sync_grace",
+        "validators send messages for heights above ours",
+        "buffer h + 1 messages; RequestSync after delay_ms_sync_grace (f + 1 of them) "
+        "or FACTOR_GRACE_LONE_WITNESS times as long (fewer)",
     ),
     Rule("R13 help laggard", "ROUND-CHANGE for h - 1", "SendTo(sender, our COMMIT for h - 1)"),
     Rule("R14 synced", "BlockSynced(h' >= h)", "enter h' + 1"),
@@ -139,6 +140,10 @@ kept one per sender (its highest), so a node far behind can still skip forward (
 
 COUNT_MAX_LAGGARD_REPLIES = 1_024
 """Replies to laggards per height (R13)."""
+
+FACTOR_GRACE_LONE_WITNESS = 4
+"""Fewer than f + 1 validators ahead: wait this many sync graces before fetching from them
+(a byzantine one can cost a fetch per retry interval, never a wrong block)."""
 
 
 class ConsensusState:
@@ -171,6 +176,7 @@ class ConsensusState:
         self._own_last_commit: Commit | None = None
         self._future_heights: dict[str, int] = {}
         self._sync_requested_ms: int | None = None
+        self._sync_grace_ms = config.delay_ms_sync_grace
         self._sync_attempts = 0
         self._reset_height()
 
@@ -264,7 +270,8 @@ class ConsensusState:
 
     def _on_start(self, event: Start) -> None:
         self._started = True
-        self._last_decided = None
+        self._last_decided = self._decided_before(event.height, event.last_round,
+                                                  event.last_block_hash)
         self._enter_height(event.height, event.last_block_hash)
         record, self._restore = self._restore, None
         if record is not None and record.height == event.height:
@@ -380,9 +387,18 @@ class ConsensusState:
         """R14: the application caught up from peers."""
         if event.height < self._height:
             return
-        self._last_decided = None
+        self._last_decided = self._decided_before(event.height + 1, event.round,
+                                                  event.block_hash)
         self._own_last_commit = None
         self._enter_height(event.height + 1, event.block_hash)
+
+    @staticmethod
+    def _decided_before(height: int, last_round: int | None,
+                        last_block_hash: bytes) -> tuple[int, int, bytes] | None:
+        """What was decided at height - 1, when the caller knows its certificate's round."""
+        if last_round is None or height <= 1:
+            return None
+        return (height - 1, last_round, last_block_hash)
 
     # --- messages ----------------------------------------------------------------------------
 
@@ -762,7 +778,13 @@ class ConsensusState:
         self._out.append(SendTo(round_change.sender, self._own_last_commit))
 
     def _check_sync(self) -> None:
-        """R12: f + 1 validators are past our height: after a grace, fetch blocks."""
+        """R12: validators are past our height: after a grace, fetch blocks from them.
+
+        f + 1 of them (at least one honest) wait `delay_ms_sync_grace`; a lone one waits
+        FACTOR_GRACE_LONE_WITNESS times as long: the others may be stuck at our height because
+        the decision they miss reached only that one (it cannot make them skip a block: every
+        synced block carries its commit certificate).
+        """
         ahead = sorted(
             (
                 (height, -self._position_of_id(sender), sender)
@@ -771,14 +793,17 @@ class ConsensusState:
             ),
             reverse=True,
         )
-        weak_quorum = self._validators.weak_quorum
-        if len(ahead) < weak_quorum:
+        if not ahead:
             self._sync_since_ms = None
             return
+        weak_quorum = self._validators.weak_quorum
+        lone = len(ahead) < weak_quorum
+        self._sync_grace_ms = self._config.delay_ms_sync_grace * (
+            FACTOR_GRACE_LONE_WITNESS if lone else 1)
         if self._sync_since_ms is None:
             self._sync_since_ms = self._now_ms
-        second_behind = ahead[weak_quorum - 1][0] >= self._height + 2
-        grace_over = self._now_ms >= self._sync_since_ms + self._config.delay_ms_sync_grace
+        second_behind = not lone and ahead[weak_quorum - 1][0] >= self._height + 2
+        grace_over = self._now_ms >= self._sync_since_ms + self._sync_grace_ms
         if not second_behind and not grace_over:
             return
         self._request_sync([sender for _, _, sender in ahead[:weak_quorum]], "behind")
@@ -811,7 +836,7 @@ class ConsensusState:
                 if self._sync_requested_ms is None
                 else self._sync_requested_ms + self._config.interval_ms_sync_retry
             )
-            candidates.append(max(self._sync_since_ms + self._config.delay_ms_sync_grace, retry_at))
+            candidates.append(max(self._sync_since_ms + self._sync_grace_ms, retry_at))
         at_ms = max(min(candidates), self._now_ms + 1)
         if at_ms not in self._scheduled and not any(t <= at_ms for t in self._scheduled):
             self._scheduled.add(at_ms)

@@ -147,10 +147,19 @@ class NodeRuntime:
         self.syncing = False
         head = self.ledger.head
         self.started = True
-        self.feed(consensus_events.Start(self.clock.now_ms(), head.height + 1, head.block_hash))
+        self.feed(consensus_events.Start(self.clock.now_ms(), head.height + 1, head.block_hash,
+                                         self._head_round()))
         self.feed(consensus_events.TransactionsPending(len(self.ledger.mempool),
                                                        self.clock.now_ms()))
         self.ports.observer.consensus_started()
+
+    def _head_round(self) -> int | None:
+        """The round in the head block's commit certificate (None at genesis)."""
+        head = self.ledger.head
+        if head.height == 0:
+            return None
+        certificate = self.ledger.block(head.height).certificate
+        return decode_certificate(certificate).round if certificate else None
 
     def halt(self) -> None:
         """Stop driving: timers are cancelled and late answers ignored (the process ends)."""
@@ -425,7 +434,7 @@ class NodeRuntime:
         self._after_commit(committed, certificate.round, True, previous_hash)
         if notify:
             self.feed(consensus_events.BlockSynced(block.height, block.hash,
-                                                   self.clock.now_ms()))
+                                                   self.clock.now_ms(), certificate.round))
         self._pending_work()
         return True
 
