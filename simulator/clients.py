@@ -10,7 +10,7 @@ from here, on the flooder's behalf.
 from __future__ import annotations
 
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from chain.cities import City
 from chain.crypto import keccak
@@ -30,9 +30,7 @@ from simulator.queries import (
 )
 from simulator.queries import make_query as sign_query
 from simulator.workload import DELAY_MS_DISPUTE_RESPONSE, SubmittedTransaction, Workload
-
-if TYPE_CHECKING:
-    from simulator.simulation import Simulation
+from simulator.world import World
 
 INTERVAL_MS_FLOOD = 50
 """A flooder sends its forged transactions in batches this far apart."""
@@ -46,12 +44,11 @@ SIZE_BYTES_QUERY_REPLY_MIN = 512
 class Clients:
     """Client traffic of one simulation."""
 
-    def __init__(self, simulation: Simulation) -> None:
+    def __init__(self, simulation: World) -> None:
         self.sim = simulation
         self.workload = Workload(simulation.scenario.workload, simulation.genesis,
                                  simulation.kernel.random)
         self.outcomes: Counter[str] = Counter()
-        self.flood_rates: dict[str, float] = {}
         self._flood_carry: dict[str, float] = {}
         self._flood_nonce = 0
         self._query_serial = 0
@@ -278,10 +275,10 @@ class Clients:
     def flood_tick(self, event: ev.FloodTick) -> None:
         """A flooding validator gossips a batch of forged transactions."""
         sim = self.sim
-        if sim.flood_generation.get(event.node_id) != event.generation:
+        if sim.adversary.flood_generation.get(event.node_id) != event.generation:
             return
         node = sim.nodes[event.node_id]
-        wanted = self.flood_rates.get(event.node_id, 0.0) * INTERVAL_MS_FLOOD / 1000
+        wanted = sim.adversary.flood_rates.get(event.node_id, 0.0) * INTERVAL_MS_FLOOD / 1000
         wanted += self._flood_carry.get(event.node_id, 0.0)
         count = int(wanted)
         self._flood_carry[event.node_id] = wanted - count

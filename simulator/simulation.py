@@ -30,7 +30,7 @@ from chain.ledger import CommittedBlock
 from chain.presets import get_preset
 from nodes.cluster.certificates import consensus_chain_id
 from simulator import events as ev
-from simulator.byzantine import Cabal
+from simulator.adversary import Adversary
 from simulator.clients import Clients
 from simulator.execution import ExecutionCache
 from simulator.faults import apply_fault
@@ -107,9 +107,7 @@ class Simulation:
                                self.kernel.random)
         self.metrics = MetricsCollector(scenario.duration_s * 1000)
         self.checker = InvariantChecker(self.validator_set)
-        self.cabal = Cabal(self.validator_set)
-        self.byzantine: set[str] = set()
-        self.flood_generation: dict[str, int] = {}
+        self.adversary = Adversary.of(self.validator_set)
         self.clients = Clients(self)
         self.execution = ExecutionCache()
         self._inboxes: dict[str, deque[object]] = {n: deque() for n in self.nodes}
@@ -140,7 +138,7 @@ class Simulation:
 
     def honest(self, node_id: str) -> bool:
         """Never byzantine during this run."""
-        return node_id not in self.byzantine
+        return self.adversary.honest(node_id)
 
     def run(self) -> RunResult:
         """Run to the scenario's end or to the first violation."""
@@ -381,7 +379,7 @@ class Simulation:
             "verification": self.scenario.verification,
             "execution": self.scenario.execution,
             "execution_counts": self.execution.summary(),
-            "byzantine_nodes": sorted(self.byzantine),
+            "byzantine_nodes": sorted(self.adversary.byzantine),
         }
         result["nodes"] = {
             node_id: {
