@@ -38,7 +38,7 @@ from chain.codec import (
     encode_receipt,
     encode_receipts,
 )
-from chain.crypto import Address
+from chain.crypto import Address, keccak
 from chain.errors import InvalidBlock, NotFound, YrdError
 from chain.execution import (
     AccountView,
@@ -236,7 +236,7 @@ class Ledger:
 
     def _admit_block_transactions(self, block: Block) -> list[AdmittedTransaction]:
         try:
-            decoded = [self.decode(raw) for raw in block.transactions]
+            decoded = [self._decoded(raw) for raw in block.transactions]
             admitted = admit_many(self.senders, decoded, self.mapper)
         except YrdError as error:
             raise InvalidBlock(f"block holds an inadmissible transaction: {error}") from error
@@ -250,6 +250,12 @@ class Ledger:
                 raise InvalidBlock(f"transaction {position} of the block: {error}") from error
             expected[transaction.sender] = nonce + 1
         return admitted
+
+    def _decoded(self, raw: bytes) -> Transaction:
+        """A block's transaction: the mempool's decoded copy when it is pending here (decoded
+        and recovered once, at admission), else decoded now."""
+        pending = self.mempool.by_hash.get(keccak(raw))
+        return pending.transaction if pending is not None else self.decode(raw)
 
     def append_block(self, block: Block) -> CommittedBlock:
         """Validate (or reuse the validation of) a block and commit it atomically."""
