@@ -25,7 +25,7 @@ from typing import Any, Protocol
 from chain.blocks import Block, decode_block, encode_block
 from chain.consensus import actions as consensus_actions
 from chain.consensus import events as consensus_events
-from chain.consensus.certificate import decode_certificate, encode_certificate, verify_certificate
+from chain.consensus.certificate import decode_certificate, encode_certificate
 from chain.consensus.codec import decode_message, encode_message
 from chain.consensus.messages import Message, message_kind
 from chain.consensus.persistence import decode_persisted_state, encode_persisted_state
@@ -38,16 +38,14 @@ from chain.transactions import AdmittedTransaction
 from nodes.runtime.config import NodeConfig
 from nodes.runtime.frames import decode_frames, encode_frames
 from nodes.runtime.ports import CHANNEL_CONSENSUS, CHANNEL_TRANSACTIONS, RuntimePorts
+from nodes.runtime.proposals import ProposalSizer
+from nodes.runtime.sync import BlockSync
 
 LOGGER = logging.getLogger(__name__)
 CONSENSUS_META_KEY = b"consensus"
-SYNC_BATCH_BLOCKS = 64
 RECENT_EVENTS = 2_000  # what the dashboard's stream can replay to a new viewer
 TIMEOUT_MS_ROUND_BASE = 5_000  # first round timer: every validator must execute the proposal in it
 INTERVAL_MS_MIN_BLOCK = 200  # a block gathers what arrives in its first 200 ms, not 1 tx
-BUILD_BUDGET_MS = 400  # a proposal must execute well within a round on every validator
-PROPOSAL_TRANSACTIONS_MIN = 10
-PROPOSAL_TRANSACTIONS_MAX = 1_000  # chain.blocks.MAX_BLOCK_TRANSACTIONS
 COUNT_DECODED_PROPOSALS = 16  # decoded proposals kept from execute to commit (a few rounds)
 DASHBOARD_REPORTS = frozenset({"round_change", "equivocation", "invalid_block"})
 
@@ -118,33 +116,24 @@ class NodeRuntime:
         self._timers: set[int] = set()
         self._proposals: OrderedDict[bytes, Block] = OrderedDict()
         self.started = False
-        self.syncing = False
         self.halted = False
-        self._proposal_limit = PROPOSAL_TRANSACTIONS_MAX // 4
+        self.sync = BlockSync(self.ledger, validator_set, ports.peer_blocks, self._synced_block,
+                              self.metrics.counters)
+        self.proposals = ProposalSizer()
 
     # Life cycle ---------------------------------------------------------------------------
 
     def start(self, then: Callable[[], None] | None = None) -> None:
         """Catch up from the peer furthest ahead, then start consensus at head + 1; `then`."""
-        self.syncing = True
 
         def start_consensus() -> None:
             self._start_consensus()
             if then is not None:
                 then()
 
-        def catch_up_from(peer: str | None) -> None:
-            if self.halted:
-                return
-            if peer is None:
-                start_consensus()
-            else:
-                self._fetch(peer, notify=False, then=start_consensus)
-
-        self.ports.peer_blocks.find_ahead(self.ledger.head.height, catch_up_from)
+        self.sync.catch_up(start_consensus)
 
     def _start_consensus(self) -> None:
-        self.syncing = False
         head = self.ledger.head
         self.started = True
         self.feed(consensus_events.Start(self.clock.now_ms(), head.height + 1, head.block_hash,
@@ -164,6 +153,7 @@ class NodeRuntime:
     def halt(self) -> None:
         """Stop driving: timers are cancelled and late answers ignored (the process ends)."""
         self.halted = True
+        self.sync.halted = True
         self.started = False
         self.timers.cancel_all()
         self._timers.clear()
@@ -279,7 +269,7 @@ class NodeRuntime:
             case consensus_actions.ScheduleTimeout(at_ms=at_ms):
                 self._schedule(at_ms)
             case consensus_actions.RequestSync(peer_node_id=peer):
-                self._request_sync(peer)
+                self.sync.request(peer)
             case consensus_actions.Report(kind=kind, detail=detail):
                 self.metrics.counters[f"consensus_{kind.value}"] += 1
                 self.ports.observer.reported(action)
@@ -293,9 +283,8 @@ class NodeRuntime:
         started = self.clock.monotonic_s()
         if self.ports.adaptive_proposals:
             block = self.ledger.build_block(self.clock.now_ms(), self.config.node_id,
-                                            limit=self._proposal_limit)
-            self._adapt_proposal_limit(len(block.transactions),
-                                       self.clock.monotonic_s() - started)
+                                            limit=self.proposals.limit)
+            self.proposals.adapt(len(block.transactions), self.clock.monotonic_s() - started)
         else:
             block = self.ledger.build_block(self.clock.now_ms(), self.config.node_id)
         self._keep_proposal(block)
@@ -306,16 +295,6 @@ class NodeRuntime:
         self._answer(self.ports.processor.spend_block(len(block.transactions)),
                      lambda at_ms: consensus_events.BlockBuilt(height, round_number, block.hash,
                                                                encoded, at_ms))
-
-    def _adapt_proposal_limit(self, transactions: int, seconds: float) -> None:
-        """Size proposals so that building one takes about BUILD_BUDGET_MS on this machine."""
-        if transactions < PROPOSAL_TRANSACTIONS_MIN:
-            return
-        per_transaction_ms = seconds * 1000 / transactions
-        target = int(BUILD_BUDGET_MS / max(per_transaction_ms, 1e-3))
-        smoothed = (self._proposal_limit + target) // 2
-        self._proposal_limit = max(PROPOSAL_TRANSACTIONS_MIN,
-                                   min(PROPOSAL_TRANSACTIONS_MAX, smoothed))
 
     def _keep_proposal(self, block: Block) -> None:
         self._proposals[block.hash] = block
@@ -387,62 +366,27 @@ class NodeRuntime:
 
     # Block sync --------------------------------------------------------------------------
 
-    def _request_sync(self, peer: str) -> None:
-        if self.syncing:
-            return
-        self.syncing = True
-        self._fetch(peer, notify=True)
+    @property
+    def syncing(self) -> bool:
+        """Whether blocks are being fetched from a peer (catch-up or sync)."""
+        return self.sync.syncing
 
-    def _fetch(self, peer: str, notify: bool, then: Callable[[], None] | None = None) -> None:
-        self.ports.peer_blocks.fetch(
-            peer, self.ledger.head.height + 1, SYNC_BATCH_BLOCKS,
-            lambda frames: self._synced(peer, frames, notify, then))
-
-    def _synced(self, peer: str, frames: list[bytes], notify: bool,
-                then: Callable[[], None] | None) -> None:
-        if self.halted:
-            return
-        applied = 0
-        for frame in frames:
-            if not self.apply_synced(frame, notify):
-                break
-            applied += 1
-        if applied == SYNC_BATCH_BLOCKS:
-            self._fetch(peer, notify, then)
-            return
-        self.syncing = False
-        if then is not None:
-            then()
+    def _synced_block(self, committed: CommittedBlock, block: Block, round_number: int,
+                      previous_hash: bytes, notify: bool) -> None:
+        self.ports.processor.spend_block(len(block.transactions))
+        self._after_commit(committed, round_number, True, previous_hash)
+        if notify:
+            self.feed(consensus_events.BlockSynced(block.height, block.hash,
+                                                   self.clock.now_ms(), round_number))
+        self._pending_work()
 
     def apply_synced(self, frame: bytes, notify: bool) -> bool:
         """Verify a fetched block's certificate and append it; False if it is refused."""
-        try:
-            block = decode_block(frame)
-            certificate = decode_certificate(block.certificate)
-            verify_certificate(certificate, self.validator_set)
-            if certificate.block_hash != block.hash or certificate.height != block.height:
-                raise ValueError("certificate is for another block")
-            if block.height != self.ledger.head.height + 1:
-                return False
-            previous_hash = self.ledger.head.block_hash
-            committed = self.ledger.append_block(block)
-        except Exception as error:  # a bad block from a peer is refused and sync stops
-            LOGGER.warning("synced block refused: %s", error)
-            self.metrics.counters["sync_refused"] += 1
-            return False
-        self.ports.processor.spend_block(len(block.transactions))
-        self._after_commit(committed, certificate.round, True, previous_hash)
-        if notify:
-            self.feed(consensus_events.BlockSynced(block.height, block.hash,
-                                                   self.clock.now_ms(), certificate.round))
-        self._pending_work()
-        return True
+        return self.sync.apply(frame, notify)
 
     def committed_blocks(self, start: int, limit: int) -> list[bytes]:
         """Committed blocks (with certificates) from `start`, for a syncing peer."""
-        end = min(self.ledger.head.height, start + min(limit, SYNC_BATCH_BLOCKS) - 1)
-        return [encode_block(self.ledger.block(height))
-                for height in range(max(start, 1), end + 1)]
+        return self.sync.committed_blocks(start, limit)
 
     def blocks_from(self, start: int, limit: int) -> bytes:
         """`committed_blocks` as frames: what GET /peer/blocks answers."""
