@@ -2,7 +2,8 @@
 
 `ConsensusState.handle(event) -> list[Action]` is the whole interface. The object's only side
 effect is on its own fields; it never reads a clock, touches a socket or spawns a thread.
-The table `RULES` below is the protocol; each handler cites the rules it applies (R1..R16).
+The table `RULES` (chain/consensus/rules.py) is the protocol, and its `DISPATCH` routes each event
+to the handler here that applies the rules; each handler cites them (R1..R16).
 n validators tolerate f = (n - 1) // 3 faults with quorum q = n - f (see
 docs/spec/consensus.md for the safety and liveness arguments).
 """
@@ -10,7 +11,6 @@ docs/spec/consensus.md for the safety and liveness arguments).
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from typing import TypeVar
 
 from chain.consensus.actions import (
@@ -48,85 +48,11 @@ from chain.consensus.justification import (
 )
 from chain.consensus.messages import Commit, Message, Prepare, Proposal, RoundChange, message_kind
 from chain.consensus.persistence import PersistedState, VoteKind, VoteRecord
+from chain.consensus.rules import DISPATCH
 from chain.consensus.signing import Signer, message_digest, verify_message
 
 VoteT = TypeVar("VoteT", Prepare, Commit)
 
-
-@dataclass(frozen=True, slots=True)
-class Rule:
-    """One row of the rules table (mirrored in docs/spec/consensus.md)."""
-
-    name: str
-    upon: str
-    then: str
-
-
-RULES: tuple[Rule, ...] = (
-    Rule("R1 start", "Start(h)", "enter h at round 0; restore the persisted votes and lock for h"),
-    Rule(
-        "R2 build",
-        "round-0 proposer activated (R3), interval_ms_min_block after h started",
-        "BuildBlock(h, 0)",
-    ),
-    Rule(
-        "R3 activate",
-        "transactions pending, heartbeat due, or a valid message for h",
-        "start the round timer (an idle height keeps it off)",
-    ),
-    Rule("R4 propose", "BlockBuilt, or a re-proposal ready", "Persist; Broadcast PROPOSAL"),
-    Rule(
-        "R5 accept",
-        "justified PROPOSAL from proposer(h, r), r >= round, first for r",
-        "move to r if higher; ExecuteBlock unless the block is known valid",
-    ),
-    Rule(
-        "R6 prepare", "accepted block of the current round is valid", "Persist; Broadcast PREPARE"
-    ),
-    Rule(
-        "R7 lock",
-        "quorum PREPARE (h, round, v) for the accepted v",
-        "prepared := (round, v, certificate); Persist; Broadcast COMMIT",
-    ),
-    Rule(
-        "R8 decide",
-        "quorum COMMIT (h, any r, v), v known and valid",
-        "CommitBlock(h, v, certificate); enter h + 1 (block unknown: RequestSync)",
-    ),
-    Rule(
-        "R9 timeout",
-        "round timer expires",
-        "round += 1; Persist; Broadcast ROUND-CHANGE with the prepared value",
-    ),
-    Rule(
-        "R10 round skip",
-        "ROUND-CHANGEs from f + 1 validators for rounds above ours",
-        "jump to the (f + 1)-th highest; Persist; Broadcast ROUND-CHANGE",
-    ),
-    Rule(
-        "R11 new round",
-        "quorum ROUND-CHANGE for our round r > 0 and we are proposer(h, r)",
-        "re-propose the highest prepared value, else BuildBlock(h, r)",
-    ),
-    Rule(
-        "R12 catch up",
-        "validators send messages for heights above ours",
-        "buffer h + 1 messages; RequestSync after delay_ms_sync_grace (f + 1 of them) "
-        "or FACTOR_GRACE_LONE_WITNESS times as long (fewer)",
-    ),
-    Rule("R13 help laggard", "ROUND-CHANGE for h - 1", "SendTo(sender, our COMMIT for h - 1)"),
-    Rule("R14 synced", "BlockSynced(h' >= h)", "enter h' + 1"),
-    Rule(
-        "R15 drop",
-        "unknown sender, bad signature, old height, round too far, unjustified",
-        "Report(dropped, reason)",
-    ),
-    Rule(
-        "R16 equivocation",
-        "a second, different message of one kind from one sender for (h, r)",
-        "Report(equivocation); keep the first",
-    ),
-)
 
 COUNT_MAX_FUTURE_MESSAGES = 4_096
 """Messages for height + 1 buffered while we finish the current height."""
@@ -209,22 +135,11 @@ class ConsensusState:
         now_ms = getattr(event, "now_ms", None)
         if now_ms is not None and now_ms > self._now_ms:
             self._now_ms = now_ms
-        if isinstance(event, Start):
-            self._on_start(event)
-        elif not self._started:
+        route = DISPATCH[type(event)]
+        if not self._started and not isinstance(event, Start):
             self._report(ReportKind.DROPPED, f"not_started {type(event).__name__}")
-        elif isinstance(event, Tick):
-            self._on_tick()
-        elif isinstance(event, MessageReceived):
-            self._on_message_received(event)
-        elif isinstance(event, BlockBuilt):
-            self._on_block_built(event)
-        elif isinstance(event, BlockExecuted):
-            self._on_block_executed(event)
-        elif isinstance(event, TransactionsPending):
-            self._on_transactions_pending(event)
         else:
-            self._on_block_synced(event)
+            getattr(self, route.handler)(event)
         while self._replay and self._started:
             message = self._replay.pop(0)
             if message.height == self._height:
@@ -328,7 +243,7 @@ class ConsensusState:
 
     # --- events ------------------------------------------------------------------------------
 
-    def _on_tick(self) -> None:
+    def _on_tick(self, _: Tick) -> None:
         now = self._now_ms
         self._scheduled = {at for at in self._scheduled if at > now}
         if (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import get_args
 
 import pytest
 
@@ -22,6 +23,7 @@ from chain.consensus.errors import InvalidValidatorSetError
 from chain.consensus.events import (
     BlockBuilt,
     BlockExecuted,
+    Event,
     MessageReceived,
     Start,
     Tick,
@@ -30,8 +32,9 @@ from chain.consensus.events import (
 from chain.consensus.justification import round_skip_target, timeout_ms_for_round
 from chain.consensus.messages import Commit, Prepare, Proposal, RoundChange
 from chain.consensus.persistence import PersistedState
+from chain.consensus.rules import DISPATCH, RULES
 from chain.consensus.signing import Signer
-from chain.consensus.state import RULES, ConsensusState
+from chain.consensus.state import ConsensusState
 from chain.consensus.validators import Validator, ValidatorSet
 from tests.chain.consensus.harness import Harness
 from tests.chain.consensus.keys import GENESIS_HASH, make_validators
@@ -91,6 +94,16 @@ def test_proposer_rotation_and_timers() -> None:
 
 def test_rules_table_lists_sixteen_rules() -> None:
     assert [rule.name.split()[0] for rule in RULES] == [f"R{i}" for i in range(1, 17)]
+
+
+def test_the_dispatch_table_routes_every_event_to_a_handler_citing_known_rules() -> None:
+    assert set(DISPATCH) == set(get_args(Event))
+    names = {rule.name.split()[0] for rule in RULES}
+    for route in DISPATCH.values():
+        assert callable(getattr(ConsensusState, route.handler))
+        assert route.rules and set(route.rules) <= names
+    cited = {rule for route in DISPATCH.values() for rule in route.rules}
+    assert cited == names
 
 
 def test_idle_height_only_schedules_the_heartbeat(
