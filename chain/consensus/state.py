@@ -11,7 +11,6 @@ docs/spec/consensus.md for the safety and liveness arguments).
 from __future__ import annotations
 
 import hashlib
-from typing import TypeVar
 
 from chain.consensus.actions import (
     Action,
@@ -48,11 +47,9 @@ from chain.consensus.justification import (
 )
 from chain.consensus.messages import Commit, Message, Prepare, Proposal, RoundChange, message_kind
 from chain.consensus.persistence import PersistedState, VoteKind, VoteRecord
+from chain.consensus.quorum import Tally, VoteT
 from chain.consensus.rules import DISPATCH
 from chain.consensus.signing import Signer, message_digest, verify_message
-
-VoteT = TypeVar("VoteT", Prepare, Commit)
-
 
 COUNT_MAX_FUTURE_MESSAGES = 4_096
 """Messages for height + 1 buffered while we finish the current height."""
@@ -160,9 +157,9 @@ class ConsensusState:
         self._valid: set[bytes] = set()
         self._invalid_digests: set[bytes] = set()
         self._executing: dict[bytes, bytes] = {}
-        self._prepares: dict[int, dict[str, Prepare]] = {}
-        self._commits: dict[int, dict[str, Commit]] = {}
-        self._round_changes: dict[int, dict[str, RoundChange]] = {}
+        self._prepares: Tally[Prepare] = Tally()
+        self._commits: Tally[Commit] = Tally()
+        self._round_changes: Tally[RoundChange] = Tally()
         self._highest_round_change: dict[str, int] = {}
         self._votes: dict[tuple[int, VoteKind], bytes] = {}
         self._sent: set[tuple[int, VoteKind]] = set()
@@ -404,13 +401,11 @@ class ConsensusState:
                 self._drop("round_too_far", round_change)
                 return
             if previous_highest > self._round + COUNT_MAX_ROUNDS_AHEAD:
-                self._round_changes.get(previous_highest, {}).pop(sender, None)
-        by_sender = self._round_changes.setdefault(round_change.round, {})
-        existing = by_sender.get(round_change.sender)
+                self._round_changes.discard(previous_highest, sender)
+        existing = self._round_changes.add(round_change)
         if existing is not None:
             self._check_equivocation(existing, round_change)
             return
-        by_sender[round_change.sender] = round_change
         if round_change.round > self._highest_round_change.get(round_change.sender, -1):
             self._highest_round_change[round_change.sender] = round_change.round
         self._activate()
@@ -462,14 +457,13 @@ class ConsensusState:
         round_number = self._round
         if (round_number, VoteKind.COMMIT) in self._sent:
             return
-        matching = [
-            p for p in self._prepares.get(round_number, {}).values() if p.block_hash == block_hash
-        ]
-        if len(matching) < self._validators.quorum:
+        prepares = [p for p in self._prepares.at(round_number).values()
+                    if p.block_hash == block_hash]
+        if len(prepares) < self._validators.quorum:
             return
         if not self._claim_vote(round_number, VoteKind.COMMIT, block_hash, persist=False):
             return
-        certificate = tuple(sorted(matching, key=self._position_of)[: self._validators.quorum])
+        certificate = tuple(sorted(prepares, key=self._position_of)[: self._validators.quorum])
         self._prepared = (round_number, block_hash, certificate)
         seal = self._signer.seal(self._height, block_hash)
         self._persist()
@@ -479,7 +473,7 @@ class ConsensusState:
         self._check_decide(round_number, block_hash)
 
     def _check_decide_hash(self, block_hash: bytes) -> None:
-        for round_number in sorted(self._commits):
+        for round_number in self._commits.rounds():
             height = self._height
             self._check_decide(round_number, block_hash)
             if self._height != height:
@@ -487,9 +481,8 @@ class ConsensusState:
 
     def _check_decide(self, round_number: int, block_hash: bytes) -> None:
         """R8: a quorum committed `block_hash`: emit CommitBlock and move on."""
-        commits = [
-            c for c in self._commits.get(round_number, {}).values() if c.block_hash == block_hash
-        ]
+        commits = [c for c in self._commits.at(round_number).values()
+                   if c.block_hash == block_hash]
         if len(commits) < self._validators.quorum:
             return
         block = self._blocks.get(block_hash)
@@ -511,7 +504,7 @@ class ConsensusState:
         self._report(
             ReportKind.COMMITTED, f"h={self._height} r={round_number} b={block_hash.hex()[:8]}"
         )
-        own = self._commits[round_number].get(self._node_id)
+        own = self._commits.at(round_number).get(self._node_id)
         self._own_last_commit = own if own is not None and own.block_hash == block_hash else None
         self._last_decided = (self._height, round_number, block_hash)
         self._enter_height(self._height + 1, block_hash)
@@ -537,7 +530,7 @@ class ConsensusState:
         self._persist()
         signed = self._send(round_change)
         assert isinstance(signed, RoundChange)
-        self._round_changes.setdefault(self._round, {})[self._node_id] = signed
+        self._round_changes.put(signed)
         self._highest_round_change[self._node_id] = self._round
         self._check_new_round_proposal()
 
@@ -548,7 +541,7 @@ class ConsensusState:
             return
         if self._validators.proposer(self._height, round_number).node_id != self._node_id:
             return
-        round_changes = self._round_changes.get(round_number, {})
+        round_changes = self._round_changes.at(round_number)
         if len(round_changes) < self._validators.quorum:
             return
         ordered = sorted(round_changes.values(), key=self._position_of)
@@ -635,11 +628,10 @@ class ConsensusState:
         self._out.append(Broadcast(signed))
         return signed
 
-    def _store_vote(self, store: dict[int, dict[str, VoteT]], message: VoteT) -> bool:
-        by_sender = store.setdefault(message.round, {})
-        existing = by_sender.get(message.sender)
+    def _store_vote(self, tally: Tally[VoteT], message: VoteT) -> bool:
+        """Count a vote; a second one from its sender is a duplicate or an equivocation (R16)."""
+        existing = tally.add(message)
         if existing is None:
-            by_sender[message.sender] = message
             return True
         self._check_equivocation(existing, message)
         return False
