@@ -55,6 +55,8 @@ from chain.indexer import (
     MEMBER_PREFIX,
     RECORD_PREFIX,
     TRANSACTION_PREFIX,
+    BlockEvent,
+    decode_block_events,
     enterprise_key,
     index_block,
 )
@@ -81,6 +83,8 @@ class CommittedBlock:
     block: Block
     receipts: tuple[Receipt, ...]
     admitted: tuple[AdmittedTransaction, ...]
+    events: tuple[BlockEvent, ...] = ()
+    """The block's contract events, decoded once (chain.indexer.decode_block_events)."""
 
 
 class Ledger:
@@ -261,15 +265,17 @@ class Ledger:
         """Validate (or reuse the validation of) a block and commit it atomically."""
         result = self.validate_block(block)
         _, admitted = self._executed.pop(block.hash)
-        self._commit(block, result, admitted)
-        return CommittedBlock(block, result.receipts, admitted)
+        events = self._commit(block, result, admitted)
+        return CommittedBlock(block, result.receipts, admitted, events)
 
     def _commit(self, block: Block, result: ExecutionResult,
-                admitted: tuple[AdmittedTransaction, ...]) -> None:
+                admitted: tuple[AdmittedTransaction, ...]) -> tuple[BlockEvent, ...]:
         header = block.header
         hashes = [a.hash for a in admitted] if admitted else [
             r.transaction_hash for r in result.receipts]
-        index = index_block(header.height, hashes, result.receipts, self.store.load_index)
+        events = decode_block_events(hashes, result.receipts)
+        index = index_block(header.height, hashes, result.receipts, self.store.load_index,
+                            events)
         head = ChainHead(header.height, block.hash, header.state_root, header.timestamp_ms)
         self.store.save_commit(StoreCommit(
             height=header.height, block_hash=block.hash, block=encode_block(block),
@@ -284,6 +290,7 @@ class Ledger:
             self._nonces[transaction.sender] = transaction.nonce + 1
         self.mempool.remove_committed({a.sender: a.nonce + 1 for a in admitted})
         self._executed.clear()
+        return events
 
     # Reads -------------------------------------------------------------------------------
 

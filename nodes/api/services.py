@@ -50,8 +50,8 @@ class NodeServices:
 
     def on_commit(self, committed: CommittedBlock) -> None:
         """Keep the consent cache and the audit anchors in step with a committed block."""
-        self.consent.on_commit(committed.receipts)
-        self.records.on_commit(committed.receipts)
+        self.consent.on_commit(committed.events)
+        self.records.on_commit(committed.events)
         self.anchorer.on_commit(committed)
 
     async def close(self) -> None:
