@@ -36,6 +36,15 @@ from chain.genesis import Genesis
 from chain.ledger import CommittedBlock, Ledger
 from chain.transactions import AdmittedTransaction
 from nodes.runtime.config import NodeConfig
+from nodes.runtime.events import (
+    BlockCommitted,
+    ConsensusNotice,
+    MessageSent,
+    ProposalBuilt,
+    RuntimeEvent,
+    RuntimeEventKind,
+    encode_runtime_event,
+)
 from nodes.runtime.frames import decode_frames, encode_frames
 from nodes.runtime.ports import CHANNEL_CONSENSUS, CHANNEL_TRANSACTIONS, RuntimePorts
 from nodes.runtime.proposals import ProposalSizer
@@ -47,7 +56,9 @@ RECENT_EVENTS = 2_000  # what the dashboard's stream can replay to a new viewer
 TIMEOUT_MS_ROUND_BASE = 5_000  # first round timer: every validator must execute the proposal in it
 INTERVAL_MS_MIN_BLOCK = 200  # a block gathers what arrives in its first 200 ms, not 1 tx
 COUNT_DECODED_PROPOSALS = 16  # decoded proposals kept from execute to commit (a few rounds)
-DASHBOARD_REPORTS = frozenset({"round_change", "equivocation", "invalid_block"})
+DASHBOARD_REPORTS = frozenset({RuntimeEventKind.ROUND_CHANGE.value,
+                               RuntimeEventKind.EQUIVOCATION.value,
+                               RuntimeEventKind.INVALID_BLOCK.value})
 
 
 class ConsensusMachine(Protocol):
@@ -274,8 +285,8 @@ class NodeRuntime:
                 self.metrics.counters[f"consensus_{kind.value}"] += 1
                 self.ports.observer.reported(action)
                 if kind.value in DASHBOARD_REPORTS:
-                    self._emit({"type": kind.value, "detail": detail,
-                                "round": self.consensus.round})
+                    self._publish(ConsensusNotice(RuntimeEventKind(kind.value), detail,
+                                                  self.consensus.round))
 
     def _build(self, height: int, round_number: int) -> None:
         if height != self.ledger.head.height + 1:
@@ -289,8 +300,8 @@ class NodeRuntime:
             block = self.ledger.build_block(self.clock.now_ms(), self.config.node_id)
         self._keep_proposal(block)
         self.metrics.counters["blocks_built"] += 1
-        self._emit({"type": "proposal", "height": height, "round": round_number,
-                    "transactions": len(block.transactions), "hash": block.hash.hex()})
+        self._publish(ProposalBuilt(height, round_number, len(block.transactions),
+                                    block.hash.hex()))
         encoded = encode_block(block)
         self._answer(self.ports.processor.spend_block(len(block.transactions)),
                      lambda at_ms: consensus_events.BlockBuilt(height, round_number, block.hash,
@@ -342,10 +353,9 @@ class NodeRuntime:
             if submitted is not None:
                 self.metrics.commit_latencies_ms.append((finished - submitted) * 1000)
         header = committed.block.header
-        self._emit({"type": "commit", "height": header.height, "round": round_number,
-                    "hash": committed.block.hash.hex(), "proposer": header.proposer,
-                    "transactions": len(committed.block.transactions),
-                    "state_root": header.state_root.hex()})
+        self._publish(BlockCommitted(header.height, round_number, committed.block.hash.hex(),
+                                     header.proposer, len(committed.block.transactions),
+                                     header.state_root.hex()))
         self.ports.observer.block_appended(committed, round_number, synced, previous_hash)
         for hook in list(self.commit_hooks):
             try:
@@ -396,13 +406,15 @@ class NodeRuntime:
 
     def _observe_sent(self, message: Message) -> None:
         self.metrics.counters["consensus_messages_sent"] += 1
-        kind = snake_case(message_kind(message))
-        self._emit({"type": "vote" if kind != "proposal" else "proposal_sent",
-                    "kind": kind, "height": message.height, "round": message.round})
+        self._publish(MessageSent(snake_case(message_kind(message)), message.height,
+                                  message.round))
 
     def emit(self, event: dict[str, Any]) -> None:
         """Publish an event on this node's dashboard stream (node, city and time_ms added)."""
         self._emit(event)
+
+    def _publish(self, event: RuntimeEvent) -> None:
+        self._emit(encode_runtime_event(event))
 
     def _emit(self, event: dict[str, Any]) -> None:
         event = {"node": self.config.node_id, "city": self.node.city.value,
