@@ -112,7 +112,12 @@ class HttpPeerBlocks:
     def _spawn(self, work: Callable[[], object]) -> None:
         task: asyncio.Task[None] = asyncio.get_running_loop().create_task(work())  # type: ignore[arg-type]
         self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self.tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            LOGGER.error("block fetch failed", exc_info=task.exception())
 
     def find_ahead(self, height: int, reply: PeerReply) -> None:
         """Ask every peer's /status; reply with the one furthest ahead of `height`."""

@@ -70,15 +70,18 @@ class BlockSync:
         if self.halted:
             return
         applied = 0
-        for frame in frames:
-            if not self.apply(frame, notify):
-                break
-            applied += 1
-        if applied == SYNC_BATCH_BLOCKS:
+        try:
+            for frame in frames:
+                if not self.apply(frame, notify):
+                    break
+                applied += 1
+        finally:  # whatever happens, a sync that fetches no more is over
+            more = applied == SYNC_BATCH_BLOCKS
+            if not more:
+                self.syncing = False
+        if more:
             self._fetch(peer, notify, then)
-            return
-        self.syncing = False
-        if then is not None:
+        elif then is not None:
             then()
 
     def apply(self, frame: bytes, notify: bool) -> bool:
