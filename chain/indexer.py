@@ -14,7 +14,7 @@ Keys (one byte of namespace first):
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from chain.codec import (
     Member,
@@ -44,32 +44,63 @@ def enterprise_key(enterprise: str) -> bytes:
     return ENTERPRISE_PREFIX + enterprise.encode("ascii")
 
 
+@dataclass(frozen=True, slots=True)
+class BlockEvent:
+    """One contract event of a committed block, decoded once, with the log it came from."""
+
+    position: int
+    """Index of its transaction in the block."""
+    log_index: int
+    transaction_hash: bytes
+    address: bytes
+    """The contract that emitted it."""
+    event: bindings.Event
+
+
+def decode_block_events(transaction_hashes: Sequence[bytes],
+                        receipts: Sequence[Receipt]) -> tuple[BlockEvent, ...]:
+    """Every event of our contracts in a block, in log order (logs of other contracts skipped).
+
+    The ledger decodes a block's events once, here, and hands them to the indexer and, in
+    `CommittedBlock.events`, to every other consumer (caches, audit, dashboard).
+    """
+    found: list[BlockEvent] = []
+    for position, (transaction_hash, receipt) in enumerate(
+            zip(transaction_hashes, receipts, strict=True)):
+        for log_index, log in enumerate(receipt.logs):
+            event = bindings.decode_event(log.topics, log.data)
+            if event is not None:
+                found.append(BlockEvent(position, log_index, transaction_hash, log.address,
+                                        event))
+    return tuple(found)
+
+
 def index_block(
     height: int,
     transaction_hashes: Sequence[bytes],
     receipts: Sequence[Receipt],
     lookup: Lookup,
+    events: Sequence[BlockEvent] | None = None,
 ) -> dict[bytes, bytes]:
     """The index entries a committed block adds or changes.
 
     `lookup` reads entries committed before this block; entries this block writes are read back
-    from the result first, so a block may publish and correct a record at once.
+    from the result first, so a block may publish and correct a record at once. `events` are the
+    block's decoded events (decoded here when not given).
     """
     entries: dict[bytes, bytes] = {}
 
     def read(key: bytes) -> bytes | None:
         return entries[key] if key in entries else lookup(key)
 
-    for position, (transaction_hash, receipt) in enumerate(
-            zip(transaction_hashes, receipts, strict=True)):
+    for position, transaction_hash in enumerate(transaction_hashes):
         entries[TRANSACTION_PREFIX + transaction_hash] = encode_location(height, position)
-        for log_index, log in enumerate(receipt.logs):
-            event = bindings.decode_event(log.topics, log.data)
-            if event is None:
-                continue
-            place = height.to_bytes(8, "big") + position.to_bytes(4, "big") + log_index.to_bytes(
-                4, "big")
-            _apply_event(event, height, transaction_hash, place, read, entries)
+    if events is None:
+        events = decode_block_events(transaction_hashes, receipts)
+    for item in events:
+        place = (height.to_bytes(8, "big") + item.position.to_bytes(4, "big")
+                 + item.log_index.to_bytes(4, "big"))
+        _apply_event(item.event, height, item.transaction_hash, place, read, entries)
     return entries
 
 

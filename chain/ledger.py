@@ -38,7 +38,7 @@ from chain.codec import (
     encode_receipt,
     encode_receipts,
 )
-from chain.crypto import Address
+from chain.crypto import Address, keccak
 from chain.engine.executor import NativeExecutor, is_member_contract, load_commitment
 from chain.engine.limits import MEMBER_BLOCK_GAS_LIMIT, MEMBER_TRANSACTION_GAS_LIMIT
 from chain.engine.state_hash import SET_HASH_MODULUS, table_set_hash
@@ -57,6 +57,8 @@ from chain.indexer import (
     MEMBER_PREFIX,
     RECORD_PREFIX,
     TRANSACTION_PREFIX,
+    BlockEvent,
+    decode_block_events,
     enterprise_key,
     index_block,
 )
@@ -111,6 +113,8 @@ class CommittedBlock:
     block: Block
     receipts: tuple[Receipt, ...]
     admitted: tuple[AdmittedTransaction, ...]
+    events: tuple[BlockEvent, ...] = ()
+    """The block's contract events, decoded once (chain.indexer.decode_block_events)."""
 
 
 class Ledger:
@@ -276,7 +280,7 @@ class Ledger:
 
     def _admit_block_transactions(self, block: Block) -> list[AdmittedTransaction]:
         try:
-            decoded = [self.decode(raw) for raw in block.transactions]
+            decoded = [self._decoded(raw) for raw in block.transactions]
             admitted = admit_many(self.senders, decoded, self.mapper)
         except YrdError as error:
             raise InvalidBlock(f"block holds an inadmissible transaction: {error}") from error
@@ -303,19 +307,27 @@ class Ledger:
             return 0
         return admitted.transaction.gas
 
+    def _decoded(self, raw: bytes) -> Transaction:
+        """A block's transaction: the mempool's decoded copy when it is pending here (decoded
+        and recovered once, at admission), else decoded now."""
+        pending = self.mempool.by_hash.get(keccak(raw))
+        return pending.transaction if pending is not None else self.decode(raw)
+
     def append_block(self, block: Block) -> CommittedBlock:
         """Validate (or reuse the validation of) a block and commit it atomically."""
         result = self.validate_block(block)
         _, admitted = self._executed.pop(block.hash)
-        self._commit(block, result, admitted)
-        return CommittedBlock(block, result.receipts, admitted)
+        events = self._commit(block, result, admitted)
+        return CommittedBlock(block, result.receipts, admitted, events)
 
     def _commit(self, block: Block, result: ExecutionResult,
-                admitted: tuple[AdmittedTransaction, ...]) -> None:
+                admitted: tuple[AdmittedTransaction, ...]) -> tuple[BlockEvent, ...]:
         header = block.header
         hashes = [a.hash for a in admitted] if admitted else [
             r.transaction_hash for r in result.receipts]
-        index = index_block(header.height, hashes, result.receipts, self.store.load_index)
+        events = decode_block_events(hashes, result.receipts)
+        index = index_block(header.height, hashes, result.receipts, self.store.load_index,
+                            events)
         head = ChainHead(header.height, block.hash, header.state_root, header.timestamp_ms)
         self.store.save_commit(StoreCommit(
             height=header.height, block_hash=block.hash, block=encode_block(block),
@@ -330,6 +342,7 @@ class Ledger:
             self._nonces[transaction.sender] = transaction.nonce + 1
         self.mempool.remove_committed({a.sender: a.nonce + 1 for a in admitted})
         self._executed.clear()
+        return events
 
     # Reads -------------------------------------------------------------------------------
 

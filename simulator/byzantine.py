@@ -1,6 +1,6 @@
 """Byzantine validators in the simulator: the core's behaviours plus a colluding equivocation.
 
-`silent`, `forge` and `invalid_votes` are the pure behaviours of `chain.consensus.byzantine`,
+`silent`, `forge` and `invalid_votes` are the pure behaviours of `simulator.byzantine_actions`,
 given real keys and the ledger's hash. `equivocate` is a cabal: every validator marked with it
 joins one group that shares its twins. When a member proposes at round 0 it builds a second,
 fully valid block on the same parent (same transactions, timestamp one millisecond later) and
@@ -24,13 +24,13 @@ from collections.abc import Callable
 from chain import rlp_codec
 from chain.blocks import decode_block, encode_block
 from chain.consensus.actions import Action, Broadcast, SendTo
-from chain.consensus.byzantine import forge_signatures, silent, vote_for_invalid_blocks
 from chain.consensus.messages import Commit, Message, Prepare, Proposal
 from chain.consensus.signing import Signer
 from chain.consensus.validators import ValidatorSet
 from chain.crypto import keccak
 from chain.ledger import Ledger
-from simulator.node import Behaviour
+from simulator.byzantine_actions import forge_signatures, silent, vote_for_invalid_blocks
+from simulator.host import Behaviour
 
 SECP256K1_ORDER = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 GAS_FLOOD_TRANSACTION = 100_000

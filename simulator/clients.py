@@ -10,7 +10,7 @@ from here, on the flooder's behalf.
 from __future__ import annotations
 
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from chain.cities import City
 from chain.crypto import keccak
@@ -18,8 +18,8 @@ from chain.errors import YrdError
 from chain.ledger import CommittedBlock
 from simulator import events as ev
 from simulator.byzantine import forged_transaction
+from simulator.host import SimulatedHost
 from simulator.kernel import Priority
-from simulator.node import SimulatedNode
 from simulator.queries import (
     QueryRequest,
     append_audit,
@@ -30,9 +30,7 @@ from simulator.queries import (
 )
 from simulator.queries import make_query as sign_query
 from simulator.workload import DELAY_MS_DISPUTE_RESPONSE, SubmittedTransaction, Workload
-
-if TYPE_CHECKING:
-    from simulator.simulation import Simulation
+from simulator.world import World
 
 INTERVAL_MS_FLOOD = 50
 """A flooder sends its forged transactions in batches this far apart."""
@@ -46,12 +44,11 @@ SIZE_BYTES_QUERY_REPLY_MIN = 512
 class Clients:
     """Client traffic of one simulation."""
 
-    def __init__(self, simulation: Simulation) -> None:
+    def __init__(self, simulation: World) -> None:
         self.sim = simulation
         self.workload = Workload(simulation.scenario.workload, simulation.genesis,
                                  simulation.kernel.random)
         self.outcomes: Counter[str] = Counter()
-        self.flood_rates: dict[str, float] = {}
         self._flood_carry: dict[str, float] = {}
         self._flood_nonce = 0
         self._query_serial = 0
@@ -126,7 +123,7 @@ class Clients:
 
     # --- routing -----------------------------------------------------------------------------
 
-    def pick_node(self, city: City) -> SimulatedNode | None:
+    def pick_node(self, city: City) -> SimulatedHost | None:
         """The first live node of the city, else the nearest reachable live node."""
         network = self.sim.network
         live = [n for n in self.sim.nodes.values() if n.alive and n.started]
@@ -156,7 +153,7 @@ class Clients:
                                                           submitted.transaction_hash),
                                  Priority.NETWORK)
 
-    def submit_at(self, node: SimulatedNode, transaction_hash: bytes) -> None:
+    def submit_at(self, node: SimulatedHost, transaction_hash: bytes) -> None:
         """The node admits a client's transaction; payloads go to the origin city's nodes."""
         submitted = self.workload.pending.get(transaction_hash)
         if submitted is None:
@@ -217,12 +214,12 @@ class Clients:
 
     # --- queries -----------------------------------------------------------------------------
 
-    def serve_at(self, node: SimulatedNode, request: QueryRequest) -> None:
+    def serve_at(self, node: SimulatedHost, request: QueryRequest) -> None:
         """The node checks and answers a query; payload fetches add their round trips."""
         sim = self.sim
         done = node.spend(sim.scenario.cpu.query_ms)
 
-        def sources(city: City) -> list[SimulatedNode]:
+        def sources(city: City) -> list[SimulatedHost]:
             return [n for n in sim.nodes.values()
                     if n.city == city and n.alive and sim.network.connected(node.node_id,
                                                                             n.node_id)]
@@ -278,10 +275,10 @@ class Clients:
     def flood_tick(self, event: ev.FloodTick) -> None:
         """A flooding validator gossips a batch of forged transactions."""
         sim = self.sim
-        if sim.flood_generation.get(event.node_id) != event.generation:
+        if sim.adversary.flood_generation.get(event.node_id) != event.generation:
             return
         node = sim.nodes[event.node_id]
-        wanted = self.flood_rates.get(event.node_id, 0.0) * INTERVAL_MS_FLOOD / 1000
+        wanted = sim.adversary.flood_rates.get(event.node_id, 0.0) * INTERVAL_MS_FLOOD / 1000
         wanted += self._flood_carry.get(event.node_id, 0.0)
         count = int(wanted)
         self._flood_carry[event.node_id] = wanted - count

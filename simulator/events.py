@@ -7,10 +7,10 @@ crashed in between is dropped, as a broken connection or a dead process would dr
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from chain.cities import City
-from chain.consensus.events import Event as ConsensusEvent
 from simulator.queries import QueryOutcome, QueryRequest
 from simulator.scenario import Fault
 
@@ -43,23 +43,23 @@ class NodeWake:
 
 @dataclass(frozen=True, slots=True)
 class NodeInput:
-    """A consensus event for a node: a timer, or the answer to BuildBlock/ExecuteBlock."""
+    """A runtime's timer comes due: a consensus timeout, or the answer to BuildBlock and
+    ExecuteBlock once the modelled core has done the work."""
 
     node_id: str
     incarnation: int
-    event: ConsensusEvent
+    callback: Callable[[], None]
 
 
 @dataclass(frozen=True, slots=True)
 class SyncReply:
-    """Blocks fetched from a peer arrive (`catch_up`: the node is booting)."""
+    """Blocks fetched from a peer arrive, for the runtime's `reply`."""
 
     node_id: str
     incarnation: int
     peer: str
     frames: tuple[bytes, ...]
-    notify: bool
-    catch_up: bool
+    reply: Callable[[list[bytes]], None]
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,16 +14,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from chain.consensus.signing import Signer
 from simulator import events as ev
 from simulator.byzantine import simple_behaviour
 from simulator.kernel import Priority
 from simulator.scenario import Fault
-
-if TYPE_CHECKING:
-    from simulator.simulation import Simulation
+from simulator.world import World
 
 
 def fault_nodes(fault: Fault) -> tuple[str, ...]:
@@ -58,48 +54,45 @@ def describe_fault(fault: Fault) -> str:
     return " ".join(parts)
 
 
-def apply_fault(simulation: Simulation, fault: Fault) -> None:
-    """Carry out one timeline entry."""
-    simulation.kernel.note(f"fault {describe_fault(fault)}")
-    simulation.metrics.counters[f"fault_{fault.kind}"] += 1
+def apply_fault(world: World, fault: Fault) -> None:
+    """Carry out one timeline entry: it changes the network, a host or the adversary."""
+    world.kernel.note(f"fault {describe_fault(fault)}")
+    world.metrics.counters[f"fault_{fault.kind}"] += 1
     kind = fault.kind
     if kind == "partition":
-        simulation.network.partition(fault.groups)
+        world.network.partition(fault.groups)
     elif kind == "heal":
-        simulation.network.heal()
+        world.network.heal()
     elif kind == "delay":
         for a, b in delay_pairs(fault):
-            simulation.network.add_delay(a, b, fault.extra_ms)
+            world.network.add_delay(a, b, fault.extra_ms)
     for node_id in fault_nodes(fault):
-        node = simulation.nodes[node_id]
+        node = world.nodes[node_id]
         if kind == "crash" and node.alive:
             node.crash()
         elif kind == "restart" and not node.alive:
             node.boot()
-            simulation.catch_up(node)
         elif kind == "clock_skew":
             node.skew_ms = fault.skew_ms
         elif kind == "byzantine":
-            _make_byzantine(simulation, node_id, fault)
+            _make_byzantine(world, node_id, fault)
         elif kind == "honest":
-            node.behaviour = None
-            simulation.flood_generation[node_id] = simulation.flood_generation.get(node_id, 0) + 1
+            node.misbehave(None)
+            world.adversary.stop_flood(node_id)
 
 
-def _make_byzantine(simulation: Simulation, node_id: str, fault: Fault) -> None:
-    node = simulation.nodes[node_id]
-    simulation.byzantine.add(node_id)
+def _make_byzantine(world: World, node_id: str, fault: Fault) -> None:
+    node = world.nodes[node_id]
+    adversary = world.adversary
+    adversary.byzantine.add(node_id)
     behaviour = fault.behaviour or "silent"
-    signer = Signer(node_id, simulation.preset.node_seed(node_id),
-                    simulation.validator_set.chain_id)
+    signer = Signer(node_id, world.preset.node_seed(node_id), world.validator_set.chain_id)
     if behaviour == "flood":
-        generation = simulation.flood_generation.get(node_id, 0) + 1
-        simulation.flood_generation[node_id] = generation
-        simulation.clients.flood_rates[node_id] = fault.rate_per_s
-        simulation.kernel.schedule(simulation.kernel.now_ms, ev.FloodTick(node_id, generation),
-                                   Priority.CLIENT)
+        generation = adversary.start_flood(node_id, fault.rate_per_s)
+        world.kernel.schedule(world.kernel.now_ms, ev.FloodTick(node_id, generation),
+                              Priority.CLIENT)
     elif behaviour == "equivocate":
-        simulation.cabal.join(node_id)
-        node.behaviour = simulation.cabal.behaviour(signer, lambda: node.ledger)
+        adversary.cabal.join(node_id)
+        node.misbehave(adversary.cabal.behaviour(signer, lambda: node.ledger))
     else:
-        node.behaviour = simple_behaviour(behaviour, signer, simulation.validator_set.chain_id)
+        node.misbehave(simple_behaviour(behaviour, signer, world.validator_set.chain_id))

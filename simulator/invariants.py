@@ -24,7 +24,7 @@ from chain.consensus.errors import CertificateError, CodecError
 from chain.consensus.validators import ValidatorSet
 from chain.crypto import keccak
 from chain.indexer import RECORD_PREFIX
-from simulator.node import SimulatedNode
+from simulator.host import SimulatedHost
 from simulator.queries import audit_entry
 
 
@@ -117,7 +117,7 @@ class InvariantChecker:
         """A record's publication committed at `height`."""
         self.records.setdefault(record_id, height)
 
-    def check_records(self, nodes: Iterable[SimulatedNode], time_ms: float) -> None:
+    def check_records(self, nodes: Iterable[SimulatedHost], time_ms: float) -> None:
         """Every committed record is indexed by every honest node that reached its height."""
         for node in nodes:
             if node.ledger is None:
@@ -130,7 +130,7 @@ class InvariantChecker:
                     self.fail("record_retained", f"{node.node_id} at height {head} lost record "
                               f"0x{record_id.hex()[:16]} committed at {height}", time_ms, height)
 
-    def on_query_served(self, node: SimulatedNode, position: int, leaf: bytes,
+    def on_query_served(self, node: SimulatedHost, position: int, leaf: bytes,
                         time_ms: float) -> None:
         """A served query must already be in the serving node's audit log."""
         self.checks += 1
@@ -139,7 +139,7 @@ class InvariantChecker:
             self.fail("audit", f"{node.node_id} served a query without its audit entry",
                       time_ms)
 
-    def check_audit(self, nodes: dict[str, SimulatedNode], time_ms: float) -> None:
+    def check_audit(self, nodes: dict[str, SimulatedHost], time_ms: float) -> None:
         """Every served query's entry is still in its node's log (crashes included)."""
         for node_id, position, leaf in self.served:
             self.checks += 1

@@ -19,8 +19,8 @@ from chain.crypto import PrivateKey, keccak, recover_address
 from chain.errors import YrdError
 from chain.merkle import merkle_root
 from contracts import bindings
+from simulator.host import SimulatedHost
 from simulator.network import Network
-from simulator.node import SimulatedNode
 
 META_AUDIT_COUNT = b"audit/count"
 META_AUDIT_ANCHORED = b"audit/anchored"
@@ -78,8 +78,8 @@ def make_query(query_id: int, bank: str, key: PrivateKey, bank_city: City, enter
                         kind, digest, key.sign_hash(digest), now_ms)
 
 
-def serve_query(node: SimulatedNode, request: QueryRequest, network: Network,
-                payload_sources: Callable[[City], list[SimulatedNode]]) -> QueryOutcome:
+def serve_query(node: SimulatedHost, request: QueryRequest, network: Network,
+                payload_sources: Callable[[City], list[SimulatedHost]]) -> QueryOutcome:
     """Check and answer a query at `node`; the fetch time is the slowest remote payload."""
     ledger = node.ledger
     assert ledger is not None
@@ -128,12 +128,12 @@ def audit_leaf(request: QueryRequest, served_ms: float) -> bytes:
                   + request.enterprise.encode("ascii") + int(served_ms).to_bytes(8, "big"))
 
 
-def _load_int(node: SimulatedNode, key: bytes) -> int:
+def _load_int(node: SimulatedHost, key: bytes) -> int:
     raw = node.store.load_meta(key)
     return int.from_bytes(raw, "big") if raw else 0
 
 
-def append_audit(node: SimulatedNode, leaf: bytes) -> int:
+def append_audit(node: SimulatedHost, leaf: bytes) -> int:
     """Durably append an entry to the node's audit log; returns its position (from 1)."""
     position = _load_int(node, META_AUDIT_COUNT) + 1
     node.store.save_meta(META_AUDIT_ENTRY_PREFIX + position.to_bytes(8, "big"), leaf)
@@ -141,22 +141,22 @@ def append_audit(node: SimulatedNode, leaf: bytes) -> int:
     return position
 
 
-def audit_entry(node: SimulatedNode, position: int) -> bytes | None:
+def audit_entry(node: SimulatedHost, position: int) -> bytes | None:
     """The audit entry at a position, if the log holds it."""
     return node.store.load_meta(META_AUDIT_ENTRY_PREFIX + position.to_bytes(8, "big"))
 
 
-def audit_count(node: SimulatedNode) -> int:
+def audit_count(node: SimulatedHost) -> int:
     """Entries in the node's audit log."""
     return _load_int(node, META_AUDIT_COUNT)
 
 
-def anchored_count(node: SimulatedNode) -> int:
+def anchored_count(node: SimulatedHost) -> int:
     """Entries of the log already anchored on chain."""
     return _load_int(node, META_AUDIT_ANCHORED)
 
 
-def next_audit_batch(node: SimulatedNode) -> tuple[int, int, bytes] | None:
+def next_audit_batch(node: SimulatedHost) -> tuple[int, int, bytes] | None:
     """(first position, count, Merkle root) of the entries not anchored yet, or None."""
     first = anchored_count(node) + 1
     last = min(audit_count(node), first + COUNT_MAX_AUDIT_BATCH - 1)
@@ -166,7 +166,7 @@ def next_audit_batch(node: SimulatedNode) -> tuple[int, int, bytes] | None:
     return first, len(leaves), merkle_root(leaves)
 
 
-def mark_anchored(node: SimulatedNode, up_to: int) -> None:
+def mark_anchored(node: SimulatedHost, up_to: int) -> None:
     """Record that entries up to `up_to` are anchored."""
     if up_to > anchored_count(node):
         node.store.save_meta(META_AUDIT_ANCHORED, up_to.to_bytes(8, "big"))

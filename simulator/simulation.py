@@ -1,10 +1,11 @@
 """One simulation run: the nodes, the network, the clients and the checker on one kernel.
 
 `Simulation(scenario, seed).run()` builds the preset's genesis and validator set (the same keys
-and chain id as `yrdchain up`), one `SimulatedNode` per validator, the network model, the
-workload and the fault timeline, then pops events until the scenario's end or the first
-invariant violation. It is the `NodeHost` of every node: it carries their frames over the
-simulated network, schedules their timers and answers their block-sync requests.
+and chain id as `yrdchain up`), one `SimulatedHost` per validator (each running the node's own
+`NodeRuntime`), the network model, the workload and the fault timeline, then pops events until
+the scenario's end or the first invariant violation. It is the `Carrier` of every host: it
+carries their frames over the simulated network, schedules their timers and answers their
+block fetches.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from typing import Any
 
 from chain.cities import City
 from chain.consensus import actions as consensus_actions
-from chain.consensus import events as consensus_events
 from chain.consensus.actions import ReportKind
 from chain.consensus.codec import decode_message
 from chain.consensus.messages import Message, message_kind
@@ -30,19 +30,16 @@ from chain.ledger import CommittedBlock, executor_for
 from chain.presets import get_preset
 from nodes.cluster.certificates import consensus_chain_id
 from simulator import events as ev
-from simulator.byzantine import Cabal
+from simulator.adversary import Adversary
 from simulator.clients import Clients
 from simulator.execution import ExecutionCache
 from simulator.faults import apply_fault
+from simulator.host import SimulatedHost
 from simulator.invariants import InvariantChecker, InvariantViolation, Violation
 from simulator.kernel import Kernel, Priority
 from simulator.metrics import MetricsCollector
 from simulator.network import Network
-from simulator.node import NodeIdentity, SimulatedNode
 from simulator.scenario import Scenario
-
-SYNC_BATCH_BLOCKS = 64
-"""Blocks per sync reply (nodes.runtime.node.SYNC_BATCH_BLOCKS)."""
 
 TIMEOUT_MS_SYNC = 10_000
 """A sync request to an unreachable peer gives up after this long (nodes.runtime.node)."""
@@ -93,7 +90,7 @@ class Simulation:
                   for n in self.preset.nodes),
             consensus_chain_id(self.preset))
         spec = scenario.consensus
-        self.nodes: dict[str, SimulatedNode] = {}
+        self.nodes: dict[str, SimulatedHost] = {}
         for node_spec in self.preset.nodes:
             config = ConsensusConfig(
                 node_spec.node_id, self.preset.node_seed(node_spec.node_id), self.validator_set,
@@ -103,16 +100,14 @@ class Simulation:
                 interval_ms_min_block=spec.interval_ms_min_block,
                 delay_ms_sync_grace=spec.delay_ms_sync_grace,
                 interval_ms_sync_retry=spec.interval_ms_sync_retry)
-            self.nodes[node_spec.node_id] = SimulatedNode(
-                NodeIdentity(node_spec.node_id, node_spec.city), self.genesis, config,
+            self.nodes[node_spec.node_id] = SimulatedHost(
+                node_spec.node_id, node_spec.city, self.genesis, self.validator_set, config,
                 scenario.cpu, self)
         self.network = Network(scenario.network, {n: s.city for n, s in self.nodes.items()},
                                self.kernel.random)
         self.metrics = MetricsCollector(scenario.duration_s * 1000)
         self.checker = InvariantChecker(self.validator_set)
-        self.cabal = Cabal(self.validator_set)
-        self.byzantine: set[str] = set()
-        self.flood_generation: dict[str, int] = {}
+        self.adversary = Adversary.of(self.validator_set)
         self.clients = Clients(self)
         self.execution = ExecutionCache(inner=executor_for(self.genesis))
         self._inboxes: dict[str, deque[object]] = {n: deque() for n in self.nodes}
@@ -143,7 +138,7 @@ class Simulation:
 
     def honest(self, node_id: str) -> bool:
         """Never byzantine during this run."""
-        return node_id not in self.byzantine
+        return self.adversary.honest(node_id)
 
     def run(self) -> RunResult:
         """Run to the scenario's end or to the first violation."""
@@ -175,7 +170,6 @@ class Simulation:
             self.kernel.schedule(fault.at_s * 1000, ev.FaultDue(fault), Priority.FAULT)
         for node in self.nodes.values():
             node.boot()
-            node.start_consensus()
         self.clients.start()
         step_ms = self.scenario.duration_s * 1000 / COUNT_PROGRESS_STEPS
         for index in range(1, COUNT_PROGRESS_STEPS + 1):
@@ -190,7 +184,7 @@ class Simulation:
         if self.progress is not None:
             self.progress(self.kernel.now_ms / 1000, self.scenario.duration_s)
 
-    # --- NodeHost ----------------------------------------------------------------------------
+    # --- Carrier -----------------------------------------------------------------------------
 
     @property
     def executor(self) -> Executor | None:
@@ -201,7 +195,7 @@ class Simulation:
         """Virtual time."""
         return self.kernel.now_ms
 
-    def send(self, node: SimulatedNode, peer: str | None, channel: str, frame: bytes,
+    def send(self, node: SimulatedHost, peer: str | None, channel: str, frame: bytes,
              at_ms: float) -> None:
         """Carry a frame to one peer or to all."""
         targets = [peer] if peer is not None else [n for n in self.nodes if n != node.node_id]
@@ -216,31 +210,41 @@ class Simulation:
                                                          node.node_id, channel, frame),
                                      Priority.NETWORK)
 
-    def schedule_input(self, node: SimulatedNode, at_ms: float,
-                       event: consensus_events.Event) -> None:
-        """A timer or an answer for the node's current incarnation."""
-        self.kernel.schedule(at_ms, ev.NodeInput(node.node_id, node.incarnation, event),
+    def call_at(self, node: SimulatedHost, at_ms: float, callback: Callable[[], None]) -> None:
+        """A timer of the node's current incarnation."""
+        self.kernel.schedule(at_ms, ev.NodeInput(node.node_id, node.incarnation, callback),
                              Priority.NODE)
 
-    def request_sync(self, node: SimulatedNode, peer: str, notify: bool,
-                     catch_up: bool = False) -> None:
-        """Ask `peer` for blocks after the node's head; the reply travels back over the net."""
+    def find_ahead(self, node: SimulatedHost, height: int) -> str | None:
+        """The reachable live peer furthest ahead (what a booting node's /status poll finds)."""
+        best: tuple[int, str] | None = None
+        for peer in self.nodes.values():
+            ledger = peer.ledger
+            if (peer is node or ledger is None
+                    or not self.network.connected(node.node_id, peer.node_id)):
+                continue
+            if ledger.head.height > height and (best is None or ledger.head.height > best[0]):
+                best = (ledger.head.height, peer.node_id)
+        return None if best is None else best[1]
+
+    def fetch_blocks(self, node: SimulatedHost, peer: str, from_height: int, limit: int,
+                     reply: Callable[[list[bytes]], None]) -> None:
+        """Ask `peer` for blocks; the reply travels back over the net (or times out)."""
         source = self.nodes[peer]
-        assert node.ledger is not None
-        if not source.alive or not self.network.connected(node.node_id, peer):
+        if source.runtime is None or not self.network.connected(node.node_id, peer):
             self.kernel.schedule(self.kernel.now_ms + TIMEOUT_MS_SYNC,
-                                 ev.SyncReply(node.node_id, node.incarnation, peer, (), notify,
-                                              catch_up), Priority.NETWORK)
+                                 ev.SyncReply(node.node_id, node.incarnation, peer, (), reply),
+                                 Priority.NETWORK)
             return
-        frames = tuple(source.blocks_from(node.ledger.head.height + 1, SYNC_BATCH_BLOCKS))
+        frames = tuple(source.runtime.committed_blocks(from_height, limit))
         delay = self.network.round_trip_ms(node.city, source.city, SIZE_BYTES_SYNC_REQUEST,
                                            sum(len(f) for f in frames))
         self.kernel.schedule(self.kernel.now_ms + delay,
-                             ev.SyncReply(node.node_id, node.incarnation, peer, frames, notify,
-                                          catch_up), Priority.NETWORK)
+                             ev.SyncReply(node.node_id, node.incarnation, peer, frames, reply),
+                             Priority.NETWORK)
 
-    def on_commit(self, node: SimulatedNode, committed: CommittedBlock, round_number: int,
-                  synced: bool, previous_hash: bytes) -> None:
+    def block_appended(self, node: SimulatedHost, committed: CommittedBlock, round_number: int,
+                       synced: bool, previous_hash: bytes) -> None:
         """A node appended a block: check invariants, feed metrics and the clients."""
         now = self.kernel.now_ms
         block = committed.block
@@ -257,11 +261,17 @@ class Simulation:
                                   block.header.proposer)
             self.clients.on_block(committed, now)
 
-    def on_report(self, node: SimulatedNode, report: consensus_actions.Report) -> None:
+    def reported(self, node: SimulatedHost, report: consensus_actions.Report) -> None:
         """Count the state machine's reports; keep round changes for the timeline."""
         self.metrics.reports[str(report.kind)] += 1
         if report.kind is ReportKind.ROUND_CHANGE and self.honest(node.node_id):
             self.metrics.on_round_change(self.kernel.now_ms, node.node_id, report.detail)
+
+    def consensus_started(self, node: SimulatedHost) -> None:
+        """A restarted node caught up from a peer: it must hold every committed record."""
+        if node.catching_up:
+            node.catching_up = False
+            self.checker.check_records([node], self.kernel.now_ms)
 
     # --- node inboxes ------------------------------------------------------------------------
 
@@ -273,7 +283,7 @@ class Simulation:
         self._inboxes[event.node_id].append(event)
         self._schedule_wake(node)
 
-    def _schedule_wake(self, node: SimulatedNode) -> None:
+    def _schedule_wake(self, node: SimulatedHost) -> None:
         if node.node_id in self._waking:
             return
         self._waking.add(node.node_id)
@@ -295,7 +305,9 @@ class Simulation:
         if inbox and node.alive:
             self._schedule_wake(node)
 
-    def _process(self, node: SimulatedNode, item: object) -> None:
+    def _process(self, node: SimulatedHost, item: object) -> None:
+        runtime = node.runtime
+        assert runtime is not None
         if isinstance(item, ev.Deliver):
             if item.channel == "consensus":
                 message = self._decode(item.frame)
@@ -303,8 +315,8 @@ class Simulation:
                     self.kernel.note(f"{node.node_id} <- {message_kind(message)} "
                                      f"h={message.height} r={message.round} "
                                      f"from={message.sender}")
-                    node.receive_message(message, self._checked(item.frame, message))
-            elif not node.receive_transaction(item.frame):
+                    runtime.receive_message(message, self._checked(item.frame, message))
+            elif not runtime.receive_transaction(item.frame):
                 self.metrics.counters["gossip_refused"] += 1
         elif isinstance(item, ev.ClientSubmit):
             self.clients.submit_at(node, item.transaction_hash)
@@ -338,48 +350,15 @@ class Simulation:
 
     def _node_input(self, event: ev.NodeInput) -> None:
         node = self.nodes[event.node_id]
-        if event.incarnation != node.incarnation or not node.alive:
-            return
-        if isinstance(event.event, consensus_events.Tick):
-            node.timer_fired(event.event.now_ms)
-        else:
-            node.feed(event.event)
+        if event.incarnation == node.incarnation and node.alive:
+            event.callback()
 
     def _sync_reply(self, event: ev.SyncReply) -> None:
         node = self.nodes[event.node_id]
         if event.incarnation != node.incarnation or not node.alive:
             return
         self.kernel.note(f"{node.node_id} sync reply from {event.peer}: {len(event.frames)}")
-        applied = 0
-        for frame in event.frames:
-            if not node.apply_synced(frame, event.notify):
-                break
-            applied += 1
-        if applied == SYNC_BATCH_BLOCKS and node.alive:
-            self.request_sync(node, event.peer, event.notify, event.catch_up)
-            return
-        node.syncing = False
-        if event.catch_up and node.alive:
-            node.start_consensus()
-            self.checker.check_records([node], self.kernel.now_ms)
-
-    def catch_up(self, node: SimulatedNode) -> None:
-        """A booting node fetches blocks from the reachable peer that is furthest ahead."""
-        assert node.ledger is not None
-        best: SimulatedNode | None = None
-        for peer in self.nodes.values():
-            if (peer is node or peer.ledger is None
-                    or not self.network.connected(node.node_id, peer.node_id)):
-                continue
-            if peer.ledger.head.height > node.ledger.head.height and (
-                    best is None or peer.ledger.head.height > (
-                        best.ledger.head.height if best.ledger else 0)):
-                best = peer
-        if best is None:
-            node.start_consensus()
-            return
-        node.syncing = True
-        self.request_sync(node, best.node_id, notify=False, catch_up=True)
+        event.reply(list(event.frames))
 
     # --- results -----------------------------------------------------------------------------
 
@@ -400,7 +379,7 @@ class Simulation:
             "verification": self.scenario.verification,
             "execution": self.scenario.execution,
             "execution_counts": self.execution.summary(),
-            "byzantine_nodes": sorted(self.byzantine),
+            "byzantine_nodes": sorted(self.adversary.byzantine),
         }
         result["nodes"] = {
             node_id: {

@@ -2,8 +2,8 @@
 
 Feed events to `ConsensusState.handle` and carry out the returned actions; see
 docs/spec/consensus.md for the protocol and docs/adr/0002-consensus-qbft-variant.md for why.
-The in-memory network driver lives in `chain.consensus.harness`, faulty behaviours in
-`chain.consensus.byzantine`.
+One driver carries the actions out: `nodes.runtime.node.NodeRuntime`, in a real process and in
+the simulator alike; faulty behaviours are in `simulator.byzantine_actions`.
 """
 
 from chain.consensus.actions import (

@@ -14,11 +14,16 @@ from chain.consensus.messages import Message
 
 @dataclass(frozen=True, slots=True)
 class Start:
-    """Begin consensus at `height`, on top of the stored block `last_block_hash`."""
+    """Begin consensus at `height`, on top of the stored block `last_block_hash`.
+
+    last_round: the round in that block's commit certificate (None at genesis or unknown); with
+    it the node can hand its COMMIT for the block to a validator still deciding it (R13).
+    """
 
     now_ms: int
     height: int
     last_block_hash: bytes
+    last_round: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,11 +85,15 @@ class TransactionsPending:
 
 @dataclass(frozen=True, slots=True)
 class BlockSynced:
-    """The application appended a block fetched from peers (certificate checked)."""
+    """The application appended a block fetched from peers (certificate checked).
+
+    round: the round in the block's commit certificate (see Start.last_round).
+    """
 
     height: int
     block_hash: bytes
     now_ms: int | None = None
+    round: int | None = None
 
 
 Event = (

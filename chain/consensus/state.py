@@ -2,7 +2,8 @@
 
 `ConsensusState.handle(event) -> list[Action]` is the whole interface. The object's only side
 effect is on its own fields; it never reads a clock, touches a socket or spawns a thread.
-The table `RULES` below is the protocol; each handler cites the rules it applies (R1..R16).
+The table `RULES` (chain/consensus/rules.py) is the protocol, and its `DISPATCH` routes each event
+to the handler here that applies the rules; each handler cites them (R1..R16).
 n validators tolerate f = (n - 1) // 3 faults with quorum q = n - f (see
 docs/spec/consensus.md for the safety and liveness arguments).
 """
@@ -10,8 +11,6 @@ docs/spec/consensus.md for the safety and liveness arguments).
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
-from typing import TypeVar
 
 from chain.consensus.actions import (
     Action,
@@ -39,6 +38,7 @@ from chain.consensus.events import (
     Tick,
     TransactionsPending,
 )
+from chain.consensus.height import HeightState
 from chain.consensus.justification import (
     highest_prepared,
     proposal_justified,
@@ -48,84 +48,9 @@ from chain.consensus.justification import (
 )
 from chain.consensus.messages import Commit, Message, Prepare, Proposal, RoundChange, message_kind
 from chain.consensus.persistence import PersistedState, VoteKind, VoteRecord
+from chain.consensus.quorum import Tally, VoteT
+from chain.consensus.rules import DISPATCH
 from chain.consensus.signing import Signer, message_digest, verify_message
-
-VoteT = TypeVar("VoteT", Prepare, Commit)
-
-
-@dataclass(frozen=True, slots=True)
-class Rule:
-    """One row of the rules table (mirrored in docs/spec/consensus.md)."""
-
-    name: str
-    upon: str
-    then: str
-
-
-RULES: tuple[Rule, ...] = (
-    Rule("R1 start", "Start(h)", "enter h at round 0; restore the persisted votes and lock for h"),
-    Rule(
-        "R2 build",
-        "round-0 proposer activated (R3), interval_ms_min_block after h started",
-        "BuildBlock(h, 0)",
-    ),
-    Rule(
-        "R3 activate",
-        "transactions pending, heartbeat due, or a valid message for h",
-        "start the round timer (an idle height keeps it off)",
-    ),
-    Rule("R4 propose", "BlockBuilt, or a re-proposal ready", "Persist; Broadcast PROPOSAL"),
-    Rule(
-        "R5 accept",
-        "justified PROPOSAL from proposer(h, r), r >= round, first for r",
-        "move to r if higher; ExecuteBlock unless the block is known valid",
-    ),
-    Rule(
-        "R6 prepare", "accepted block of the current round is valid", "Persist; Broadcast PREPARE"
-    ),
-    Rule(
-        "R7 lock",
-        "quorum PREPARE (h, round, v) for the accepted v",
-        "prepared := (round, v, certificate); Persist; Broadcast COMMIT",
-    ),
-    Rule(
-        "R8 decide",
-        "quorum COMMIT (h, any r, v), v known and valid",
-        "CommitBlock(h, v, certificate); enter h + 1 (block unknown: RequestSync)",
-    ),
-    Rule(
-        "R9 timeout",
-        "round timer expires",
-        "round += 1; Persist; Broadcast ROUND-CHANGE with the prepared value",
-    ),
-    Rule(
-        "R10 round skip",
-        "ROUND-CHANGEs from f + 1 validators for rounds above ours",
-        "jump to the (f + 1)-th highest; Persist; Broadcast ROUND-CHANGE",
-    ),
-    Rule(
-        "R11 new round",
-        "quorum ROUND-CHANGE for our round r > 0 and we are proposer(h, r)",
-        "re-propose the highest prepared value, else BuildBlock(h, r)",
-    ),
-    Rule(
-        "R12 catch up",
-        "f + 1 validators send messages for heights above ours",
-        "buffer h + 1 messages; RequestSync after delay_ms_sync_grace",
-    ),
-    Rule("R13 help laggard", "ROUND-CHANGE for h - 1", "SendTo(sender, our COMMIT for h - 1)"),
-    Rule("R14 synced", "BlockSynced(h' >= h)", "enter h' + 1"),
-    Rule(
-        "R15 drop",
-        "unknown sender, bad signature, old height, round too far, unjustified",
-        "Report(dropped, reason)",
-    ),
-    Rule(
-        "R16 equivocation",
-        "a second, different message of one kind from one sender for (h, r)",
-        "Report(equivocation); keep the first",
-    ),
-)
 
 COUNT_MAX_FUTURE_MESSAGES = 4_096
 """Messages for height + 1 buffered while we finish the current height."""
@@ -139,6 +64,10 @@ kept one per sender (its highest), so a node far behind can still skip forward (
 
 COUNT_MAX_LAGGARD_REPLIES = 1_024
 """Replies to laggards per height (R13)."""
+
+FACTOR_GRACE_LONE_WITNESS = 4
+"""Fewer than f + 1 validators ahead: wait this many sync graces before fetching from them
+(a byzantine one can cost a fetch per retry interval, never a wrong block)."""
 
 
 class ConsensusState:
@@ -171,6 +100,7 @@ class ConsensusState:
         self._own_last_commit: Commit | None = None
         self._future_heights: dict[str, int] = {}
         self._sync_requested_ms: int | None = None
+        self._sync_grace_ms = config.delay_ms_sync_grace
         self._sync_attempts = 0
         self._reset_height()
 
@@ -194,7 +124,7 @@ class ConsensusState:
     @property
     def prepared_round(self) -> int | None:
         """Round of the value this node is locked on at this height, if any."""
-        return None if self._prepared is None else self._prepared[0]
+        return None if self._at.prepared is None else self._at.prepared[0]
 
     # --- entry point -------------------------------------------------------------------------
 
@@ -203,22 +133,11 @@ class ConsensusState:
         now_ms = getattr(event, "now_ms", None)
         if now_ms is not None and now_ms > self._now_ms:
             self._now_ms = now_ms
-        if isinstance(event, Start):
-            self._on_start(event)
-        elif not self._started:
+        route = DISPATCH[type(event)]
+        if not self._started and not isinstance(event, Start):
             self._report(ReportKind.DROPPED, f"not_started {type(event).__name__}")
-        elif isinstance(event, Tick):
-            self._on_tick()
-        elif isinstance(event, MessageReceived):
-            self._on_message_received(event)
-        elif isinstance(event, BlockBuilt):
-            self._on_block_built(event)
-        elif isinstance(event, BlockExecuted):
-            self._on_block_executed(event)
-        elif isinstance(event, TransactionsPending):
-            self._on_transactions_pending(event)
         else:
-            self._on_block_synced(event)
+            getattr(self, route.handler)(event)
         while self._replay and self._started:
             message = self._replay.pop(0)
             if message.height == self._height:
@@ -231,31 +150,11 @@ class ConsensusState:
     # --- heights and rounds ------------------------------------------------------------------
 
     def _reset_height(self) -> None:
-        self._height_started_ms = self._now_ms
-        self._timer_at_ms: int | None = None
-        self._pending = 0
-        self._proposals: dict[int, Proposal] = {}
-        self._blocks: dict[bytes, bytes] = {}
-        self._valid: set[bytes] = set()
-        self._invalid_digests: set[bytes] = set()
-        self._executing: dict[bytes, bytes] = {}
-        self._prepares: dict[int, dict[str, Prepare]] = {}
-        self._commits: dict[int, dict[str, Commit]] = {}
-        self._round_changes: dict[int, dict[str, RoundChange]] = {}
-        self._highest_round_change: dict[str, int] = {}
-        self._votes: dict[tuple[int, VoteKind], bytes] = {}
-        self._sent: set[tuple[int, VoteKind]] = set()
-        self._round_change_sent: set[int] = set()
-        self._prepared: tuple[int, bytes, tuple[Prepare, ...]] | None = None
-        self._build_requested: dict[int, tuple[RoundChange, ...]] = {}
-        self._equivocations: set[tuple[str, str, int]] = set()
-        self._future: list[Message] = []
-        self._sync_since_ms: int | None = None
-        self._laggard_replies: set[tuple[str, int]] = set()
+        self._at = HeightState(self._now_ms)
 
     def _enter_height(self, height: int, last_block_hash: bytes) -> None:
         """R1/R8/R14: start deciding `height`; replay buffered messages for it."""
-        buffered = [m for m in self._future if m.height == height]
+        buffered = [m for m in self._at.future if m.height == height]
         self._reset_height()
         self._height = height
         self._round = 0
@@ -264,20 +163,21 @@ class ConsensusState:
 
     def _on_start(self, event: Start) -> None:
         self._started = True
-        self._last_decided = None
+        self._last_decided = self._decided_before(event.height, event.last_round,
+                                                  event.last_block_hash)
         self._enter_height(event.height, event.last_block_hash)
         record, self._restore = self._restore, None
         if record is not None and record.height == event.height:
             self._round = record.round
-            self._votes = {(v.round, v.kind): v.block_hash for v in record.votes}
+            self._at.votes = {(v.round, v.kind): v.block_hash for v in record.votes}
             if record.prepared_round is not None:
-                self._prepared = (
+                self._at.prepared = (
                     record.prepared_round,
                     record.prepared_block_hash,
                     record.prepared_certificate,
                 )
                 if record.prepared_block:
-                    self._blocks[record.prepared_block_hash] = record.prepared_block
+                    self._at.blocks[record.prepared_block_hash] = record.prepared_block
             if self._round > 0:
                 self._activate()
 
@@ -288,21 +188,21 @@ class ConsensusState:
 
     def _activate(self) -> None:
         """R3: there is work at this height: run the round timer (and R2: build if proposer)."""
-        if self._timer_at_ms is None:
-            self._timer_at_ms = self._now_ms + self._timeout_ms(self._round)
+        if self._at.timer_at_ms is None:
+            self._at.timer_at_ms = self._now_ms + self._timeout_ms(self._round)
         self._check_build()
 
     def _check_build(self) -> None:
         """R2: the round-0 proposer asks the application for a block once there is work."""
-        if self._round != 0 or self._timer_at_ms is None:
+        if self._round != 0 or self._at.timer_at_ms is None:
             return
         if self._validators.proposer(self._height, 0).node_id != self._node_id:
             return
-        if 0 in self._build_requested or (0, VoteKind.PROPOSAL) in self._votes:
+        if 0 in self._at.build_requested or (0, VoteKind.PROPOSAL) in self._at.votes:
             return
-        if self._now_ms < self._height_started_ms + self._config.interval_ms_min_block:
+        if self._now_ms < self._at.started_ms + self._config.interval_ms_min_block:
             return  # R2: gather transactions until the least block interval has passed
-        self._build_requested[0] = ()
+        self._at.build_requested[0] = ()
         self._out.append(BuildBlock(self._height, 0))
 
     def _move_to_round(self, round_number: int, reason: str, send_round_change: bool) -> None:
@@ -310,7 +210,7 @@ class ConsensusState:
         if round_number <= self._round:
             return
         self._round = round_number
-        self._timer_at_ms = self._now_ms + self._timeout_ms(round_number)
+        self._at.timer_at_ms = self._now_ms + self._timeout_ms(round_number)
         self._report(ReportKind.ROUND_CHANGE, f"{reason} h={self._height} r={round_number}")
         if send_round_change:
             self._send_round_change()
@@ -321,56 +221,56 @@ class ConsensusState:
 
     # --- events ------------------------------------------------------------------------------
 
-    def _on_tick(self) -> None:
+    def _on_tick(self, _: Tick) -> None:
         now = self._now_ms
         self._scheduled = {at for at in self._scheduled if at > now}
         if (
-            self._timer_at_ms is None
-            and now >= self._height_started_ms + self._config.interval_ms_empty_block
+            self._at.timer_at_ms is None
+            and now >= self._at.started_ms + self._config.interval_ms_empty_block
         ):
             self._activate()
-        if self._timer_at_ms is not None and now >= self._timer_at_ms:
+        if self._at.timer_at_ms is not None and now >= self._at.timer_at_ms:
             self._move_to_round(self._round + 1, "timeout", send_round_change=True)
-        elif self._timer_at_ms is not None:
+        elif self._at.timer_at_ms is not None:
             self._check_build()
         self._check_sync()
 
     def _on_transactions_pending(self, event: TransactionsPending) -> None:
-        self._pending = max(0, event.count)
-        if self._pending > 0:
+        self._at.pending = max(0, event.count)
+        if self._at.pending > 0:
             self._activate()
 
     def _on_block_built(self, event: BlockBuilt) -> None:
         """R4: propose the block the application built for us."""
-        justification = self._build_requested.get(event.round)
+        justification = self._at.build_requested.get(event.round)
         if (
             event.height != self._height
             or event.round != self._round
             or justification is None
-            or (event.round, VoteKind.PROPOSAL) in self._votes
+            or (event.round, VoteKind.PROPOSAL) in self._at.votes
         ):
             self._report(ReportKind.DROPPED, f"stale_block_built h={event.height} r={event.round}")
             return
-        self._valid.add(event.block_hash)
+        self._at.valid.add(event.block_hash)
         self._propose(event.round, event.block_hash, event.block, justification)
 
     def _on_block_executed(self, event: BlockExecuted) -> None:
         if event.height != self._height:
             self._report(ReportKind.DROPPED, f"stale_block_executed h={event.height}")
             return
-        block = self._executing.pop(event.block_hash, None)
+        block = self._at.executing.pop(event.block_hash, None)
         if event.valid:
-            self._valid.add(event.block_hash)
+            self._at.valid.add(event.block_hash)
             if block is not None:
-                self._blocks[event.block_hash] = block
+                self._at.blocks[event.block_hash] = block
         else:
             self._report(
                 ReportKind.INVALID_BLOCK, f"h={event.height} b={event.block_hash.hex()[:8]}"
             )
             if block is not None:
-                self._invalid_digests.add(hashlib.sha256(block).digest())
-                if self._blocks.get(event.block_hash) == block:
-                    del self._blocks[event.block_hash]
+                self._at.invalid_digests.add(hashlib.sha256(block).digest())
+                if self._at.blocks.get(event.block_hash) == block:
+                    del self._at.blocks[event.block_hash]
         height = self._height
         self._advance()
         if self._height == height:
@@ -380,9 +280,18 @@ class ConsensusState:
         """R14: the application caught up from peers."""
         if event.height < self._height:
             return
-        self._last_decided = None
+        self._last_decided = self._decided_before(event.height + 1, event.round,
+                                                  event.block_hash)
         self._own_last_commit = None
         self._enter_height(event.height + 1, event.block_hash)
+
+    @staticmethod
+    def _decided_before(height: int, last_round: int | None,
+                        last_block_hash: bytes) -> tuple[int, int, bytes] | None:
+        """What was decided at height - 1, when the caller knows its certificate's round."""
+        if last_round is None or height <= 1:
+            return None
+        return (height - 1, last_round, last_block_hash)
 
     # --- messages ----------------------------------------------------------------------------
 
@@ -427,14 +336,14 @@ class ConsensusState:
         if proposal.sender != self._validators.proposer(self._height, proposal.round).node_id:
             self._drop("wrong_proposer", proposal)
             return
-        existing = self._proposals.get(proposal.round)
+        existing = self._at.proposals.get(proposal.round)
         if existing is not None:
             self._check_equivocation(existing, proposal)
             return
         if not proposal_justified(proposal, self._validators, self._verify):
             self._drop("unjustified", proposal)
             return
-        self._proposals[proposal.round] = proposal
+        self._at.proposals[proposal.round] = proposal
         self._learn_block(proposal.block_hash, proposal.block)
         self._activate()
         height = self._height
@@ -446,14 +355,14 @@ class ConsensusState:
             self._check_decide_hash(proposal.block_hash)
 
     def _on_prepare(self, prepare: Prepare) -> None:
-        if not self._store_vote(self._prepares, prepare):
+        if not self._store_vote(self._at.prepares, prepare):
             return
         self._activate()
         if prepare.round == self._round:
             self._advance()
 
     def _on_commit(self, commit: Commit) -> None:
-        if not self._store_vote(self._commits, commit):
+        if not self._store_vote(self._at.commits, commit):
             return
         self._activate()
         self._check_decide(commit.round, commit.block_hash)
@@ -466,25 +375,23 @@ class ConsensusState:
             self._drop("invalid_round_change", round_change)
             return
         sender = round_change.sender
-        previous_highest = self._highest_round_change.get(sender, -1)
+        previous_highest = self._at.highest_round_change.get(sender, -1)
         if round_change.round > self._round + COUNT_MAX_ROUNDS_AHEAD:
             # Far ahead: keep only the sender's highest, so storage stays bounded per sender.
             if round_change.round <= previous_highest:
                 self._drop("round_too_far", round_change)
                 return
             if previous_highest > self._round + COUNT_MAX_ROUNDS_AHEAD:
-                self._round_changes.get(previous_highest, {}).pop(sender, None)
-        by_sender = self._round_changes.setdefault(round_change.round, {})
-        existing = by_sender.get(round_change.sender)
+                self._at.round_changes.discard(previous_highest, sender)
+        existing = self._at.round_changes.add(round_change)
         if existing is not None:
             self._check_equivocation(existing, round_change)
             return
-        by_sender[round_change.sender] = round_change
-        if round_change.round > self._highest_round_change.get(round_change.sender, -1):
-            self._highest_round_change[round_change.sender] = round_change.round
+        if round_change.round > self._at.highest_round_change.get(round_change.sender, -1):
+            self._at.highest_round_change[round_change.sender] = round_change.round
         self._activate()
         target = round_skip_target(
-            self._highest_round_change, self._round, self._validators.weak_quorum
+            self._at.highest_round_change, self._round, self._validators.weak_quorum
         )
         if target is not None:
             self._move_to_round(target, "round_skip", send_round_change=True)
@@ -494,8 +401,8 @@ class ConsensusState:
     def _on_future_message(self, message: Message) -> None:
         """R12: keep messages for the next height; note who is ahead of us."""
         if message.height == self._height + 1:
-            if len(self._future) < COUNT_MAX_FUTURE_MESSAGES:
-                self._future.append(message)
+            if len(self._at.future) < COUNT_MAX_FUTURE_MESSAGES:
+                self._at.future.append(message)
             else:
                 self._drop("future_buffer_full", message)
         else:
@@ -508,47 +415,46 @@ class ConsensusState:
 
     def _advance(self) -> None:
         """R5-R7 for the current round: execute, prepare, lock and send COMMIT."""
-        proposal = self._proposals.get(self._round)
+        proposal = self._at.proposals.get(self._round)
         if proposal is None:
             return
         block_hash = proposal.block_hash
-        if block_hash not in self._valid:
-            block = self._blocks.get(block_hash)
+        if block_hash not in self._at.valid:
+            block = self._at.blocks.get(block_hash)
             if block is None:
                 block = self._learn_block(block_hash, proposal.block)
-            if block is not None and block_hash not in self._executing:
-                self._executing[block_hash] = block
+            if block is not None and block_hash not in self._at.executing:
+                self._at.executing[block_hash] = block
                 self._out.append(ExecuteBlock(self._height, self._round, block_hash, block))
             return
         if self._claim_vote(self._round, VoteKind.PREPARE, block_hash):
             prepare = self._send(Prepare(self._height, self._round, block_hash, self._node_id))
             assert isinstance(prepare, Prepare)
-            self._store_vote(self._prepares, prepare)
+            self._store_vote(self._at.prepares, prepare)
         self._check_prepared(block_hash)
 
     def _check_prepared(self, block_hash: bytes) -> None:
         """R7: a quorum prepared the accepted value: lock on it and send COMMIT."""
         round_number = self._round
-        if (round_number, VoteKind.COMMIT) in self._sent:
+        if (round_number, VoteKind.COMMIT) in self._at.sent:
             return
-        matching = [
-            p for p in self._prepares.get(round_number, {}).values() if p.block_hash == block_hash
-        ]
-        if len(matching) < self._validators.quorum:
+        prepares = [p for p in self._at.prepares.at(round_number).values()
+                    if p.block_hash == block_hash]
+        if len(prepares) < self._validators.quorum:
             return
         if not self._claim_vote(round_number, VoteKind.COMMIT, block_hash, persist=False):
             return
-        certificate = tuple(sorted(matching, key=self._position_of)[: self._validators.quorum])
-        self._prepared = (round_number, block_hash, certificate)
+        certificate = tuple(sorted(prepares, key=self._position_of)[: self._validators.quorum])
+        self._at.prepared = (round_number, block_hash, certificate)
         seal = self._signer.seal(self._height, block_hash)
         self._persist()
         commit = self._send(Commit(self._height, round_number, block_hash, seal, self._node_id))
         assert isinstance(commit, Commit)
-        self._store_vote(self._commits, commit)
+        self._store_vote(self._at.commits, commit)
         self._check_decide(round_number, block_hash)
 
     def _check_decide_hash(self, block_hash: bytes) -> None:
-        for round_number in sorted(self._commits):
+        for round_number in self._at.commits.rounds():
             height = self._height
             self._check_decide(round_number, block_hash)
             if self._height != height:
@@ -556,19 +462,18 @@ class ConsensusState:
 
     def _check_decide(self, round_number: int, block_hash: bytes) -> None:
         """R8: a quorum committed `block_hash`: emit CommitBlock and move on."""
-        commits = [
-            c for c in self._commits.get(round_number, {}).values() if c.block_hash == block_hash
-        ]
+        commits = [c for c in self._at.commits.at(round_number).values()
+                   if c.block_hash == block_hash]
         if len(commits) < self._validators.quorum:
             return
-        block = self._blocks.get(block_hash)
+        block = self._at.blocks.get(block_hash)
         if block is None:
             peers = [c.sender for c in sorted(commits, key=self._position_of)]
             self._request_sync([p for p in peers if p != self._node_id], "commit_without_block")
             return
-        if block_hash not in self._valid:
-            if block_hash not in self._executing:
-                self._executing[block_hash] = block
+        if block_hash not in self._at.valid:
+            if block_hash not in self._at.executing:
+                self._at.executing[block_hash] = block
                 self._out.append(ExecuteBlock(self._height, round_number, block_hash, block))
             return
         seals = tuple(
@@ -580,20 +485,20 @@ class ConsensusState:
         self._report(
             ReportKind.COMMITTED, f"h={self._height} r={round_number} b={block_hash.hex()[:8]}"
         )
-        own = self._commits[round_number].get(self._node_id)
+        own = self._at.commits.at(round_number).get(self._node_id)
         self._own_last_commit = own if own is not None and own.block_hash == block_hash else None
         self._last_decided = (self._height, round_number, block_hash)
         self._enter_height(self._height + 1, block_hash)
 
     def _send_round_change(self) -> None:
         """R9/R10: ask for the current round, reporting the value we are locked on."""
-        if self._round in self._round_change_sent:
+        if self._round in self._at.round_change_sent:
             return
-        self._round_change_sent.add(self._round)
-        if self._prepared is None:
+        self._at.round_change_sent.add(self._round)
+        if self._at.prepared is None:
             round_change = RoundChange(self._height, self._round, None, b"", self._node_id)
         else:
-            prepared_round, block_hash, certificate = self._prepared
+            prepared_round, block_hash, certificate = self._at.prepared
             round_change = RoundChange(
                 self._height,
                 self._round,
@@ -601,43 +506,43 @@ class ConsensusState:
                 block_hash,
                 self._node_id,
                 certificate,
-                self._blocks.get(block_hash, b""),
+                self._at.blocks.get(block_hash, b""),
             )
         self._persist()
         signed = self._send(round_change)
         assert isinstance(signed, RoundChange)
-        self._round_changes.setdefault(self._round, {})[self._node_id] = signed
-        self._highest_round_change[self._node_id] = self._round
+        self._at.round_changes.put(signed)
+        self._at.highest_round_change[self._node_id] = self._round
         self._check_new_round_proposal()
 
     def _check_new_round_proposal(self) -> None:
         """R11: with a quorum of round changes for our round, the proposer proposes."""
         round_number = self._round
-        if round_number == 0 or round_number in self._build_requested:
+        if round_number == 0 or round_number in self._at.build_requested:
             return
         if self._validators.proposer(self._height, round_number).node_id != self._node_id:
             return
-        round_changes = self._round_changes.get(round_number, {})
+        round_changes = self._at.round_changes.at(round_number)
         if len(round_changes) < self._validators.quorum:
             return
         ordered = sorted(round_changes.values(), key=self._position_of)
         justification = tuple(_strip_block(rc) for rc in ordered)
         highest = highest_prepared(ordered)
         if highest is None:
-            self._build_requested[round_number] = justification
+            self._at.build_requested[round_number] = justification
             self._out.append(BuildBlock(self._height, round_number))
             return
         _, hashes = highest
         if len(hashes) != 1:
             return
         (block_hash,) = hashes
-        block = self._blocks.get(block_hash)
+        block = self._at.blocks.get(block_hash)
         if block is None:
             carried = [rc.prepared_block for rc in ordered if rc.prepared_block_hash == block_hash]
             block = next((b for b in carried if b), None)
         if block is None:
             return
-        self._build_requested[round_number] = justification
+        self._at.build_requested[round_number] = justification
         self._propose(round_number, block_hash, block, justification)
 
     def _propose(
@@ -650,13 +555,13 @@ class ConsensusState:
         """R4: persist, then broadcast our proposal and treat it as received."""
         if not self._claim_vote(round_number, VoteKind.PROPOSAL, block_hash):
             return
-        if block_hash not in self._blocks:
-            self._blocks[block_hash] = block
+        if block_hash not in self._at.blocks:
+            self._at.blocks[block_hash] = block
         proposal = self._send(
             Proposal(self._height, round_number, block_hash, self._node_id, block, justification)
         )
         assert isinstance(proposal, Proposal)
-        self._proposals[round_number] = proposal
+        self._at.proposals[round_number] = proposal
         self._advance()
 
     # --- helpers -----------------------------------------------------------------------------
@@ -666,34 +571,34 @@ class ConsensusState:
     ) -> bool:
         """Record a vote about to be sent; False when already sent or conflicting with a record."""
         key = (round_number, kind)
-        if key in self._sent:
+        if key in self._at.sent:
             return False
-        prior = self._votes.get(key)
+        prior = self._at.votes.get(key)
         if prior is not None and prior != block_hash:
-            self._sent.add(key)
+            self._at.sent.add(key)
             self._report(
                 ReportKind.VOTE_REFUSED,
                 f"{kind} h={self._height} r={round_number} persisted={prior.hex()[:8]}",
             )
             return False
-        self._sent.add(key)
-        self._votes[key] = block_hash
+        self._at.sent.add(key)
+        self._at.votes[key] = block_hash
         if persist and prior is None:
             self._persist()
         return True
 
     def _persist(self) -> None:
-        block_hash = b"" if self._prepared is None else self._prepared[1]
+        block_hash = b"" if self._at.prepared is None else self._at.prepared[1]
         record = PersistedState(
             height=self._height,
             round=self._round,
-            prepared_round=None if self._prepared is None else self._prepared[0],
+            prepared_round=None if self._at.prepared is None else self._at.prepared[0],
             prepared_block_hash=block_hash,
-            prepared_block=self._blocks.get(block_hash, b"") if block_hash else b"",
-            prepared_certificate=() if self._prepared is None else self._prepared[2],
+            prepared_block=self._at.blocks.get(block_hash, b"") if block_hash else b"",
+            prepared_certificate=() if self._at.prepared is None else self._at.prepared[2],
             votes=tuple(
                 VoteRecord(round_number, kind, value)
-                for (round_number, kind), value in sorted(self._votes.items())
+                for (round_number, kind), value in sorted(self._at.votes.items())
             ),
         )
         self._out.append(Persist(record))
@@ -704,11 +609,10 @@ class ConsensusState:
         self._out.append(Broadcast(signed))
         return signed
 
-    def _store_vote(self, store: dict[int, dict[str, VoteT]], message: VoteT) -> bool:
-        by_sender = store.setdefault(message.round, {})
-        existing = by_sender.get(message.sender)
+    def _store_vote(self, tally: Tally[VoteT], message: VoteT) -> bool:
+        """Count a vote; a second one from its sender is a duplicate or an equivocation (R16)."""
+        existing = tally.add(message)
         if existing is None:
-            by_sender[message.sender] = message
             return True
         self._check_equivocation(existing, message)
         return False
@@ -719,8 +623,8 @@ class ConsensusState:
             self._drop("duplicate", message)
             return
         key = (message.sender, message_kind(message), message.round)
-        if key not in self._equivocations:
-            self._equivocations.add(key)
+        if key not in self._at.equivocations:
+            self._at.equivocations.add(key)
             self._report(
                 ReportKind.EQUIVOCATION,
                 f"{message_kind(message)} h={message.height} r={message.round} "
@@ -729,12 +633,12 @@ class ConsensusState:
 
     def _learn_block(self, block_hash: bytes, block: bytes) -> bytes | None:
         """Remember block bytes for a hash unless these bytes were already found invalid."""
-        known = self._blocks.get(block_hash)
+        known = self._at.blocks.get(block_hash)
         if known is not None:
             return known
-        if not block or hashlib.sha256(block).digest() in self._invalid_digests:
+        if not block or hashlib.sha256(block).digest() in self._at.invalid_digests:
             return None
-        self._blocks[block_hash] = block
+        self._at.blocks[block_hash] = block
         return block
 
     def _help_laggard(self, round_change: RoundChange, signature_checked: bool) -> None:
@@ -744,15 +648,15 @@ class ConsensusState:
         if (
             decided is None
             or decided[0] != round_change.height
-            or key in self._laggard_replies
-            or len(self._laggard_replies) >= COUNT_MAX_LAGGARD_REPLIES
+            or key in self._at.laggard_replies
+            or len(self._at.laggard_replies) >= COUNT_MAX_LAGGARD_REPLIES
         ):
             self._drop("old_height", round_change)
             return
         if not signature_checked and not self._verify(round_change):
             self._drop("bad_signature", round_change)
             return
-        self._laggard_replies.add(key)
+        self._at.laggard_replies.add(key)
         if self._own_last_commit is None:
             height, round_number, block_hash = decided
             seal = self._signer.seal(height, block_hash)
@@ -762,7 +666,13 @@ class ConsensusState:
         self._out.append(SendTo(round_change.sender, self._own_last_commit))
 
     def _check_sync(self) -> None:
-        """R12: f + 1 validators are past our height: after a grace, fetch blocks."""
+        """R12: validators are past our height: after a grace, fetch blocks from them.
+
+        f + 1 of them (at least one honest) wait `delay_ms_sync_grace`; a lone one waits
+        FACTOR_GRACE_LONE_WITNESS times as long: the others may be stuck at our height because
+        the decision they miss reached only that one (it cannot make them skip a block: every
+        synced block carries its commit certificate).
+        """
         ahead = sorted(
             (
                 (height, -self._position_of_id(sender), sender)
@@ -771,14 +681,17 @@ class ConsensusState:
             ),
             reverse=True,
         )
-        weak_quorum = self._validators.weak_quorum
-        if len(ahead) < weak_quorum:
-            self._sync_since_ms = None
+        if not ahead:
+            self._at.sync_since_ms = None
             return
-        if self._sync_since_ms is None:
-            self._sync_since_ms = self._now_ms
-        second_behind = ahead[weak_quorum - 1][0] >= self._height + 2
-        grace_over = self._now_ms >= self._sync_since_ms + self._config.delay_ms_sync_grace
+        weak_quorum = self._validators.weak_quorum
+        lone = len(ahead) < weak_quorum
+        self._sync_grace_ms = self._config.delay_ms_sync_grace * (
+            FACTOR_GRACE_LONE_WITNESS if lone else 1)
+        if self._at.sync_since_ms is None:
+            self._at.sync_since_ms = self._now_ms
+        second_behind = not lone and ahead[weak_quorum - 1][0] >= self._height + 2
+        grace_over = self._now_ms >= self._at.sync_since_ms + self._sync_grace_ms
         if not second_behind and not grace_over:
             return
         self._request_sync([sender for _, _, sender in ahead[:weak_quorum]], "behind")
@@ -798,20 +711,20 @@ class ConsensusState:
     def _schedule_wakeup(self) -> None:
         """Ask for one Tick at the earliest moment a timer rule could fire."""
         candidates: list[int] = []
-        if self._timer_at_ms is not None:
-            candidates.append(self._timer_at_ms)
-            build_at = self._height_started_ms + self._config.interval_ms_min_block
-            if self._round == 0 and 0 not in self._build_requested and build_at > self._now_ms:
+        if self._at.timer_at_ms is not None:
+            candidates.append(self._at.timer_at_ms)
+            build_at = self._at.started_ms + self._config.interval_ms_min_block
+            if self._round == 0 and 0 not in self._at.build_requested and build_at > self._now_ms:
                 candidates.append(build_at)
         else:
-            candidates.append(self._height_started_ms + self._config.interval_ms_empty_block)
-        if self._sync_since_ms is not None:
+            candidates.append(self._at.started_ms + self._config.interval_ms_empty_block)
+        if self._at.sync_since_ms is not None:
             retry_at = (
                 0
                 if self._sync_requested_ms is None
                 else self._sync_requested_ms + self._config.interval_ms_sync_retry
             )
-            candidates.append(max(self._sync_since_ms + self._config.delay_ms_sync_grace, retry_at))
+            candidates.append(max(self._at.sync_since_ms + self._sync_grace_ms, retry_at))
         at_ms = max(min(candidates), self._now_ms + 1)
         if at_ms not in self._scheduled and not any(t <= at_ms for t in self._scheduled):
             self._scheduled.add(at_ms)

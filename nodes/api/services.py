@@ -21,7 +21,7 @@ from nodes.api.rate_limits import RateLimiter, RateLimits
 from nodes.query.audit import AuditAnchorer, AuditLog
 from nodes.query.payloads import PayloadFetcher, PeerAuth
 from nodes.query.reports import ConsentBook, EnterpriseRecords, RequestVerifier
-from nodes.runtime.node import NodeRuntime, now_ms
+from nodes.runtime.node import NodeRuntime
 
 AUDIT_FILE_NAME = "audit.jsonl"
 
@@ -50,8 +50,8 @@ class NodeServices:
 
     def on_commit(self, committed: CommittedBlock) -> None:
         """Keep the consent cache and the audit anchors in step with a committed block."""
-        self.consent.on_commit(committed.receipts)
-        self.records.on_commit(committed.receipts)
+        self.consent.on_commit(committed.events)
+        self.records.on_commit(committed.events)
         self.anchorer.on_commit(committed)
 
     async def close(self) -> None:
@@ -159,4 +159,4 @@ def build_services(runtime: NodeRuntime, limits: RateLimits | None = None,
 
 def wall_clock_ms() -> int:
     """The node's wall clock in milliseconds (request windows, grant expiry)."""
-    return now_ms()
+    return int(time.time() * 1000)

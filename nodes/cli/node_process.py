@@ -19,8 +19,8 @@ from chain.genesis import build_genesis
 from nodes.api.app import create_app
 from nodes.cli.logs import configure_node_logging
 from nodes.cluster.certificates import ensure_certificates, load_validator_set
+from nodes.runtime.asyncio_ports import process_node
 from nodes.runtime.config import NodeConfig, load_config
-from nodes.runtime.node import NodeRuntime
 from nodes.storage.blocks import LmdbBlockStore
 from nodes.storage.records import LmdbRecordStore
 
@@ -38,9 +38,9 @@ async def serve_node(config: NodeConfig) -> None:
     validator_set = load_validator_set(preset, network_dir)
     genesis = build_genesis(preset, config.execution)
     store = LmdbBlockStore(config.data_dir / "chain")
-    runtime = NodeRuntime(config, genesis, store, validator_set)
     record_store = LmdbRecordStore(config.data_dir / RECORD_STORE_DIRECTORY)
-    runtime.record_store = record_store
+    node = process_node(config, genesis, store, validator_set, record_store)
+    runtime = node.runtime
     app = create_app(runtime)
     server = uvicorn.Server(uvicorn.Config(
         app, host=config.host, port=config.port, log_level="warning", access_log=False,
@@ -53,7 +53,7 @@ async def serve_node(config: NodeConfig) -> None:
     serving = asyncio.create_task(server.serve())
     while not server.started and not serving.done():
         await asyncio.sleep(0.02)
-    await runtime.start()
+    await node.start()
     LOGGER.info("%s serving on %s at height %d", config.node_id, config.url,
                 runtime.ledger.head.height)
     stopping = asyncio.create_task(stop.wait())
@@ -61,7 +61,7 @@ async def serve_node(config: NodeConfig) -> None:
     server.should_exit = True
     with contextlib.suppress(asyncio.CancelledError):
         await serving
-    await runtime.stop()
+    await node.stop()
     await app.state.services.close()
     record_store.close()
     store.close()

@@ -27,7 +27,8 @@ from chain.presets import Preset
 from chain.records import ALL_KINDS_SCOPE, CreditRecord, RecordKind
 from contracts import bindings
 from nodes.query.request_signing import new_nonce, sign_request
-from nodes.runtime.node import NodeRuntime, now_ms
+from nodes.runtime.asyncio_ports import now_ms
+from nodes.runtime.node import NodeRuntime
 
 LOGGER = logging.getLogger(__name__)
 

@@ -19,6 +19,7 @@ from chain.cities import city_by_number, city_of_region_code
 from chain.crypto import checksum_address, keccak
 from chain.errors import NotFound
 from chain.execution import Receipt
+from chain.indexer import BlockEvent
 from chain.presets import Preset
 from chain.records import RecordKind
 from contracts import bindings
@@ -76,12 +77,15 @@ def audit_node_ids(preset: Preset) -> dict[bytes, str]:
     return found
 
 
-def chain_events(height: int, receipts: Sequence[Receipt],
-                 directory: Directory) -> list[dict[str, Any]]:
+def chain_events(height: int, receipts: Sequence[Receipt], directory: Directory,
+                 decoded: Sequence[BlockEvent] | None = None) -> list[dict[str, Any]]:
     """The dashboard events of one committed block, at most MAX_CHAIN_EVENTS_PER_BLOCK.
 
-    When a block carries more, the rest are counted in one `events_elided` event.
+    When a block carries more, the rest are counted in one `events_elided` event. `decoded`:
+    the block's events as the ledger decoded them once (decoded here when not given).
     """
+    known = None if decoded is None else {
+        (item.transaction_hash, item.log_index): item.event for item in decoded}
     found: list[dict[str, Any]] = []
     elided = 0
     for receipt in receipts:
@@ -94,7 +98,8 @@ def chain_events(height: int, receipts: Sequence[Receipt],
             if len(found) >= MAX_CHAIN_EVENTS_PER_BLOCK:
                 elided += 1
                 continue
-            event = bindings.decode_event(log.topics, log.data)
+            event = (bindings.decode_event(log.topics, log.data) if known is None
+                     else known.get((transaction_hash, log_index)))
             if event is None:
                 continue
             shaped = _shape(event, directory)
@@ -222,5 +227,5 @@ def announce_commit(runtime: NodeRuntime, committed: CommittedBlock) -> None:
     if not committed.receipts:
         return
     for event in chain_events(committed.block.height, committed.receipts,
-                              ledger_directory(runtime)):
+                              ledger_directory(runtime), committed.events):
         runtime.emit(event)

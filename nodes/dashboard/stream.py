@@ -30,7 +30,8 @@ from nodes.dashboard.model import (
     event_key,
     sse_preamble,
 )
-from nodes.runtime.node import NodeRuntime, now_ms
+from nodes.runtime.asyncio_ports import now_ms
+from nodes.runtime.node import NodeRuntime
 
 LOGGER = logging.getLogger(__name__)
 

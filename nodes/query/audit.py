@@ -28,7 +28,7 @@ from typing import Any, TextIO
 
 from chain.crypto import PrivateKey
 from chain.errors import NotAnchored, NotFound, YrdError
-from chain.indexer import ANCHOR_PREFIX
+from chain.indexer import ANCHOR_PREFIX, BlockEvent
 from chain.ledger import CommittedBlock, Ledger
 from chain.merkle import MerkleProof, merkle_proof, merkle_root, verify_merkle_proof
 from chain.wallet import sign_legacy
@@ -374,8 +374,14 @@ class AuditAnchorer:
         return bytes(admitted.hash)
 
     def on_commit(self, committed: CommittedBlock) -> None:
-        """Confirm our batch when its AuditAnchored event commits; resubmit if it reverted."""
+        """Confirm our batch when its AuditAnchored event commits; resubmit if it reverted.
+
+        The events come decoded once with the block (`CommittedBlock.events`).
+        """
         in_flight = self._in_flight
+        events_of: dict[bytes, list[BlockEvent]] = {}
+        for item in committed.events:
+            events_of.setdefault(item.transaction_hash, []).append(item)
         for receipt in committed.receipts:
             if (in_flight is not None and receipt.transaction_hash == in_flight.transaction_hash
                     and receipt.status != 1):
@@ -383,11 +389,11 @@ class AuditAnchorer:
                 self.anchors_failed += 1
                 self._in_flight = None
                 self.reconcile()
-            for log in receipt.logs:
-                if log.address != self.ledger.contracts.authorization:
-                    continue
-                event = bindings.decode_event(log.topics, log.data)
-                if isinstance(event, bindings.AuditAnchored) and event.node_id == self.node_key:
+            for item in events_of.get(receipt.transaction_hash, ()):
+                event = item.event
+                if (item.address == self.ledger.contracts.authorization
+                        and isinstance(event, bindings.AuditAnchored)
+                        and event.node_id == self.node_key):
                     self._confirm(event, committed.block.height, receipt.transaction_hash)
         self.schedule()
 

@@ -18,7 +18,7 @@ The query hot path, in order (each step refuses before the next costs anything):
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,7 +36,7 @@ from chain.errors import (
     StaleRequest,
     YrdError,
 )
-from chain.execution import Receipt
+from chain.indexer import BlockEvent
 from chain.json_document import decode_json
 from chain.ledger import Ledger
 from chain.records import RecordKind
@@ -217,18 +217,17 @@ class ConsentBook:
                                  f"at {grant.expires_at_s} (Unix seconds)", field="grant")
         return grant
 
-    def on_commit(self, receipts: tuple[Receipt, ...]) -> None:
-        """Forget what a committed block's Authorization events changed."""
+    def on_commit(self, events: Sequence[BlockEvent]) -> None:
+        """Forget what a committed block's Authorization events (decoded once) changed."""
         authorization = self.ledger.contracts.authorization
-        for receipt in receipts:
-            for log in receipt.logs:
-                if log.address != authorization:
-                    continue
-                event = bindings.decode_event(log.topics, log.data)
-                if isinstance(event, bindings.GrantIssued | bindings.GrantRevoked):
-                    self._grants.pop((event.enterprise, event.querier), None)
-                elif isinstance(event, bindings.EnterpriseRegistered):
-                    self._keys.pop(event.enterprise, None)
+        for item in events:
+            if item.address != authorization:
+                continue
+            event = item.event
+            if isinstance(event, bindings.GrantIssued | bindings.GrantRevoked):
+                self._grants.pop((event.enterprise, event.querier), None)
+            elif isinstance(event, bindings.EnterpriseRegistered):
+                self._keys.pop(event.enterprise, None)
 
 
 class EnterpriseRecords:
@@ -253,17 +252,15 @@ class EnterpriseRecords:
                 self._entries.popitem(last=False)
         return entries
 
-    def on_commit(self, receipts: tuple[Receipt, ...]) -> None:
-        """Forget the enterprises a committed block's registry events touched."""
+    def on_commit(self, events: Sequence[BlockEvent]) -> None:
+        """Forget the enterprises a committed block's registry events (decoded once) touched."""
         registry = self.ledger.contracts.registry
-        for receipt in receipts:
-            for log in receipt.logs:
-                if log.address != registry:
-                    continue
-                event = bindings.decode_event(log.topics, log.data)
-                if isinstance(event, bindings.RecordPublished | bindings.RecordCorrected
-                              | bindings.RecordRevoked):
-                    self._entries.pop(bindings.decode_enterprise_id(event.enterprise), None)
+        for item in events:
+            event = item.event
+            if item.address == registry and isinstance(
+                    event, bindings.RecordPublished | bindings.RecordCorrected
+                    | bindings.RecordRevoked):
+                self._entries.pop(bindings.decode_enterprise_id(event.enterprise), None)
 
 
 def city_name(number: int) -> str:

@@ -1,65 +1,91 @@
-"""The node runtime: one city node's imperative shell around the functional core.
+"""The node runtime: one city node's driver of the functional core, over ports.
 
-It owns the ledger (on LMDB), the consensus state machine, the peer transport and the clock, and
-drives the state machine with real time: events in (ticks, peer messages, new transactions, the
-answers to BuildBlock and ExecuteBlock), actions out, carried out in the order given — a Persist
-is written to disk before any later message leaves.
+It owns the ledger (over the block store port), the consensus state machine, and drives the
+state machine with whatever time and network it is plugged into (nodes/runtime/ports.py): events
+in (ticks, peer messages, new transactions, the answers to BuildBlock and ExecuteBlock), actions
+out, carried out in the order given — a Persist is written to the store before any later message
+leaves. A real process plugs in asyncio timers, the HTTP peer transport and LMDB
+(nodes/runtime/asyncio_ports.py); the simulator plugs in virtual time and its simulated network
+(simulator/host.py) and drives this same class. It imports no asyncio, no clock and no HTTP
+client (an import-linter contract keeps it so).
 
-Everything here runs on the asyncio loop's thread; only signature recovery of unknown
-transactions fans out to a small thread pool (coincurve releases the GIL).
+A block is decoded once between execute and commit: the decoded proposal is kept by hash until
+it commits (or falls out of the small window of proposals in flight).
 """
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import logging
-import re
-import time
-from collections import Counter, deque
+from collections import Counter, OrderedDict, deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-import httpx
-
-from chain.blocks import decode_block, encode_block
+from chain.blocks import Block, decode_block, encode_block
 from chain.consensus import actions as consensus_actions
 from chain.consensus import events as consensus_events
-from chain.consensus.certificate import decode_certificate, encode_certificate, verify_certificate
+from chain.consensus.certificate import decode_certificate, encode_certificate
 from chain.consensus.codec import decode_message, encode_message
-from chain.consensus.messages import message_kind
+from chain.consensus.messages import Message, message_kind
 from chain.consensus.persistence import decode_persisted_state, encode_persisted_state
 from chain.consensus.state import ConsensusConfig, ConsensusState
 from chain.consensus.validators import ValidatorSet
 from chain.errors import YrdError
 from chain.genesis import Genesis
 from chain.ledger import CommittedBlock, Ledger
-from chain.storage import BlockStore
 from chain.transactions import AdmittedTransaction
 from nodes.runtime.config import NodeConfig
+from nodes.runtime.events import (
+    BlockCommitted,
+    ConsensusNotice,
+    MessageSent,
+    ProposalBuilt,
+    RuntimeEvent,
+    RuntimeEventKind,
+    encode_runtime_event,
+)
 from nodes.runtime.frames import decode_frames, encode_frames
 from nodes.runtime.histogram import COMMIT_BUCKETS_S, Histogram
-from nodes.runtime.latency import one_way_delay_ms
-from nodes.runtime.transport import HttpTransport
-from nodes.storage.records import MemoryRecordStore, RecordStore
+from nodes.runtime.ports import CHANNEL_CONSENSUS, CHANNEL_TRANSACTIONS, RuntimePorts
+from nodes.runtime.proposals import ProposalSizer
+from nodes.runtime.sync import BlockSync
 
 LOGGER = logging.getLogger(__name__)
 CONSENSUS_META_KEY = b"consensus"
-SYNC_BATCH_BLOCKS = 64
-SYNC_TIMEOUT_S = 10.0
 RECENT_EVENTS = 2_000  # what the dashboard's stream can replay to a new viewer
-VERIFY_THREADS = 2
 TIMEOUT_MS_ROUND_BASE = 5_000  # first round timer: every validator must execute the proposal in it
 INTERVAL_MS_MIN_BLOCK = 200  # a block gathers what arrives in its first 200 ms, not 1 tx
-BUILD_BUDGET_MS = 400  # a proposal must execute well within a round on every validator
-PROPOSAL_TRANSACTIONS_MIN = 10
-PROPOSAL_TRANSACTIONS_MAX = 1_000  # chain.blocks.MAX_BLOCK_TRANSACTIONS
+COUNT_DECODED_PROPOSALS = 16  # decoded proposals kept from execute to commit (a few rounds)
+DASHBOARD_REPORTS = frozenset({RuntimeEventKind.ROUND_CHANGE.value,
+                               RuntimeEventKind.EQUIVOCATION.value,
+                               RuntimeEventKind.INVALID_BLOCK.value})
 
 
-def now_ms() -> int:
-    """Wall-clock milliseconds: block timestamps and consensus timers."""
-    return int(time.time() * 1000)
+class ConsensusMachine(Protocol):
+    """What the runtime needs of the state machine (ConsensusState, or a wrapper around it)."""
+
+    @property
+    def round(self) -> int:
+        """The current round."""
+
+    def handle(self, event: consensus_events.Event) -> list[consensus_actions.Action]:
+        """One event in, the actions to carry out."""
+
+
+def default_consensus_config(node_id: str, seed: bytes,
+                             validator_set: ValidatorSet) -> ConsensusConfig:
+    """The timers a real node runs with."""
+    return ConsensusConfig(node_id, seed, validator_set,
+                           timeout_ms_round_base=TIMEOUT_MS_ROUND_BASE,
+                           interval_ms_min_block=INTERVAL_MS_MIN_BLOCK)
+
+
+@functools.cache
+def snake_case(kind: str) -> str:
+    """ "RoundChange" -> "round_change" (dashboard event kinds)."""
+    return "".join(f"_{c.lower()}" if c.isupper() and i else c.lower()
+                   for i, c in enumerate(kind))
 
 
 @dataclass
@@ -73,77 +99,91 @@ class NodeMetrics:
 
 
 class NodeRuntime:
-    """A validator node: ledger + consensus + transport, driven on an asyncio loop."""
+    """A validator node: ledger + consensus, driven over its ports."""
 
-    def __init__(self, config: NodeConfig, genesis: Genesis, store: BlockStore,
-                 validator_set: ValidatorSet) -> None:
+    def __init__(self, config: NodeConfig, genesis: Genesis, validator_set: ValidatorSet,
+                 ports: RuntimePorts, consensus_config: ConsensusConfig | None = None) -> None:
         self.config = config
         self.preset = genesis.preset
         self.node = self.preset.node(config.node_id)
         self.validator_set = validator_set
-        self._pool = ThreadPoolExecutor(VERIFY_THREADS, thread_name_prefix="verify")
-        self.ledger = Ledger(store, genesis, mapper=self._pool.map)
-        self.store = store
+        self.ports = ports
+        self.clock = ports.clock
+        self.timers = ports.timers
+        self.transport = ports.transport
+        self.store = ports.block_store
+        self.record_store = ports.record_store
+        self.ledger = Ledger(self.store, genesis, mapper=ports.mapper, executor=ports.executor)
         self.metrics = NodeMetrics()
         self.recent_events: deque[dict[str, Any]] = deque(maxlen=RECENT_EVENTS)
         self.listeners: list[Callable[[dict[str, Any]], None]] = []
-        self.record_store: RecordStore = MemoryRecordStore()  # server.py opens the LMDB one
         self.commit_hooks: list[Callable[[CommittedBlock], None]] = []  # API caches, audit
-        persisted_raw = store.load_meta(CONSENSUS_META_KEY)
-        self.consensus = ConsensusState(
-            ConsensusConfig(config.node_id, self.preset.node_seed(config.node_id), validator_set,
-                            timeout_ms_round_base=TIMEOUT_MS_ROUND_BASE,
-                            interval_ms_min_block=INTERVAL_MS_MIN_BLOCK),
+        persisted_raw = self.store.load_meta(CONSENSUS_META_KEY)
+        self.consensus: ConsensusMachine = ConsensusState(
+            consensus_config or default_consensus_config(
+                config.node_id, self.preset.node_seed(config.node_id), validator_set),
             decode_persisted_state(persisted_raw) if persisted_raw else None,
         )
-        self.transport = HttpTransport(peers=dict(config.peers), delays_ms=self._link_delays())
         self._pending_events: deque[consensus_events.Event] = deque()
         self._draining = False
-        self._timers: dict[int, asyncio.TimerHandle] = {}
-        self._sync_task: asyncio.Task[None] | None = None
-        self._http: httpx.AsyncClient | None = None
+        self._timers: set[int] = set()
+        self._proposals: OrderedDict[bytes, Block] = OrderedDict()
         self.started = False
-        self._proposal_limit = PROPOSAL_TRANSACTIONS_MAX // 4
-
-    def _link_delays(self) -> dict[str, float]:
-        if self.config.latency != "regional":
-            return {}
-        return {peer: one_way_delay_ms(self.node.city, self.preset.node(peer).city)
-                for peer in self.config.peers}
+        self.halted = False
+        self.sync = BlockSync(self.ledger, validator_set, ports.peer_blocks, self._synced_block,
+                              self.metrics.counters)
+        self.proposals = ProposalSizer()
 
     # Life cycle ---------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        """Open the transport, catch up with peers, and start consensus at head + 1."""
-        self._http = httpx.AsyncClient(timeout=SYNC_TIMEOUT_S)
-        await self.transport.start()
-        await self.catch_up()
+    def start(self, then: Callable[[], None] | None = None) -> None:
+        """Catch up from the peer furthest ahead, then start consensus at head + 1; `then`."""
+
+        def start_consensus() -> None:
+            self._start_consensus()
+            if then is not None:
+                then()
+
+        self.sync.catch_up(start_consensus)
+
+    def _start_consensus(self) -> None:
         head = self.ledger.head
         self.started = True
-        self.feed(consensus_events.Start(now_ms(), head.height + 1, head.block_hash))
-        self.feed(consensus_events.TransactionsPending(len(self.ledger.mempool), now_ms()))
+        self.feed(consensus_events.Start(self.clock.now_ms(), head.height + 1, head.block_hash,
+                                         self._head_round()))
+        self.feed(consensus_events.TransactionsPending(len(self.ledger.mempool),
+                                                       self.clock.now_ms()))
+        self.ports.observer.consensus_started()
 
-    async def stop(self) -> None:
-        """Stop timers and the transport."""
-        for timer in self._timers.values():
-            timer.cancel()
-        if self._sync_task is not None:
-            self._sync_task.cancel()
-        await self.transport.stop()
-        if self._http is not None:
-            await self._http.aclose()
-        self._pool.shutdown(wait=False)
+    def _head_round(self) -> int | None:
+        """The round in the head block's commit certificate (None at genesis)."""
+        head = self.ledger.head
+        if head.height == 0:
+            return None
+        certificate = self.ledger.block(head.height).certificate
+        return decode_certificate(certificate).round if certificate else None
+
+    def halt(self) -> None:
+        """Stop driving: timers are cancelled and late answers ignored (the process ends)."""
+        self.halted = True
+        self.sync.halted = True
+        self.started = False
+        self.timers.cancel_all()
+        self._timers.clear()
+        self._pending_events.clear()
 
     # Events in ---------------------------------------------------------------------------
 
     def feed(self, event: consensus_events.Event) -> None:
         """Hand an event to the state machine and carry out what it asks, in order."""
+        if self.halted:
+            return
         self._pending_events.append(event)
         if self._draining:
             return
         self._draining = True
         try:
-            while self._pending_events:
+            while self._pending_events and not self.halted:
                 for action in self.consensus.handle(self._pending_events.popleft()):
                     self._carry_out(action)
         finally:
@@ -151,50 +191,76 @@ class NodeRuntime:
 
     def submit_transaction(self, raw: bytes) -> AdmittedTransaction:
         """Admit a client's transaction, gossip it, and tell consensus there is work."""
+        self.ports.processor.spend_transaction()
         return self.submit_admitted(self.ledger.senders.admit(self.ledger.decode(raw)))
 
     def submit_admitted(self, admitted: AdmittedTransaction) -> AdmittedTransaction:
         """Queue a transaction the caller already decoded and verified; gossip it."""
         self.ledger.enqueue(admitted)
-        raw = admitted.transaction.raw
         self.metrics.counters["transactions_admitted"] += 1
-        self.metrics.submitted_at[admitted.hash] = time.monotonic()
-        self.transport.broadcast("transactions", raw)
-        self.feed(consensus_events.TransactionsPending(len(self.ledger.mempool), now_ms()))
+        self.metrics.submitted_at[admitted.hash] = self.clock.monotonic_s()
+        self.transport.broadcast(CHANNEL_TRANSACTIONS, admitted.transaction.raw)
+        self._pending_work()
         return admitted
 
     def receive_frames(self, channel: str, body: bytes) -> int:
-        """Frames from a peer: checked for shape now, handled on the loop's next turn.
+        """Frames from a peer: checked for shape now, handled on the next turn.
 
-        The peer's HTTP request returns at once: handling a proposal executes a block, which
-        must not hold the sender's request open (it would time out and drop messages).
+        The peer's request returns at once: handling a proposal executes a block, which must not
+        hold the sender's request open (it would time out and drop messages).
         """
         frames = decode_frames(body)
-        asyncio.get_running_loop().call_soon(self._handle_frames, channel, frames)
+        self.timers.call_soon(lambda: self._handle_frames(channel, frames))
         return len(frames)
 
     def _handle_frames(self, channel: str, frames: list[bytes]) -> None:
-        if channel == "consensus":
+        if channel == CHANNEL_CONSENSUS:
             for frame in frames:
                 try:
                     message = decode_message(frame)
                 except Exception:  # a malformed peer frame is dropped and counted
                     self.metrics.counters["peer_frames_malformed"] += 1
                     continue
-                self._observe_message(message)
-                if self.started:
-                    self.feed(consensus_events.MessageReceived(message, now_ms()))
-        elif channel == "transactions":
-            admitted = 0
-            for frame in frames:
-                try:
-                    self.ledger.admit(frame)
-                    admitted += 1
-                except YrdError:
-                    self.metrics.counters["gossip_refused"] += 1
-            if admitted and self.started:
-                self.feed(consensus_events.TransactionsPending(len(self.ledger.mempool),
-                                                               now_ms()))
+                self.receive_message(message)
+        elif channel == CHANNEL_TRANSACTIONS and sum(map(self._admit_gossiped, frames)):
+            self._pending_work()
+
+    def receive_message(self, message: Message, signature_checked: bool = False) -> None:
+        """A decoded consensus message from a peer (`signature_checked`: already verified)."""
+        self.ports.processor.spend_message()
+        self.metrics.counters["consensus_messages_received"] += 1
+        if self.started:
+            self.feed(consensus_events.MessageReceived(message, self.clock.now_ms(),
+                                                       signature_checked))
+
+    def receive_transaction(self, raw: bytes) -> bool:
+        """One gossiped transaction: admit it (one signature recovery); False if refused."""
+        admitted = self._admit_gossiped(raw)
+        if admitted:
+            self._pending_work()
+        return admitted
+
+    def _admit_gossiped(self, raw: bytes) -> bool:
+        self.ports.processor.spend_transaction()
+        try:
+            self.ledger.admit(raw)
+        except YrdError:
+            self.metrics.counters["gossip_refused"] += 1
+            return False
+        return True
+
+    def _pending_work(self) -> None:
+        if self.started:
+            self.feed(consensus_events.TransactionsPending(len(self.ledger.mempool),
+                                                           self.clock.now_ms()))
+
+    def _answer(self, done_ms: float | None,
+                answer: Callable[[int], consensus_events.Event]) -> None:
+        """Feed the answer to BuildBlock/ExecuteBlock now, or when the machine's work is done."""
+        if done_ms is None:
+            self.feed(answer(self.clock.now_ms()))
+        else:
+            self.timers.call_at(done_ms, lambda: self.feed(answer(int(done_ms))))
 
     # Actions out -------------------------------------------------------------------------
 
@@ -203,10 +269,10 @@ class NodeRuntime:
             case consensus_actions.Persist(record=record):
                 self.store.save_meta(CONSENSUS_META_KEY, encode_persisted_state(record))
             case consensus_actions.Broadcast(message=message):
-                self.transport.broadcast("consensus", encode_message(message))
-                self._observe_message(message, outgoing=True)
+                self.transport.broadcast(CHANNEL_CONSENSUS, encode_message(message))
+                self._observe_sent(message)
             case consensus_actions.SendTo(node_id=peer, message=message):
-                self.transport.send(peer, "consensus", encode_message(message))
+                self.transport.send(peer, CHANNEL_CONSENSUS, encode_message(message))
             case consensus_actions.BuildBlock(height=height, round=round_number):
                 self._build(height, round_number)
             case consensus_actions.ExecuteBlock():
@@ -215,175 +281,147 @@ class NodeRuntime:
                 self._commit(action)
             case consensus_actions.ScheduleTimeout(at_ms=at_ms):
                 self._schedule(at_ms)
-            case consensus_actions.RequestSync(from_height=height, peer_node_id=peer):
-                self._request_sync(height, peer)
+            case consensus_actions.RequestSync(peer_node_id=peer):
+                self.sync.request(peer)
             case consensus_actions.Report(kind=kind, detail=detail):
                 self.metrics.counters[f"consensus_{kind.value}"] += 1
-                if kind.value in ("round_change", "equivocation", "invalid_block"):
-                    self._emit({"type": kind.value, "detail": detail,
-                                "round": self.consensus.round})
+                self.ports.observer.reported(action)
+                if kind.value in DASHBOARD_REPORTS:
+                    self._publish(ConsensusNotice(RuntimeEventKind(kind.value), detail,
+                                                  self.consensus.round))
 
     def _build(self, height: int, round_number: int) -> None:
         if height != self.ledger.head.height + 1:
             return
-        started = time.perf_counter()
-        block = self.ledger.build_block(now_ms(), self.config.node_id,
-                                        limit=self._proposal_limit)
-        self._adapt_proposal_limit(len(block.transactions), time.perf_counter() - started)
+        started = self.clock.monotonic_s()
+        if self.ports.adaptive_proposals:
+            block = self.ledger.build_block(self.clock.now_ms(), self.config.node_id,
+                                            limit=self.proposals.limit)
+            self.proposals.adapt(len(block.transactions), self.clock.monotonic_s() - started)
+        else:
+            block = self.ledger.build_block(self.clock.now_ms(), self.config.node_id)
+        self._keep_proposal(block)
         self.metrics.counters["blocks_built"] += 1
-        self._emit({"type": "proposal", "height": height, "round": round_number,
-                    "transactions": len(block.transactions), "hash": block.hash.hex()})
-        self.feed(consensus_events.BlockBuilt(height, round_number, block.hash,
-                                              encode_block(block), now_ms()))
+        self._publish(ProposalBuilt(height, round_number, len(block.transactions),
+                                    block.hash.hex()))
+        encoded = encode_block(block)
+        self._answer(self.ports.processor.spend_block(len(block.transactions)),
+                     lambda at_ms: consensus_events.BlockBuilt(height, round_number, block.hash,
+                                                               encoded, at_ms))
 
-    def _adapt_proposal_limit(self, transactions: int, seconds: float) -> None:
-        """Size proposals so that building one takes about BUILD_BUDGET_MS on this machine."""
-        if transactions < PROPOSAL_TRANSACTIONS_MIN:
-            return
-        per_transaction_ms = seconds * 1000 / transactions
-        target = int(BUILD_BUDGET_MS / max(per_transaction_ms, 1e-3))
-        smoothed = (self._proposal_limit + target) // 2
-        self._proposal_limit = max(PROPOSAL_TRANSACTIONS_MIN,
-                                   min(PROPOSAL_TRANSACTIONS_MAX, smoothed))
+    def _keep_proposal(self, block: Block) -> None:
+        self._proposals[block.hash] = block
+        while len(self._proposals) > COUNT_DECODED_PROPOSALS:
+            self._proposals.popitem(last=False)
 
     def _execute(self, action: consensus_actions.ExecuteBlock) -> None:
         valid = False
+        transactions = 0
         try:
             block = decode_block(action.block)
+            transactions = len(block.transactions)
             if block.hash == action.block_hash and block.height == action.height:
                 self.ledger.validate_block(block)
+                self._keep_proposal(block)
                 valid = True
         except YrdError as error:
-            LOGGER.warning("block %d 0x%s refused: %s", action.height,
-                           action.block_hash.hex()[:16], error)
-        self.feed(consensus_events.BlockExecuted(action.height, action.block_hash, valid,
-                                                 now_ms()))
+            LOGGER.info("block %d 0x%s refused: %s", action.height,
+                        action.block_hash.hex()[:16], error)
+        self._answer(self.ports.processor.spend_block(transactions),
+                     lambda at_ms: consensus_events.BlockExecuted(action.height,
+                                                                  action.block_hash, valid,
+                                                                  at_ms))
 
     def _commit(self, action: consensus_actions.CommitBlock) -> None:
-        block = decode_block(action.block).with_certificate(
-            encode_certificate(action.certificate))
+        decoded = self._proposals.pop(action.block_hash, None) or decode_block(action.block)
+        block = decoded.with_certificate(encode_certificate(action.certificate))
         if block.height != self.ledger.head.height + 1:
             return
+        previous_hash = self.ledger.head.block_hash
         committed = self.ledger.append_block(block)
-        self._after_commit(committed, round_number=action.certificate.round)
+        self._after_commit(committed, action.certificate.round, False, previous_hash)
+        self._pending_work()
 
-    def _after_commit(self, committed: CommittedBlock, round_number: int) -> None:
+    def _after_commit(self, committed: CommittedBlock, round_number: int, synced: bool,
+                      previous_hash: bytes) -> None:
         counters = self.metrics.counters
         counters["blocks_committed"] += 1
+        if synced:
+            counters["blocks_synced"] += 1
         counters["transactions_committed"] += len(committed.admitted)
-        finished = time.monotonic()
+        finished = self.clock.monotonic_s()
         for admitted in committed.admitted:
             submitted = self.metrics.submitted_at.pop(admitted.hash, None)
             if submitted is not None:
                 self.metrics.commit_latencies_ms.append((finished - submitted) * 1000)
                 self.metrics.commit_latency.observe(finished - submitted)
         header = committed.block.header
-        self._emit({"type": "commit", "height": header.height, "round": round_number,
-                    "hash": committed.block.hash.hex(), "proposer": header.proposer,
-                    "transactions": len(committed.block.transactions),
-                    "state_root": header.state_root.hex()})
+        self._publish(BlockCommitted(header.height, round_number, committed.block.hash.hex(),
+                                     header.proposer, len(committed.block.transactions),
+                                     header.state_root.hex()))
+        self.ports.observer.block_appended(committed, round_number, synced, previous_hash)
         for hook in list(self.commit_hooks):
             try:
                 hook(committed)
             except Exception:  # a failing hook must not stop the node from committing
                 LOGGER.exception("commit hook %r failed", hook)
-        self.feed(consensus_events.TransactionsPending(len(self.ledger.mempool), now_ms()))
 
     def _schedule(self, at_ms: int) -> None:
         if at_ms in self._timers:
             return
-        loop = asyncio.get_running_loop()
-        delay_s = max(0.0, (at_ms - now_ms()) / 1000)
+        self._timers.add(at_ms)
 
         def fire() -> None:
-            self._timers.pop(at_ms, None)
-            self.feed(consensus_events.Tick(max(now_ms(), at_ms)))
+            self._timers.discard(at_ms)
+            self.feed(consensus_events.Tick(max(self.clock.now_ms(), at_ms)))
 
-        self._timers[at_ms] = loop.call_later(delay_s, fire)
+        self.timers.call_at(at_ms, fire)
 
     # Block sync --------------------------------------------------------------------------
 
-    def _request_sync(self, height: int, peer: str) -> None:
-        if self._sync_task is not None and not self._sync_task.done():
-            return
-        self._sync_task = asyncio.get_running_loop().create_task(self._sync_from(peer))
+    @property
+    def syncing(self) -> bool:
+        """Whether blocks are being fetched from a peer (catch-up or sync)."""
+        return self.sync.syncing
 
-    async def catch_up(self) -> None:
-        """Before consensus starts: fetch committed blocks from any peer that is ahead."""
-        best: tuple[int, str] | None = None
-        assert self._http is not None
-        for peer, url in self.config.peers.items():
-            try:
-                response = await self._http.get(f"{url}/status", timeout=2.0)
-                height = int(response.json()["height"])
-            except (httpx.HTTPError, ValueError, KeyError):
-                continue
-            if height > self.ledger.head.height and (best is None or height > best[0]):
-                best = (height, peer)
-        if best is not None:
-            await self._sync_from(best[1], notify=False)
-
-    async def _sync_from(self, peer: str, notify: bool = True) -> None:
-        url = self.config.peers.get(peer)
-        if url is None or self._http is None:
-            return
-        while True:
-            start = self.ledger.head.height + 1
-            try:
-                response = await self._http.get(
-                    f"{url}/peer/blocks", params={"from": start, "limit": SYNC_BATCH_BLOCKS})
-                frames = decode_frames(response.content) if response.status_code == 200 else []
-            except (httpx.HTTPError, ValueError) as error:
-                LOGGER.warning("sync from %s failed: %s", peer, error)
-                return
-            if not frames:
-                return
-            for frame in frames:
-                if not self._apply_synced(frame, notify):
-                    return
-
-    def _apply_synced(self, frame: bytes, notify: bool) -> bool:
-        try:
-            block = decode_block(frame)
-            certificate = decode_certificate(block.certificate)
-            verify_certificate(certificate, self.validator_set)
-            if certificate.block_hash != block.hash or certificate.height != block.height:
-                raise ValueError("certificate is for another block")
-            if block.height != self.ledger.head.height + 1:
-                return False
-            committed = self.ledger.append_block(block)
-        except Exception as error:  # a bad block from a peer is refused and sync stops
-            LOGGER.warning("synced block refused: %s", error)
-            self.metrics.counters["sync_refused"] += 1
-            return False
-        self.metrics.counters["blocks_synced"] += 1
-        self._after_commit(committed, round_number=certificate.round)
+    def _synced_block(self, committed: CommittedBlock, block: Block, round_number: int,
+                      previous_hash: bytes, notify: bool) -> None:
+        self.ports.processor.spend_block(len(block.transactions))
+        self._after_commit(committed, round_number, True, previous_hash)
         if notify:
-            self.feed(consensus_events.BlockSynced(block.height, block.hash, now_ms()))
-        return True
+            self.feed(consensus_events.BlockSynced(block.height, block.hash,
+                                                   self.clock.now_ms(), round_number))
+        self._pending_work()
+
+    def apply_synced(self, frame: bytes, notify: bool) -> bool:
+        """Verify a fetched block's certificate and append it; False if it is refused."""
+        return self.sync.apply(frame, notify)
+
+    def committed_blocks(self, start: int, limit: int) -> list[bytes]:
+        """Committed blocks (with certificates) from `start`, for a syncing peer."""
+        return self.sync.committed_blocks(start, limit)
 
     def blocks_from(self, start: int, limit: int) -> bytes:
-        """Committed blocks (with certificates) from `start`, as frames, for a syncing peer."""
-        end = min(self.ledger.head.height, start + min(limit, SYNC_BATCH_BLOCKS) - 1)
-        return encode_frames(
-            encode_block(self.ledger.block(height)) for height in range(max(start, 1), end + 1))
+        """`committed_blocks` as frames: what GET /peer/blocks answers."""
+        return encode_frames(self.committed_blocks(start, limit))
 
     # Observation -------------------------------------------------------------------------
 
-    def _observe_message(self, message: Any, outgoing: bool = False) -> None:
-        kind = re.sub(r"(?<!^)(?=[A-Z])", "_", message_kind(message)).lower()
-        self.metrics.counters[f"consensus_messages_{'sent' if outgoing else 'received'}"] += 1
-        if outgoing:
-            self._emit({"type": "vote" if kind != "proposal" else "proposal_sent",
-                        "kind": kind, "height": message.height, "round": message.round})
+    def _observe_sent(self, message: Message) -> None:
+        self.metrics.counters["consensus_messages_sent"] += 1
+        self._publish(MessageSent(snake_case(message_kind(message)), message.height,
+                                  message.round))
 
     def emit(self, event: dict[str, Any]) -> None:
         """Publish an event on this node's dashboard stream (node, city and time_ms added)."""
         self._emit(event)
 
+    def _publish(self, event: RuntimeEvent) -> None:
+        self._emit(encode_runtime_event(event))
+
     def _emit(self, event: dict[str, Any]) -> None:
         event = {"node": self.config.node_id, "city": self.node.city.value,
-                 "time_ms": now_ms(), **event}
+                 "time_ms": self.clock.now_ms(), **event}
         self.recent_events.append(event)
         for listener in list(self.listeners):
             listener(event)

@@ -1,8 +1,8 @@
 """Peer transport: consensus messages and transaction gossip between city nodes.
 
-`Transport` is the port; `HttpTransport` is the real one (HTTP/1.1 keep-alive to each peer's
-`/peer/*` routes, one sender task per link that batches whatever queued up into one request),
-and `MemoryTransport` its in-memory twin for tests.
+`HttpTransport` is the real implementation of the `Transport` port (nodes/runtime/ports.py):
+HTTP/1.1 keep-alive to each peer's `/peer/*` routes, one sender task per link that batches
+whatever queued up into one request. Its in-memory twin is nodes/runtime/memory_ports.py.
 
 Per-link delay: with the regional latency model on, each frame leaves no earlier than its enqueue
 time plus the modelled one-way delay between the two cities, in order (netem is not available,
@@ -14,30 +14,18 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
 
 import httpx
 
 from nodes.runtime.frames import encode_frames
+from nodes.runtime.ports import Channel
 
 QUEUE_FRAMES_PER_LINK = 20_000  # a slow link drops beyond this rather than grow without bound
 BATCH_FRAMES = 512  # frames per request
 REQUEST_TIMEOUT_S = 10.0
 RETRY_DELAY_S = 0.2
 
-Channel = str  # "consensus" or "transactions"
-
-
-class Transport(Protocol):
-    """Sends frames to peers by node id."""
-
-    def send(self, peer: str, channel: Channel, frame: bytes) -> None:
-        """Queue a frame for one peer."""
-
-    def broadcast(self, channel: Channel, frame: bytes) -> None:
-        """Queue a frame for every peer."""
 
 
 @dataclass
@@ -141,23 +129,3 @@ class HttpTransport:
                 link.connected = False
                 link.dropped_frames += len(frames)
                 await asyncio.sleep(RETRY_DELAY_S)
-
-
-@dataclass
-class MemoryTransport:
-    """The in-memory twin: frames go straight to a callback (tests, in-process networks)."""
-
-    node_id: str
-    peers: list[str]
-    deliver: Callable[[str, str, Channel, bytes], None]
-    cut: set[str] = field(default_factory=set)
-
-    def send(self, peer: str, channel: Channel, frame: bytes) -> None:
-        """Deliver a frame to one peer unless the link is cut."""
-        if peer not in self.cut:
-            self.deliver(self.node_id, peer, channel, frame)
-
-    def broadcast(self, channel: Channel, frame: bytes) -> None:
-        """Deliver a frame to every peer."""
-        for peer in self.peers:
-            self.send(peer, channel, frame)

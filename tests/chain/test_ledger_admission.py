@@ -20,7 +20,7 @@ from chain.ledger import Ledger
 from chain.mempool import MAX_NONCE_AHEAD
 from chain.wallet import sign_legacy
 from contracts import bindings
-from tests.chain.ledger_helpers import next_block, publication, signed_call
+from tests.chain.ledger_helpers import fresh_ledger, next_block, publication, signed_call
 
 OUTSIDER = derive_private_key(b"an institution the regulator never admitted")
 
@@ -168,3 +168,28 @@ def test_pending_nonces_count_contiguous_transactions(ledger: Ledger, genesis: G
     assert len(ledger.mempool) == 1 and ledger.pending_nonce(bureau.address) == 2
     ledger.admit(publication(genesis, bureau, 2).raw)
     assert [a.nonce for a in next_block(ledger).admitted] == [2, 3]
+
+
+def test_a_block_of_pending_transactions_is_neither_decoded_nor_recovered_again(
+        genesis: Genesis, monkeypatch: pytest.MonkeyPatch) -> None:
+    proposer, validator = fresh_ledger(genesis), fresh_ledger(genesis)
+    bureau = genesis.preset.key("bureau:shanghai")
+    raws = [publication(genesis, bureau, nonce, nonce % 3).raw for nonce in range(3)]
+    for raw in raws:
+        proposer.admit(raw)
+        validator.admit(raw)
+    block = proposer.build_block(genesis.preset.genesis_timestamp_ms + 1_000, "shanghai-1")
+    recoveries = validator.senders.recoveries
+    decodes: list[bytes] = []
+    original = validator.decode
+    monkeypatch.setattr(validator, "decode", lambda raw: decodes.append(raw) or original(raw))
+    validator.append_block(block)
+    assert decodes == [] and validator.senders.recoveries == recoveries
+    proposer.append_block(block)
+    assert validator.head == proposer.head
+    stranger = fresh_ledger(genesis)
+    decode_fresh = stranger.decode
+    monkeypatch.setattr(stranger, "decode",
+                        lambda raw: decodes.append(raw) or decode_fresh(raw))
+    stranger.append_block(block)
+    assert decodes == raws

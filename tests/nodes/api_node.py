@@ -25,6 +25,7 @@ from nodes.api.rate_limits import RateLimiter, RateLimits
 from nodes.api.services import NodeServices
 from nodes.cluster.certificates import ensure_certificates, load_validator_set
 from nodes.query.request_signing import sign_request
+from nodes.runtime.asyncio_ports import process_node
 from nodes.runtime.config import NodeConfig
 from nodes.runtime.node import NodeRuntime
 
@@ -77,8 +78,8 @@ def make_api_node(preset: Preset, genesis: Genesis, directory: Path,
     """A node of `preset` with its whole app (no transport started, no peers)."""
     ensure_certificates(preset, directory)
     config = NodeConfig(node_id, preset.name, directory / node_id, "127.0.0.1", 1)
-    runtime = NodeRuntime(config, genesis, MemoryBlockStore(), load_validator_set(preset,
-                                                                                  directory))
+    runtime = process_node(config, genesis, MemoryBlockStore(),
+                           load_validator_set(preset, directory)).runtime
     app = create_app(runtime)
     services: NodeServices = app.state.services
     if limits is not None:

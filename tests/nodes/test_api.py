@@ -256,3 +256,27 @@ def test_an_answered_report_is_logged_and_announced(node: ApiNode, preset: Prese
     event = next(e for e in node.runtime.recent_events if e["type"] == "query")
     assert (event["key"], event["from_city"], event["to_city"], event["verified"]) == (
         "query:report-0001", "hangzhou", "shanghai", True)
+
+
+def test_a_committed_block_s_events_are_decoded_once_for_every_consumer(
+        node: ApiNode, monkeypatch: pytest.MonkeyPatch) -> None:
+    record = tax_record(node.preset, "enterprise:shanghai:1")
+    assert node.client.post("/v1/records", json=node.publish_body(
+        "bureau:shanghai", record)).status_code == 202
+    # a cached answer about the enterprise, which the commit must invalidate
+    assert node.services.records.of(SHANGHAI_CODE) == []
+    seen: list[object] = []
+    decode = bindings.decode_event
+
+    def counting(topics: Any, data: bytes) -> Any:
+        event = decode(topics, data)
+        seen.append(event)
+        return event
+
+    monkeypatch.setattr(bindings, "decode_event", counting)
+    committed = node.commit()
+    logs = sum(len(receipt.logs) for receipt in committed.receipts)
+    assert logs >= 1 and len(seen) == logs
+    assert [item.event for item in committed.events] == [e for e in seen if e is not None]
+    assert [e.record_id for e in node.services.records.of(SHANGHAI_CODE)] == [
+        node.runtime.ledger.records_of(SHANGHAI_CODE)[0].record_id]

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from chain.consensus.harness import make_validators
 from chain.consensus.signing import Signer
 from chain.consensus.validators import ValidatorSet
+from tests.chain.consensus.keys import make_validators
 
 TESTDATA = Path(__file__).parent / "testdata"
 

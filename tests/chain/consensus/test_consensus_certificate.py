@@ -16,9 +16,9 @@ from chain.consensus.errors import (
     MalformedMessageError,
     UnknownSealerError,
 )
-from chain.consensus.harness import make_validators
 from chain.consensus.signing import Signer
 from chain.consensus.validators import ValidatorSet
+from tests.chain.consensus.keys import make_validators
 
 BLOCK = bytes([7]) * 32
 OTHER = bytes([8]) * 32

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chain.consensus.byzantine import ByzantineKind
-from chain.consensus.harness import Harness, NetworkConditions
+from simulator.byzantine_actions import ByzantineKind
+from tests.chain.consensus.harness import Harness, NetworkConditions
 
 GST_MS = 8_000
 AFTER_GST_MS = 60_000
@@ -91,8 +91,8 @@ def test_agreement_always_and_progress_after_gst(scenario: Scenario) -> None:
     harness.run_until(GST_MS)
     assert harness.agreement_violations() == []
     honest = harness.honest_ids()
-    target = max(harness.nodes[n].app.height for n in honest) + 2
+    target = max(harness.nodes[n].height for n in honest) + 2
     reached = harness.run_until_height(target, GST_MS + AFTER_GST_MS, honest)
     assert harness.agreement_violations() == []
-    heights = {n: harness.nodes[n].app.height for n in honest}
+    heights = {n: harness.nodes[n].height for n in honest}
     assert reached, f"honest nodes stalled after GST: {heights} (target {target})"

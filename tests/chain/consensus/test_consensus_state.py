@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import get_args
 
 import pytest
 
@@ -15,24 +16,28 @@ from chain.consensus.actions import (
     Report,
     ReportKind,
     ScheduleTimeout,
+    SendTo,
 )
 from chain.consensus.config import ConsensusConfig
 from chain.consensus.errors import InvalidValidatorSetError
 from chain.consensus.events import (
     BlockBuilt,
     BlockExecuted,
+    Event,
     MessageReceived,
     Start,
     Tick,
     TransactionsPending,
 )
-from chain.consensus.harness import GENESIS_HASH, Harness, make_validators
 from chain.consensus.justification import round_skip_target, timeout_ms_for_round
-from chain.consensus.messages import Prepare, Proposal, RoundChange
+from chain.consensus.messages import Commit, Prepare, Proposal, RoundChange
 from chain.consensus.persistence import PersistedState
+from chain.consensus.rules import DISPATCH, RULES
 from chain.consensus.signing import Signer
-from chain.consensus.state import RULES, ConsensusState
+from chain.consensus.state import ConsensusState
 from chain.consensus.validators import Validator, ValidatorSet
+from tests.chain.consensus.harness import Harness
+from tests.chain.consensus.keys import GENESIS_HASH, make_validators
 
 BLOCK_A = b"block|a"
 BLOCK_B = b"block|b"
@@ -89,6 +94,16 @@ def test_proposer_rotation_and_timers() -> None:
 
 def test_rules_table_lists_sixteen_rules() -> None:
     assert [rule.name.split()[0] for rule in RULES] == [f"R{i}" for i in range(1, 17)]
+
+
+def test_the_dispatch_table_routes_every_event_to_a_handler_citing_known_rules() -> None:
+    assert set(DISPATCH) == set(get_args(Event))
+    names = {rule.name.split()[0] for rule in RULES}
+    for route in DISPATCH.values():
+        assert callable(getattr(ConsensusState, route.handler))
+        assert route.rules and set(route.rules) <= names
+    cited = {rule for route in DISPATCH.values() for rule in route.rules}
+    assert cited == names
 
 
 def test_idle_height_only_schedules_the_heartbeat(
@@ -218,6 +233,25 @@ def test_round_skip_from_far_behind(
     assert any(isinstance(a, Report) and "round_too_far" in a.detail for a in actions)
 
 
+def test_a_node_that_caught_up_hands_its_commit_to_a_laggard(
+    validators4: tuple[ValidatorSet, dict[str, bytes]], signers4: dict[str, Signer]
+) -> None:
+    """R13 after catch-up: Start names the certificate's round, so the node can help."""
+    laggard = signers4["nanjing-1"].sign(RoundChange(1, 3, 0, HASH_A, ""))
+    without_round = machine(validators4, "shanghai-1")
+    without_round.handle(Start(0, 2, HASH_A))
+    assert not any(isinstance(a, SendTo)
+                   for a in without_round.handle(MessageReceived(laggard, 5)))
+    node = machine(validators4, "shanghai-1")
+    node.handle(Start(0, 2, HASH_A, last_round=0))
+    sent = [a for a in node.handle(MessageReceived(laggard, 5)) if isinstance(a, SendTo)]
+    assert len(sent) == 1 and sent[0].node_id == "nanjing-1"
+    commit = sent[0].message
+    assert isinstance(commit, Commit)
+    assert (commit.height, commit.round, commit.block_hash) == (1, 0, HASH_A)
+    assert signing.verify_message(commit, validators4[0])
+
+
 def test_signing_key_must_match_the_validator_set() -> None:
     validator_set, seeds = make_validators(4)
     with pytest.raises(InvalidValidatorSetError):
@@ -234,7 +268,7 @@ def test_f_plus_one_silent_blocks_progress_until_they_return() -> None:
     for at in range(10, 20_000, 500):
         harness.submit_transactions(at, 1)
     harness.run_until(20_000)
-    assert all(node.app.height == 0 for node in harness.nodes.values())
+    assert all(node.height == 0 for node in harness.nodes.values())
     harness.restart("hangzhou-1", 20_000)
     harness.restart("hefei-1", 20_000)
     assert harness.run_until_height(2, 60_000, harness.node_ids)

@@ -1,4 +1,4 @@
-"""Byzantine behaviours for tests and the simulator.
+"""Byzantine behaviours: pure rewrites of a validator's honest actions (simulator, tests).
 
 A faulty validator runs the honest state machine and rewrites what it sends. Each behaviour is a
 pure function from the honest actions to the actions actually performed; `Behaviour` is the

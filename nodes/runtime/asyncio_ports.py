@@ -1,0 +1,205 @@
+"""The real process's ports: wall clock, asyncio timers, HTTP block fetches; and its life cycle.
+
+`process_node` plugs a `NodeRuntime` into these, the HTTP peer transport
+(nodes/runtime/transport.py), the caller's block and record stores and a small thread pool for
+signature recovery; `ProcessNode.start` opens the transport, lets the runtime catch up and
+waits until consensus runs; `ProcessNode.stop` undoes it. Everything runs on the asyncio
+loop's thread; only signature recovery of unknown transactions fans out to the pool (coincurve
+releases the GIL).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import httpx
+
+from chain.consensus.validators import ValidatorSet
+from chain.genesis import Genesis
+from chain.storage import BlockStore
+from nodes.runtime.config import NodeConfig
+from nodes.runtime.frames import decode_frames
+from nodes.runtime.latency import one_way_delay_ms
+from nodes.runtime.node import NodeRuntime
+from nodes.runtime.ports import (
+    BlocksReply,
+    ImmediateProcessor,
+    PeerReply,
+    QuietObserver,
+    RuntimePorts,
+)
+from nodes.runtime.transport import HttpTransport
+from nodes.storage.records import MemoryRecordStore, RecordStore
+
+LOGGER = logging.getLogger(__name__)
+VERIFY_THREADS = 2
+TIMEOUT_S_SYNC = 10.0
+TIMEOUT_S_STATUS = 2.0
+
+
+def now_ms() -> int:
+    """Wall-clock milliseconds."""
+    return int(time.time() * 1000)
+
+
+class WallClock:
+    """The machine's clock."""
+
+    def now_ms(self) -> int:
+        """Wall-clock milliseconds."""
+        return now_ms()
+
+    def monotonic_s(self) -> float:
+        """Monotonic seconds."""
+        return time.monotonic()
+
+
+@dataclass
+class AsyncioTimers:
+    """Timers on the running asyncio loop."""
+
+    clock: WallClock
+    handles: set[asyncio.TimerHandle | asyncio.Handle] = field(default_factory=set)
+
+    def call_at(self, at_ms: float, callback: Callable[[], None]) -> None:
+        """Run `callback` when the wall clock reads `at_ms`."""
+        delay_s = max(0.0, (at_ms - self.clock.now_ms()) / 1000)
+        handle: asyncio.TimerHandle | None = None
+
+        def fire() -> None:
+            self.handles.discard(handle)  # type: ignore[arg-type]
+            callback()
+
+        handle = asyncio.get_running_loop().call_later(delay_s, fire)
+        self.handles.add(handle)
+
+    def call_soon(self, callback: Callable[[], None]) -> None:
+        """Run `callback` on the loop's next turn."""
+        asyncio.get_running_loop().call_soon(callback)
+
+    def cancel_all(self) -> None:
+        """Cancel every pending timer."""
+        for handle in self.handles:
+            handle.cancel()
+        self.handles.clear()
+
+
+@dataclass
+class HttpPeerBlocks:
+    """Committed blocks from peers' `GET /status` and `GET /peer/blocks`."""
+
+    peers: dict[str, str]
+    client: httpx.AsyncClient | None = None
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def open(self) -> None:
+        """Open the HTTP client (on the running loop)."""
+        self.client = httpx.AsyncClient(timeout=TIMEOUT_S_SYNC)
+
+    async def close(self) -> None:
+        """Cancel fetches in flight and close the client."""
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        if self.client is not None:
+            await self.client.aclose()
+
+    def _spawn(self, work: Callable[[], object]) -> None:
+        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(work())  # type: ignore[arg-type]
+        self.tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self.tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            LOGGER.error("block fetch failed", exc_info=task.exception())
+
+    def find_ahead(self, height: int, reply: PeerReply) -> None:
+        """Ask every peer's /status; reply with the one furthest ahead of `height`."""
+        self._spawn(lambda: self._find_ahead(height, reply))
+
+    async def _find_ahead(self, height: int, reply: PeerReply) -> None:
+        assert self.client is not None
+        best: tuple[int, str] | None = None
+        for peer, url in self.peers.items():
+            try:
+                response = await self.client.get(f"{url}/status", timeout=TIMEOUT_S_STATUS)
+                peer_height = int(response.json()["height"])
+            except (httpx.HTTPError, ValueError, KeyError):
+                continue
+            if peer_height > height and (best is None or peer_height > best[0]):
+                best = (peer_height, peer)
+        reply(None if best is None else best[1])
+
+    def fetch(self, peer: str, from_height: int, limit: int, reply: BlocksReply) -> None:
+        """GET /peer/blocks from `peer`; reply with the frames (none when it failed)."""
+        self._spawn(lambda: self._fetch(peer, from_height, limit, reply))
+
+    async def _fetch(self, peer: str, from_height: int, limit: int, reply: BlocksReply) -> None:
+        url = self.peers.get(peer)
+        frames: list[bytes] = []
+        if url is not None and self.client is not None:
+            try:
+                response = await self.client.get(f"{url}/peer/blocks",
+                                                 params={"from": from_height, "limit": limit})
+                if response.status_code == 200:
+                    frames = decode_frames(response.content)
+            except (httpx.HTTPError, ValueError) as error:
+                LOGGER.warning("sync from %s failed: %s", peer, error)
+        reply(frames)
+
+
+def link_delays_ms(config: NodeConfig, genesis: Genesis) -> dict[str, float]:
+    """Per-peer one-way delays of the regional latency model (none unless it is on)."""
+    if config.latency != "regional":
+        return {}
+    preset = genesis.preset
+    city = preset.node(config.node_id).city
+    return {peer: one_way_delay_ms(city, preset.node(peer).city) for peer in config.peers}
+
+
+@dataclass
+class ProcessNode:
+    """A runtime and the real ports it owns: the life cycle of one node process."""
+
+    runtime: NodeRuntime
+    transport: HttpTransport
+    peer_blocks: HttpPeerBlocks
+    pool: ThreadPoolExecutor
+
+    async def start(self) -> None:
+        """Open the transport, catch up with peers, and return once consensus runs."""
+        await self.transport.start()
+        self.peer_blocks.open()
+        started: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.runtime.start(then=lambda: started.done() or started.set_result(None))
+        await started
+
+    async def stop(self) -> None:
+        """Stop timers, fetches in flight, the transport and the verification threads."""
+        self.runtime.halt()
+        await self.peer_blocks.close()
+        await self.transport.stop()
+        self.pool.shutdown(wait=False)
+
+
+def process_node(config: NodeConfig, genesis: Genesis, store: BlockStore,
+                 validator_set: ValidatorSet,
+                 record_store: RecordStore | None = None) -> ProcessNode:
+    """A runtime plugged into the real process's ports (nothing started yet)."""
+    clock = WallClock()
+    pool = ThreadPoolExecutor(VERIFY_THREADS, thread_name_prefix="verify")
+    transport = HttpTransport(peers=dict(config.peers), delays_ms=link_delays_ms(config, genesis))
+    peer_blocks = HttpPeerBlocks(dict(config.peers))
+    ports = RuntimePorts(
+        clock=clock, timers=AsyncioTimers(clock), transport=transport, peer_blocks=peer_blocks,
+        block_store=store,
+        record_store=record_store if record_store is not None else MemoryRecordStore(),
+        processor=ImmediateProcessor(), observer=QuietObserver(), mapper=pool.map)
+    return ProcessNode(NodeRuntime(config, genesis, validator_set, ports), transport,
+                       peer_blocks, pool)
