@@ -20,10 +20,10 @@ import httpx
 
 from chain.crypto import Address, PrivateKey, keccak
 from chain.enterprise import EnterpriseId
+from chain.query.audit import check_proof, node_id_bytes32, proof_from_json
 from chain.records import ALL_KINDS_SCOPE, CreditRecord, encode_record, record_id_for
 from chain.wallet import EnterpriseSignature, sign_digest, sign_legacy
 from contracts import bindings
-from nodes.query.audit import check_proof, node_id_bytes32, proof_from_json
 from nodes.query.request_signing import sign_request
 
 DEFAULT_TIMEOUT_S = 10.0

@@ -28,6 +28,7 @@ from chain.enterprise import EnterpriseId, parse_credit_code
 from chain.errors import MalformedInput, NotFound, UnknownEnterprise, WrongFunction
 from chain.indexer import enterprise_key
 from chain.ledger import Ledger
+from chain.query.report import record_summary
 from chain.records import MAX_PAYLOAD_BYTES, decode_record, encode_record, record_from_json_object
 from chain.transactions import AdmittedTransaction
 from contracts import bindings
@@ -41,7 +42,6 @@ from nodes.api.http_io import (
 )
 from nodes.api.metrics import CONTENT_TYPE, render
 from nodes.api.services import NodeServices, wall_clock_ms
-from nodes.query.reports import record_summary
 
 LOGGER = logging.getLogger(__name__)
 MAX_WRITE_BODY_BYTES = 256 * 1024  # a signed transaction in hex plus a few fields

@@ -16,11 +16,13 @@ from typing import Any
 
 from chain.ledger import CommittedBlock
 from chain.presets import node_operator_label
+from chain.query.consent import ConsentBook
+from chain.query.replay import RequestVerifier
+from chain.query.report import EnterpriseRecords
 from nodes.api.metrics import Metric, RequestMetrics
 from nodes.api.rate_limits import RateLimiter, RateLimits
 from nodes.query.audit import AuditAnchorer, AuditLog
 from nodes.query.payloads import PayloadFetcher, PeerAuth
-from nodes.query.reports import ConsentBook, EnterpriseRecords, RequestVerifier
 from nodes.runtime.node import NodeRuntime, now_ms
 
 AUDIT_FILE_NAME = "audit.jsonl"

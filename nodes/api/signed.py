@@ -23,6 +23,17 @@ from chain.codec import Member
 from chain.crypto import Address, address_text, keccak
 from chain.enterprise import parse_credit_code
 from chain.errors import Forbidden, MalformedInput, NotFound, YrdError
+from chain.query.audit import (
+    AuditEntry,
+    anchored_root,
+    check_proof,
+    entry_to_json,
+    parse_entry_id,
+    proof_from_json,
+    proof_to_json,
+)
+from chain.query.consent import require_role
+from chain.query.report import assemble_report, city_name, in_scope, wanted_payloads
 from contracts import bindings
 from nodes.api.http_io import (
     error_response,
@@ -33,17 +44,7 @@ from nodes.api.http_io import (
 )
 from nodes.api.rest import ERROR_RESPONSES, known_enterprise
 from nodes.api.services import NodeServices, wall_clock_ms
-from nodes.query.audit import (
-    AuditEntry,
-    anchored_root,
-    check_proof,
-    entry_to_json,
-    parse_entry_id,
-    proof_from_json,
-    proof_to_json,
-)
 from nodes.query.payloads import answer_fetch, decode_hashes, decode_store_body, store_replicated
-from nodes.query.reports import assemble_report, city_name, in_scope, require_role, wanted_payloads
 
 REPORT_PATH = re.compile(r"/v1/enterprises/([^/]+)/report")
 MAX_TRAIL_ENTRIES = 1_000

@@ -16,8 +16,6 @@ import asyncio
 import hashlib
 import logging
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from enum import Enum
 from typing import Any
 
 import httpx
@@ -29,6 +27,7 @@ from chain.consensus.validators import ValidatorSet
 from chain.crypto import keccak
 from chain.errors import Forbidden, Unauthenticated
 from chain.presets import Preset
+from chain.query.report import PayloadResult, PayloadStatus, check_bytes
 from nodes.runtime.frames import decode_frames, encode_frames
 from nodes.storage.records import RecordStore
 
@@ -42,35 +41,6 @@ PEER_TIMESTAMP_HEADER = "x-yrd-peer-timestamp"
 PEER_SIGNATURE_HEADER = "x-yrd-peer-signature"
 FOUND = b"\x01"
 MISSING = b"\x00"
-
-
-class PayloadStatus(Enum):
-    """What a report says of a record's payload."""
-
-    VERIFIED = "verified"
-    TAMPERED = "tampered"
-    UNAVAILABLE = "unavailable"
-    WITHHELD = "withheld"
-
-
-@dataclass(frozen=True, slots=True)
-class PayloadResult:
-    """A payload looked up for a report: its status, bytes (verified only) and source node."""
-
-    status: PayloadStatus
-    payload: bytes | None
-    node_id: str | None
-    detail: str | None = None
-
-
-def check_bytes(payload_hash: bytes, payload: bytes, node_id: str) -> PayloadResult:
-    """Verified if the bytes hash to `payload_hash`, tampered otherwise (bytes dropped)."""
-    actual = keccak(payload)
-    if actual == payload_hash:
-        return PayloadResult(PayloadStatus.VERIFIED, payload, node_id)
-    return PayloadResult(PayloadStatus.TAMPERED, None, node_id,
-                         f"payload held by {node_id} hashes to 0x{actual.hex()}, the chain says "
-                         f"0x{payload_hash.hex()}")
 
 
 def encode_hashes(hashes: Iterable[bytes]) -> bytes:

@@ -10,10 +10,8 @@ from chain.errors import NotAnchored, NotFound
 from chain.genesis import Genesis
 from chain.merkle import verify_merkle_proof
 from chain.presets import Preset
-from nodes.query.audit import (
+from chain.query.audit import (
     MAX_BATCH_ENTRIES,
-    AuditAnchorer,
-    AuditLog,
     anchored_root,
     check_proof,
     encode_entry,
@@ -21,6 +19,7 @@ from nodes.query.audit import (
     proof_from_json,
     proof_to_json,
 )
+from nodes.query.audit import AuditAnchorer, AuditLog
 from tests.nodes.api_node import make_api_node
 
 

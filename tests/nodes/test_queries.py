@@ -11,11 +11,12 @@ from chain.crypto import derive_private_key, keccak
 from chain.errors import ConsentMissing, RateLimited, ReplayedRequest, StaleRequest
 from chain.genesis import Genesis
 from chain.presets import Preset
+from chain.query.consent import Grant
+from chain.query.replay import ReplayGuard, RequestVerifier
+from chain.query.report import PayloadResult, PayloadStatus, assemble_report, check_bytes, in_scope
 from chain.records import ALL_KINDS_SCOPE, RecordKind, encode_record, scope_of
 from chain.wallet import sign_digest
 from contracts import bindings
-from nodes.query.payloads import PayloadResult, PayloadStatus, check_bytes
-from nodes.query.reports import Grant, ReplayGuard, RequestVerifier, assemble_report, in_scope
 from nodes.query.request_signing import sign_request
 from tests.nodes.api_node import ApiNode, make_api_node, tax_record
 
