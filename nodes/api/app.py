@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from chain.crypto import checksum_address
 from chain.errors import MalformedInput, OversizedInput, YrdError
 from contracts import bindings
+from nodes.api.durability import DurableAnswers
 from nodes.api.http_io import BoundedJsonBodies, error_response, parse_hex, parse_json, read_body
 from nodes.api.rate_limits import RateLimits
 from nodes.api.rest import install_error_handlers, read_router, write_router
@@ -140,4 +141,5 @@ def mount_api(app: FastAPI, runtime: NodeRuntime, limits: RateLimits | None = No
     app.include_router(signed_router(services))
     app.include_router(rpc_router(services))
     app.add_middleware(ReportFastPath, services=services)
+    app.add_middleware(DurableAnswers, journals=(runtime.pending_durable, services.audit.durable))
     return services

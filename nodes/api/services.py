@@ -25,7 +25,7 @@ from nodes.query.audit import AuditAnchorer, AuditLog
 from nodes.query.payloads import PayloadFetcher, PeerAuth
 from nodes.runtime.node import NodeRuntime, now_ms
 
-AUDIT_FILE_NAME = "audit.jsonl"
+AUDIT_FILE_NAME = "audit.journal"
 
 
 @dataclass

@@ -20,6 +20,7 @@ from nodes.api.app import create_app
 from nodes.cluster.certificates import ensure_certificates, load_validator_set
 from nodes.runtime.config import NodeConfig, load_config
 from nodes.runtime.node import NodeRuntime
+from nodes.runtime.pending import JOURNAL_FILE_NAME, PendingJournal
 from nodes.storage.blocks import LmdbBlockStore
 from nodes.storage.records import LmdbRecordStore
 
@@ -40,6 +41,7 @@ async def serve_node(config: NodeConfig) -> None:
     runtime = NodeRuntime(config, genesis, store, validator_set)
     record_store = LmdbRecordStore(config.data_dir / RECORD_STORE_DIRECTORY)
     runtime.record_store = record_store
+    runtime.pending_journal = PendingJournal(config.data_dir / JOURNAL_FILE_NAME)
     app = create_app(runtime)
     server = uvicorn.Server(uvicorn.Config(
         app, host=config.host, port=config.port, log_level="warning", access_log=False,
@@ -62,6 +64,7 @@ async def serve_node(config: NodeConfig) -> None:
         await serving
     await runtime.stop()
     await app.state.services.close()
+    runtime.pending_journal.close()
     record_store.close()
     store.close()
 

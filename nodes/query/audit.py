@@ -1,9 +1,10 @@
 """The audit trail's shell: a durable `AuditTrail` and the anchorer that puts its roots on chain.
 
 The rules (entries, batches, proofs) are pure and live in `chain.query.audit`. `AuditLog` adds
-durability: entries and confirmed batches are appended as JSON lines to `audit.jsonl` in the
-node's data directory and flushed on every write; on restart the log is read back and reconciled
-with the anchors on chain. `AuditAnchorer` submits the next batch's root in an
+durability: entries and confirmed batches are appended to `audit.journal` in the node's data
+directory (`nodes.storage.journal`: group commit, an entry is acknowledged only after its fsync,
+so it survives `kill -9`); on restart the journal is replayed and reconciled with the anchors on
+chain. `AuditAnchorer` submits the next batch's root in an
 `Authorization.anchor_audit` transaction signed with the node operator's key and confirms the
 batch when the `AuditAnchored` event commits.
 """
@@ -16,7 +17,7 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from chain.crypto import PrivateKey
 from chain.errors import YrdError
@@ -35,56 +36,86 @@ from chain.query.audit import (
 )
 from chain.wallet import sign_legacy
 from contracts import bindings
+from nodes.storage.journal import Journal
 
 LOGGER = logging.getLogger(__name__)
 ANCHOR_TIMEOUT_S = 20.0  # an anchor not committed by then is submitted again
 ANCHOR_GAS = 500_000  # anchor_audit writes three storage slots
+LEGACY_FILE_NAME = "audit.jsonl"  # before the journal: JSON lines, flushed but not fsynced
 
 
 class AuditLog(AuditTrail):
-    """A node's audit trail, persisted as JSON lines when given a path."""
+    """A node's audit trail, journaled when given a path.
+
+    `append` puts the entry in the journal's current group; `durable()` returns once it is
+    fsynced, and the report is answered only then (`nodes.api.durability`). A batch is proposed
+    for anchoring only over entries already on disk.
+    """
 
     def __init__(self, node_id: str, path: Path | None = None) -> None:
         super().__init__(node_id)
         self.path = path
-        self._file: TextIO | None = None
+        self.journal: Journal | None = None
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if path.exists():
-                self._load(path)
-            self._file = open(path, "a", encoding="utf-8")  # noqa: SIM115 - kept open
+            self.journal = Journal(path)
+            records = self.journal.replay()
+            for number, record in enumerate(records, 1):
+                self._apply(record, f"{path} record {number}")
+            legacy = path.with_name(LEGACY_FILE_NAME)
+            if not records and legacy.exists():
+                self._import_legacy(legacy)
 
-    def _load(self, path: Path) -> None:
-        with open(path, encoding="utf-8") as lines:
+    def _apply(self, record: bytes, where: str) -> bool:
+        try:
+            document = json.loads(record)
+            if "entry" in document:
+                self.add(decode_entry(document["entry"]))
+            elif "batch" in document:
+                self.add_batch(batch_from_json(document["batch"]))
+            return True
+        except (ValueError, KeyError, TypeError) as error:
+            LOGGER.warning("%s unreadable, skipped: %s", where, error)
+            return False
+
+    def _import_legacy(self, legacy: Path) -> None:
+        """Move a JSON-lines audit file of an older node into the journal."""
+        assert self.journal is not None
+        with open(legacy, encoding="utf-8") as lines:
             for number, line in enumerate(lines, 1):
-                try:
-                    document = json.loads(line)
-                    if "entry" in document:
-                        self.add(decode_entry(document["entry"]))
-                    elif "batch" in document:
-                        self.add_batch(batch_from_json(document["batch"]))
-                except (ValueError, KeyError, TypeError) as error:
-                    LOGGER.warning("%s line %d unreadable, skipped: %s", path, number, error)
+                record = line.strip().encode("utf-8")
+                if record and self._apply(record, f"{legacy} line {number}"):
+                    self.journal.append(record)
+        self.journal.sync()
+        legacy.rename(legacy.with_name(LEGACY_FILE_NAME + ".imported"))
 
     def _write(self, document: dict[str, Any]) -> None:
-        if self._file is not None:
-            self._file.write(json.dumps(document, sort_keys=True, separators=(",", ":"),
-                                        ensure_ascii=False) + "\n")
-            self._file.flush()
+        if self.journal is not None:
+            self.journal.append(json.dumps(document, sort_keys=True, separators=(",", ":"),
+                                           ensure_ascii=False).encode("utf-8"))
+
+    async def durable(self) -> None:
+        """Wait until every entry appended so far is fsynced."""
+        if self.journal is not None:
+            await self.journal.durable()
 
     def close(self) -> None:
-        """Close the file (idempotent)."""
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        """Fsync and close the journal (idempotent)."""
+        if self.journal is not None:
+            self.journal.close()
 
     def append(self, time_ms: int, enterprise: str, querier: str, querier_name: str,
                querier_city: str, request_hash: str, records: int) -> AuditEntry:
-        """Record a served query; returns its entry."""
+        """Record a served query; returns its entry (durable after `durable()`)."""
         entry = super().append(time_ms, enterprise, querier, querier_name, querier_city,
                                request_hash, records)
         self._write({"entry": entry_to_json(entry)})
         return entry
+
+    def propose(self, batch_seq: int) -> AuditBatch | None:
+        """The next batch to anchor, over entries already fsynced."""
+        if self.journal is not None and self.journal.synced < self.journal.appended:
+            self.journal.sync()
+        return super().propose(batch_seq)
 
     def confirm(self, batch: AuditBatch) -> None:
         """Record an anchored batch (one that does not follow the last confirmed is ignored)."""

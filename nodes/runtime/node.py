@@ -40,6 +40,7 @@ from chain.transactions import AdmittedTransaction
 from nodes.runtime.config import NodeConfig
 from nodes.runtime.frames import decode_frames, encode_frames
 from nodes.runtime.latency import one_way_delay_ms
+from nodes.runtime.pending import PendingJournal
 from nodes.runtime.transport import HttpTransport
 from nodes.storage.records import MemoryRecordStore, RecordStore
 
@@ -87,6 +88,7 @@ class NodeRuntime:
         self.listeners: list[Callable[[dict[str, Any]], None]] = []
         self.record_store: RecordStore = MemoryRecordStore()  # server.py opens the LMDB one
         self.commit_hooks: list[Callable[[CommittedBlock], None]] = []  # API caches, audit
+        self.pending_journal: PendingJournal | None = None  # node_process opens the file
         persisted_raw = store.load_meta(CONSENSUS_META_KEY)
         self.consensus = ConsensusState(
             ConsensusConfig(config.node_id, self.preset.node_seed(config.node_id), validator_set,
@@ -116,6 +118,7 @@ class NodeRuntime:
         self._http = httpx.AsyncClient(timeout=SYNC_TIMEOUT_S)
         await self.transport.start()
         await self.catch_up()
+        self.restore_pending()
         head = self.ledger.head
         self.started = True
         self.feed(consensus_events.Start(now_ms(), head.height + 1, head.block_hash))
@@ -156,10 +159,25 @@ class NodeRuntime:
         self.ledger.enqueue(admitted)
         raw = admitted.transaction.raw
         self.metrics.counters["transactions_admitted"] += 1
+        if self.pending_journal is not None:
+            self.pending_journal.record(admitted)
         self.metrics.submitted_at[admitted.hash] = time.monotonic()
         self.transport.broadcast("transactions", raw)
         self.feed(consensus_events.TransactionsPending(len(self.ledger.mempool), now_ms()))
         return admitted
+
+    def restore_pending(self) -> None:
+        """Re-admit and gossip the journaled transactions a crash left pending."""
+        if self.pending_journal is None:
+            return
+        for admitted in self.pending_journal.restore(self.ledger):
+            self.transport.broadcast("transactions", admitted.transaction.raw)
+        self.commit_hooks.append(self.pending_journal.on_commit)
+
+    async def pending_durable(self) -> None:
+        """Wait until every transaction this node acknowledged is fsynced in its journal."""
+        if self.pending_journal is not None:
+            await self.pending_journal.durable()
 
     def receive_frames(self, channel: str, body: bytes) -> int:
         """Frames from a peer: checked for shape now, handled on the loop's next turn.

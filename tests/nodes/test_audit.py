@@ -56,7 +56,7 @@ def test_a_batch_holds_at_most_the_limit() -> None:
 
 
 def test_the_log_survives_a_restart(tmp_path: Path) -> None:
-    path = tmp_path / "audit.jsonl"
+    path = tmp_path / "audit.journal"
     log = AuditLog("hangzhou-1", path)
     _fill(log, 3)
     batch = log.propose(1)
@@ -103,10 +103,11 @@ def test_a_restarted_node_reconciles_with_the_chain(preset: Preset, genesis: Gen
     log = node.services.audit
     _fill(log, 2)
     node.services.anchorer.anchor_now()
-    lines_before_commit = (log.path.read_text() if log.path else "")
+    records_before_commit = (log.path.read_bytes() if log.path else b"")
     node.commit()
     assert log.path is not None
-    log.path.write_text(lines_before_commit)  # the batch line was lost in a crash
+    log.close()
+    log.path.write_bytes(records_before_commit)  # the batch record was lost in a crash
     reopened = AuditLog("hefei-1", log.path)
     assert reopened.anchored_through == 0
     AuditAnchorer(reopened, node.runtime.ledger, preset.key("node:hefei-1"),
