@@ -56,10 +56,25 @@ def _node(arguments: argparse.Namespace) -> int:
         peers={node.node_id: arguments.peer_url_template.format(node_id=node.node_id)
                for node in preset.nodes if node.node_id != arguments.node_id},
         latency=arguments.latency,
+        peer_port=arguments.peer_port,
+        peer_channels={node.node_id: arguments.peer_channel_template.format(node_id=node.node_id)
+                       for node in preset.nodes if node.node_id != arguments.node_id},
     )
     path = data_dir / arguments.node_id / "node.toml"
     save_config(config, path)
     return run_node(path)
+
+
+def _certs(arguments: argparse.Namespace) -> int:
+    from nodes.cluster.certificates import generate_identities
+
+    try:
+        written = generate_identities(get_preset(arguments.preset), Path(arguments.data_dir))
+    except FileExistsError as error:
+        raise SystemExit(f"yrdchain certs: {error}") from error
+    for path in written:
+        print(path)
+    return 0
 
 
 def _up(arguments: argparse.Namespace) -> int:
@@ -104,8 +119,18 @@ def build_parser(extra: Mapping[str, ExtraCommand] | None = None) -> argparse.Ar
     node.add_argument("--port", type=int, default=8600, help="without --config: listen port")
     node.add_argument("--peer-url-template", default="http://{node_id}:8600",
                       help="without --config: how to reach a peer, by node id")
+    node.add_argument("--peer-port", type=int, default=8700,
+                      help="without --config: the peer channel's port (mutual TLS)")
+    node.add_argument("--peer-channel-template", default="{node_id}:8700",
+                      help="without --config: a peer's channel host:port, by node id")
     node.add_argument("--latency", choices=["none", "regional"], default="none")
     node.set_defaults(run=_node)
+    certs = commands.add_parser(
+        "certs", help="fresh CA, node keys and certificates for a real deployment")
+    certs.add_argument("--preset", choices=sorted(PRESETS), default="yrd-2021")
+    certs.add_argument("--data-dir", default="data",
+                       help="the network directory `up` or `node` will use (must be empty)")
+    certs.set_defaults(run=_certs)
     up = commands.add_parser("up", help="start a whole network of node processes")
     up.add_argument("--preset", choices=sorted(PRESETS), default="yrd-2021")
     up.add_argument("--data-dir", default="data", help="where the nodes keep their chains")

@@ -2,43 +2,36 @@
 
 Every payload is checked against the hash on chain wherever it comes from, the node's own disk
 included: bytes that hash to something else are reported as tampered and never served. A payload
-this node does not hold is fetched over the peer HTTP transport from the nodes of the record's
-origin city (`POST /peer/payloads/fetch`), trying each in turn until one serves bytes that match.
+this node does not hold is fetched over the authenticated peer channel
+(`nodes.runtime.peer_channels`) from the nodes of the record's origin city — one batched
+`PAYLOADS` request per origin node per report — trying each in turn until one serves bytes that
+match.
 
-Peer requests are authenticated with the requesting node's Ed25519 consensus key (`PeerAuth`),
-so payloads and audit entries leave a node only for another validator of the same chain, which
-answers its institutions only after their own signature and consent checks.
+Each peer request carries the querier's own signed request (`ForwardedRequest`): the peer
+answers only an authenticated node of the consortium acting for a querier whose signature,
+role and grant it checks itself (`nodes.api.peer_reads`). A node key alone fetches nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 from collections.abc import Iterable, Mapping
-from typing import Any
-
-import httpx
-from nacl.exceptions import BadSignatureError
-from nacl.signing import SigningKey
+from dataclasses import dataclass
 
 from chain.codec import RecordEntry
-from chain.consensus.validators import ValidatorSet
 from chain.crypto import keccak
-from chain.errors import Forbidden, Unauthenticated
 from chain.presets import Preset
 from chain.query.report import PayloadResult, PayloadStatus, check_bytes
+from nodes.runtime.channel import PeerMethod, PeerRefused, PeerUnavailable
 from nodes.runtime.frames import decode_frames, encode_frames
+from nodes.runtime.peer_channels import PeerChannels
 from nodes.storage.records import RecordStore
 
 LOGGER = logging.getLogger(__name__)
-PEER_REQUEST_WINDOW_MS = 30_000
 PEER_FETCH_TIMEOUT_S = 3.0
 MAX_HASHES_PER_FETCH = 1_024  # one report never holds more than this many versions per city
 HASH_BYTES = 32
-PEER_NODE_HEADER = "x-yrd-peer"
-PEER_TIMESTAMP_HEADER = "x-yrd-peer-timestamp"
-PEER_SIGNATURE_HEADER = "x-yrd-peer-signature"
 FOUND = b"\x01"
 MISSING = b"\x00"
 
@@ -64,79 +57,62 @@ def answer_fetch(store: RecordStore, hashes: list[bytes]) -> bytes:
     return encode_frames(answers)
 
 
-class PeerAuth:
-    """Signs this node's peer requests and verifies other validators' (Ed25519)."""
+@dataclass(frozen=True, slots=True)
+class ForwardedRequest:
+    """An institution's signed request as its node forwards it to a peer.
 
-    def __init__(self, chain_id: int, node_id: str, seed: bytes,
-                 validator_set: ValidatorSet) -> None:
-        self.chain_id = chain_id
-        self.node_id = node_id
-        self._key = SigningKey(seed)
-        self._validators = validator_set
+    The peer recovers the signer from the same canonical text, with the forwarding node's id
+    (authenticated by its certificate) as the node the request was addressed to.
+    """
 
-    def _message(self, node_id: str, method: str, path: str, timestamp_ms: int,
-                 body: bytes) -> bytes:
-        head = f"yrdchain peer v1\n{self.chain_id}\n{node_id}\n{method}\n{path}\n{timestamp_ms}\n"
-        return head.encode("utf-8") + hashlib.sha256(body).digest()
+    target: str
+    timestamp: str
+    nonce: str
+    signature: str
 
-    def headers(self, method: str, path: str, body: bytes, now_ms: int) -> dict[str, str]:
-        """The headers that authenticate one request from this node."""
-        message = self._message(self.node_id, method, path, now_ms, body)
-        return {PEER_NODE_HEADER: self.node_id, PEER_TIMESTAMP_HEADER: str(now_ms),
-                PEER_SIGNATURE_HEADER: self._key.sign(message).signature.hex()}
+    def frames(self) -> list[bytes]:
+        """The four leading frames of a peer request."""
+        return [text.encode("utf-8") for text in (self.target, self.timestamp, self.nonce,
+                                                  self.signature)]
 
-    def verify(self, method: str, path: str, body: bytes, headers: Mapping[str, str],
-               now_ms: int) -> str:
-        """The validator that signed the request; Unauthenticated or Forbidden otherwise."""
-        node_id = headers.get(PEER_NODE_HEADER, "")
-        timestamp = headers.get(PEER_TIMESTAMP_HEADER, "")
-        signature = headers.get(PEER_SIGNATURE_HEADER, "")
-        key = self._validators.verify_key(node_id)
-        if key is None:
-            raise Forbidden("peer routes answer validators of this chain only", PEER_NODE_HEADER)
-        if not timestamp.isdigit() or abs(int(timestamp) - now_ms) > PEER_REQUEST_WINDOW_MS:
-            raise Unauthenticated("peer request timestamp missing or stale", PEER_TIMESTAMP_HEADER)
-        try:
-            key.verify(self._message(node_id, method, path, int(timestamp), body),
-                       bytes.fromhex(signature))
-        except (BadSignatureError, ValueError, TypeError) as error:
-            raise Unauthenticated("peer signature does not verify",
-                                  PEER_SIGNATURE_HEADER) from error
-        return node_id
+
+def forwarded_from(target: str, headers: Mapping[str, str]) -> ForwardedRequest:
+    """The forwardable part of a signed request (its target and three headers)."""
+    return ForwardedRequest(target, headers.get("x-yrd-timestamp", ""),
+                            headers.get("x-yrd-nonce", ""), headers.get("x-yrd-signature", ""))
+
+
+def decode_forwarded(body: bytes, extra: int) -> tuple[ForwardedRequest, list[bytes]]:
+    """A forwarded request and the `extra` frames after it; ValueError if malformed."""
+    frames = decode_frames(body)
+    if len(frames) != 4 + extra:
+        raise ValueError(f"a peer request holds {4 + extra} frames, got {len(frames)}")
+    texts = [frame.decode("utf-8") for frame in frames[:4]]
+    return ForwardedRequest(*texts), frames[4:]
 
 
 class PayloadFetcher:
     """Finds and checks the payloads a report needs."""
 
     def __init__(self, node_id: str, store: RecordStore, preset: Preset,
-                 peers: Mapping[str, str], auth: PeerAuth) -> None:
+                 channels: PeerChannels) -> None:
         self.node_id = node_id
         self.store = store
         self.preset = preset
-        self.peers = dict(peers)
-        self.auth = auth
+        self.channels = channels
         self.remote_fetches = 0
         self.tampered = 0
         self.unavailable = 0
-        self._client: httpx.AsyncClient | None = None
-
-    def _http(self) -> httpx.AsyncClient:
-        if self._client is None:
-            self._client = httpx.AsyncClient(timeout=PEER_FETCH_TIMEOUT_S)
-        return self._client
 
     async def close(self) -> None:
-        """Close the peer HTTP client."""
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        """Nothing to close: the channels belong to the runtime."""
 
     def city_nodes(self, city_number: int) -> list[str]:
         """The other nodes of a city that this node can reach."""
         return [node.node_id for node in self.preset.nodes
-                if node.city.number == city_number and node.node_id in self.peers]
+                if node.city.number == city_number and node.node_id in self.channels.links]
 
-    async def resolve(self, entries: list[RecordEntry], now_ms: int) -> dict[
+    async def resolve(self, entries: list[RecordEntry], request: ForwardedRequest) -> dict[
             bytes, PayloadResult]:
         """The checked payload of each entry, local first, then from the origin city's nodes."""
         results: dict[bytes, PayloadResult] = {}
@@ -153,7 +129,7 @@ class PayloadFetcher:
                 if entry.payload_hash not in hashes:
                     hashes.append(entry.payload_hash)
         if missing:
-            found = await asyncio.gather(*(self._from_city(city, hashes, now_ms)
+            found = await asyncio.gather(*(self._from_city(city, hashes, request)
                                            for city, hashes in missing.items()))
             for city_results in found:
                 results.update(city_results)
@@ -164,14 +140,14 @@ class PayloadFetcher:
                 self.unavailable += 1
         return results
 
-    async def _from_city(self, city: int, hashes: list[bytes], now_ms: int) -> dict[
-            bytes, PayloadResult]:
+    async def _from_city(self, city: int, hashes: list[bytes], request: ForwardedRequest
+                         ) -> dict[bytes, PayloadResult]:
         results: dict[bytes, PayloadResult] = {}
         wanted = list(hashes)
         for peer in self.city_nodes(city):
             if not wanted:
                 break
-            answers = await self._fetch(peer, wanted, now_ms)
+            answers = await self._fetch(peer, wanted, request)
             still = []
             for payload_hash, payload in zip(wanted, answers, strict=True):
                 if payload is None:
@@ -188,46 +164,38 @@ class PayloadFetcher:
                 "no node of the origin city holds the payload or answered in time"))
         return results
 
-    async def _fetch(self, peer: str, hashes: list[bytes], now_ms: int) -> list[bytes | None]:
-        body = encode_hashes(hashes)
-        path = "/peer/payloads/fetch"
+    async def _fetch(self, peer: str, hashes: list[bytes], request: ForwardedRequest
+                     ) -> list[bytes | None]:
         self.remote_fetches += 1
+        body = encode_frames([*request.frames(), encode_hashes(hashes)])
         try:
-            response = await self._http().post(
-                self.peers[peer] + path, content=body,
-                headers=self.auth.headers("POST", path, body, now_ms))
-            frames = decode_frames(response.content) if response.status_code == 200 else []
-        except (httpx.HTTPError, ValueError) as error:
+            frames = decode_frames(await self.channels.request(
+                peer, PeerMethod.PAYLOADS, body, PEER_FETCH_TIMEOUT_S))
+        except (PeerUnavailable, PeerRefused, ValueError) as error:
             LOGGER.warning("payload fetch from %s failed: %s", peer, error)
             frames = []
         if len(frames) != len(hashes):
             return [None] * len(hashes)
         return [frame[1:] if frame[:1] == FOUND else None for frame in frames]
 
-    async def get_json(self, peer: str, path: str, params: Mapping[str, str],
-                       now_ms: int) -> Any:
-        """An authenticated GET to a peer's JSON route; None if it fails or does not answer 200."""
-        url = self.peers.get(peer)
-        if url is None:
-            return None
+    async def ask(self, peer: str, method: PeerMethod, request: ForwardedRequest,
+                  extra: Iterable[bytes]) -> bytes | None:
+        """A forwarded request to a peer; its answer, None if unanswered, PeerRefused as is."""
         try:
-            response = await self._http().get(url + path, params=dict(params),
-                                              headers=self.auth.headers("GET", path, b"", now_ms))
-            return response.json() if response.status_code == 200 else None
-        except (httpx.HTTPError, ValueError) as error:
-            LOGGER.warning("GET %s from %s failed: %s", path, peer, error)
+            return await self.channels.request(
+                peer, method, encode_frames([*request.frames(), *extra]), PEER_FETCH_TIMEOUT_S)
+        except PeerUnavailable as error:
+            LOGGER.warning("%s to %s failed: %s", method.name, peer, error)
             return None
 
-    async def replicate(self, payloads: list[bytes], now_ms: int) -> None:
+    async def replicate(self, payloads: list[bytes]) -> None:
         """Push new payloads to the other nodes of this node's city (best effort)."""
         city = self.preset.node(self.node_id).city.number
         body = encode_frames(payloads)
-        path = "/peer/payloads/store"
         for peer in self.city_nodes(city):
             try:
-                await self._http().post(self.peers[peer] + path, content=body,
-                                        headers=self.auth.headers("POST", path, body, now_ms))
-            except httpx.HTTPError as error:
+                await self.channels.request(peer, PeerMethod.STORE_PAYLOADS, body)
+            except (PeerUnavailable, PeerRefused) as error:
                 LOGGER.warning("payload replication to %s failed: %s", peer, error)
 
 
@@ -236,8 +204,3 @@ def store_replicated(store: RecordStore, frames: list[bytes]) -> int:
     for payload in frames:
         store.save_payload(keccak(payload), payload)
     return len(frames)
-
-
-def decode_store_body(body: bytes) -> list[bytes]:
-    """The payload frames of a replication request; ValueError if malformed."""
-    return decode_frames(body)

@@ -26,6 +26,8 @@ class NodeConfig:
     between the two cities.
     control: whether the node accepts control requests (stop, partition, slow a link) from the
     dashboard.
+    peer_port: the port of this node's peer channel (mutual TLS), 0 for none.
+    peer_channels: node id -> "host:port" of every other validator's peer channel.
     """
 
     node_id: str
@@ -36,6 +38,8 @@ class NodeConfig:
     peers: dict[str, str] = field(default_factory=dict)
     latency: str = "none"
     control: bool = False
+    peer_port: int = 0
+    peer_channels: dict[str, str] = field(default_factory=dict)
 
     @property
     def preset_value(self) -> Preset:
@@ -60,10 +64,20 @@ def save_config(config: NodeConfig, path: Path) -> None:
             "port": config.port,
             "latency": config.latency,
             "control": config.control,
+            "peer_port": config.peer_port,
         },
         "peers": dict(config.peers),
+        "peer_channels": dict(config.peer_channels),
     }
     path.write_text(tomli_w.dumps(document), encoding="utf-8")
+
+
+def channel_address(text: str) -> tuple[str, int]:
+    """("host", port) of a "host:port" peer channel address; ValueError if malformed."""
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65_536:
+        raise ValueError(f"a peer channel address is host:port, got {text!r}")
+    return host, int(port)
 
 
 def load_config(path: Path) -> NodeConfig:
@@ -80,6 +94,9 @@ def load_config(path: Path) -> NodeConfig:
             peers={str(k): str(v) for k, v in document.get("peers", {}).items()},
             latency=str(node.get("latency", "none")),
             control=bool(node.get("control", False)),
+            peer_port=int(node.get("peer_port", 0)),
+            peer_channels={str(k): str(v)
+                           for k, v in document.get("peer_channels", {}).items()},
         )
     except (KeyError, TypeError, tomllib.TOMLDecodeError) as error:
         raise ValueError(f"{path}: not a valid node configuration ({error!r})") from error

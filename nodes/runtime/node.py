@@ -37,11 +37,13 @@ from chain.genesis import Genesis
 from chain.ledger import CommittedBlock, Ledger
 from chain.storage import BlockStore
 from chain.transactions import AdmittedTransaction
-from nodes.runtime.config import NodeConfig
+from nodes.runtime.channel import PeerMethod, PeerRefused, PeerUnavailable
+from nodes.runtime.config import NodeConfig, channel_address
 from nodes.runtime.frames import decode_frames, encode_frames
 from nodes.runtime.latency import one_way_delay_ms
+from nodes.runtime.peer_channels import PeerChannels
+from nodes.runtime.peer_tls import load_node_seed, peer_tls
 from nodes.runtime.pending import PendingJournal
-from nodes.runtime.transport import HttpTransport
 from nodes.storage.records import MemoryRecordStore, RecordStore
 
 LOGGER = logging.getLogger(__name__)
@@ -80,6 +82,7 @@ class NodeRuntime:
         self.preset = genesis.preset
         self.node = self.preset.node(config.node_id)
         self.validator_set = validator_set
+        self.node_seed = load_node_seed(self.preset, config.node_id, config.data_dir)
         self._pool = ThreadPoolExecutor(VERIFY_THREADS, thread_name_prefix="verify")
         self.ledger = Ledger(store, genesis, mapper=self._pool.map)
         self.store = store
@@ -91,12 +94,17 @@ class NodeRuntime:
         self.pending_journal: PendingJournal | None = None  # node_process opens the file
         persisted_raw = store.load_meta(CONSENSUS_META_KEY)
         self.consensus = ConsensusState(
-            ConsensusConfig(config.node_id, self.preset.node_seed(config.node_id), validator_set,
+            ConsensusConfig(config.node_id, self.node_seed, validator_set,
                             timeout_ms_round_base=TIMEOUT_MS_ROUND_BASE,
                             interval_ms_min_block=INTERVAL_MS_MIN_BLOCK),
             decode_persisted_state(persisted_raw) if persisted_raw else None,
         )
-        self.transport = HttpTransport(peers=dict(config.peers), delays_ms=self._link_delays())
+        self.transport = PeerChannels(
+            config.node_id, validator_set, None,
+            (config.host, config.peer_port) if config.peer_port else None,
+            {peer: channel_address(address) for peer, address in config.peer_channels.items()},
+            delays_ms=self._link_delays(), deliver=self._deliver_frames)
+        self.transport.handlers[PeerMethod.BLOCKS] = self._serve_blocks
         self._pending_events: deque[consensus_events.Event] = deque()
         self._draining = False
         self._timers: dict[int, asyncio.TimerHandle] = {}
@@ -116,6 +124,9 @@ class NodeRuntime:
     async def start(self) -> None:
         """Open the transport, catch up with peers, and start consensus at head + 1."""
         self._http = httpx.AsyncClient(timeout=SYNC_TIMEOUT_S)
+        if self.config.peer_port:
+            self.transport.tls = peer_tls(self.config.data_dir.parent, self.config.data_dir,
+                                          self.config.node_id, self.node_seed)
         await self.transport.start()
         await self.catch_up()
         self.restore_pending()
@@ -188,6 +199,10 @@ class NodeRuntime:
         frames = decode_frames(body)
         asyncio.get_running_loop().call_soon(self._handle_frames, channel, frames)
         return len(frames)
+
+    def _deliver_frames(self, channel: str, frames: list[bytes]) -> None:
+        """Frames from an authenticated peer channel, handled on the loop's next turn."""
+        asyncio.get_running_loop().call_soon(self._handle_frames, channel, frames)
 
     def _handle_frames(self, channel: str, frames: list[bytes]) -> None:
         if channel == "consensus":
@@ -339,16 +354,13 @@ class NodeRuntime:
             await self._sync_from(best[1], notify=False)
 
     async def _sync_from(self, peer: str, notify: bool = True) -> None:
-        url = self.config.peers.get(peer)
-        if url is None or self._http is None:
-            return
         while True:
             start = self.ledger.head.height + 1
             try:
-                response = await self._http.get(
-                    f"{url}/peer/blocks", params={"from": start, "limit": SYNC_BATCH_BLOCKS})
-                frames = decode_frames(response.content) if response.status_code == 200 else []
-            except (httpx.HTTPError, ValueError) as error:
+                frames = decode_frames(await self.transport.request(
+                    peer, PeerMethod.BLOCKS, start.to_bytes(8, "big")
+                    + SYNC_BATCH_BLOCKS.to_bytes(4, "big"), SYNC_TIMEOUT_S))
+            except (PeerUnavailable, PeerRefused, ValueError) as error:
                 LOGGER.warning("sync from %s failed: %s", peer, error)
                 return
             if not frames:
@@ -376,6 +388,12 @@ class NodeRuntime:
         if notify:
             self.feed(consensus_events.BlockSynced(block.height, block.hash, now_ms()))
         return True
+
+    async def _serve_blocks(self, peer: str, body: bytes) -> bytes:
+        """A BLOCKS request on the peer channel: 8-byte start height, 4-byte limit."""
+        if len(body) != 12:
+            raise PeerRefused("BLOCKS takes an 8-byte start height and a 4-byte limit")
+        return self.blocks_from(int.from_bytes(body[:8], "big"), int.from_bytes(body[8:], "big"))
 
     def blocks_from(self, start: int, limit: int) -> bytes:
         """Committed blocks (with certificates) from `start`, as frames, for a syncing peer."""
