@@ -4,8 +4,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint install browser contracts bench-core bench-sig bench-commit bench-query \
-	bench-peers bench-load peers-install clean
+.PHONY: demo test lint install browser wrk contracts bench-core bench-sig bench-commit bench-query \
+	bench-peers bench-receipts bench-load peers-install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +26,11 @@ lint: $(STAMP)
 browser:
 	command -v chromium >/dev/null || (apt-get update && apt-get install -y --no-install-recommends chromium chromium-driver)
 
-test: lint browser peers-install
+# The HTTP load generator of bench-query and bench-peers (Debian package).
+wrk:
+	command -v wrk >/dev/null || (apt-get update && apt-get install -y --no-install-recommends wrk)
+
+test: lint browser wrk peers-install
 	$(PY) -m pytest -q -p no:cacheprovider
 
 contracts: $(STAMP)
@@ -44,9 +48,10 @@ BENCH_SECONDS ?= 60
 USERS ?= 32
 WORKERS ?= 0
 
-bench-query: $(STAMP)
+bench-query: $(STAMP) wrk
 	$(PY) -m benchmarks.query --preset $(PRESET) --size $(SIZE) --seed $(SEED) \
 		--seconds $(BENCH_SECONDS) --users $(USERS) --workers $(WORKERS)
+	$(PY) -m benchmarks.wrk_rounds --no-peers --rounds $(ROUNDS) --seconds $(ROUND_SECONDS)
 
 bench-sig: $(STAMP)
 	$(PY) -m benchmarks.sig
@@ -54,7 +59,14 @@ bench-sig: $(STAMP)
 bench-commit: $(STAMP)
 	$(PY) -m benchmarks.commit
 
-bench-peers: $(STAMP) peers-install
+# bench-peers: interleaved wrk rounds, ours against Hardhat and ganache (ROUNDS, ROUND_SECONDS);
+# bench-receipts: eth_sendRawTransaction to receipt on each (Python driver).
+ROUNDS ?= 5
+ROUND_SECONDS ?= 10
+bench-peers: $(STAMP) peers-install wrk
+	$(PY) -m benchmarks.wrk_rounds --rounds $(ROUNDS) --seconds $(ROUND_SECONDS)
+
+bench-receipts: $(STAMP) peers-install
 	$(PY) -m benchmarks.peers
 
 # Builds the data set snapshot only (SIZE=full: 100,000 enterprises, 1,000,000 records; hours).

@@ -310,10 +310,11 @@ def cache_rates(totals: dict[str, float]) -> dict[str, float]:
 
 
 @contextmanager
-def live_network(snapshot: Snapshot, latency: str = "none") -> Iterator[list[NetworkProcess]]:
+def live_network(snapshot: Snapshot, latency: str = "none", base_port: int | None = None
+                 ) -> Iterator[list[NetworkProcess]]:
     """A copy of the snapshot running as node processes; stopped and removed afterwards."""
     with tempfile.TemporaryDirectory(prefix="yrd-bench-query-") as directory:
-        members = restore_snapshot(snapshot, Path(directory), latency)
+        members = restore_snapshot(snapshot, Path(directory), latency, base_port)
         try:
             for member in members:
                 start_node(member, Path(directory) / "logs")
