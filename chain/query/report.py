@@ -10,7 +10,7 @@ assemble the same report.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -144,12 +144,16 @@ def wanted_payloads(entries: list[RecordEntry]) -> list[RecordEntry]:
 def assemble_report(enterprise: EnterpriseId, querier: Member, grant: Grant,
                     entries: list[RecordEntry], withheld: int,
                     payloads: Mapping[bytes, PayloadResult], members: Mapping[bytes, Member],
-                    node: dict[str, Any], height: int, now_ms: int) -> dict[str, Any]:
+                    node: dict[str, Any], height: int, now_ms: int,
+                    embed: Callable[[bytes | None], Any] | None = None) -> dict[str, Any]:
     """The report: each record version with its payload status, payload and provenance.
 
     A payload is served only when its bytes hash to the on-chain hash ("verified"); "tampered"
-    and "unavailable" carry no content, only what went wrong.
+    and "unavailable" carry no content, only what went wrong. `embed` turns a verified payload's
+    bytes into what the report holds (default: the parsed JSON document, or `{"raw_hex": ...}`
+    when the bytes are not JSON); the node passes one that embeds the bytes unparsed.
     """
+    embed = embed or parse_payload
     records = []
     counts = {status.value: 0 for status in PayloadStatus}
     for entry in entries:
@@ -164,7 +168,7 @@ def assemble_report(enterprise: EnterpriseId, querier: Member, grant: Grant,
                 "no node of the origin city answered"), None
         else:
             status, detail, served_by = result.status, result.detail, result.node_id
-            content = _parse_payload(result.payload) if status is PayloadStatus.VERIFIED else None
+            content = embed(result.payload) if status is PayloadStatus.VERIFIED else None
         counts[status.value] += 1
         item["payload_status"] = status.value
         item["payload"] = content
@@ -185,7 +189,8 @@ def assemble_report(enterprise: EnterpriseId, querier: Member, grant: Grant,
     }
 
 
-def _parse_payload(payload: bytes | None) -> Any:
+def parse_payload(payload: bytes | None) -> Any:
+    """A payload as a report holds it: its JSON document, or its bytes in hex if not JSON."""
     if payload is None:
         return None
     try:

@@ -44,10 +44,11 @@ from nodes.api.http_io import (
 )
 from nodes.api.rest import ERROR_RESPONSES, known_enterprise
 from nodes.api.services import NodeServices, wall_clock_ms
-from nodes.query.payloads import forwarded_from
+from nodes.query.payloads import PayloadEmbedder, forwarded_from
 from nodes.runtime.channel import PeerMethod, PeerRefused
 
 REPORT_PATH = re.compile(r"/v1/enterprises/([^/]+)/report")
+EMBED_PAYLOAD = PayloadEmbedder()  # verdicts are about bytes: one cache serves every node
 MAX_TRAIL_ENTRIES = 1_000
 DEFAULT_TRAIL_ENTRIES = 100
 SIGNED_HEADERS = {"parameters": [
@@ -122,7 +123,7 @@ async def serve_report(services: NodeServices, credit_code: str, target: str,
                                                    forwarded_from(target, headers))
         document = assemble_report(enterprise, querier, grant, covered, withheld, payloads,
                                    ledger.members, services.node_summary, ledger.head.height,
-                                   now)
+                                   now, embed=EMBED_PAYLOAD)
         entry = services.audit.append(now, enterprise.code, address_text(signer), querier.name,
                                       city_name(querier.city), request_hash(headers),
                                       len(covered))

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from chain.crypto import PrivateKey
 from chain.errors import YrdError
 from chain.ledger import CommittedBlock, Ledger
@@ -90,8 +92,7 @@ class AuditLog(AuditTrail):
 
     def _write(self, document: dict[str, Any]) -> None:
         if self.journal is not None:
-            self.journal.append(json.dumps(document, sort_keys=True, separators=(",", ":"),
-                                           ensure_ascii=False).encode("utf-8"))
+            self.journal.append(orjson.dumps(document, option=orjson.OPT_SORT_KEYS))
 
     async def durable(self) -> None:
         """Wait until every entry appended so far is fsynced."""

@@ -16,13 +16,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
+
+import orjson
 
 from chain.codec import RecordEntry
 from chain.crypto import keccak
 from chain.presets import Preset
-from chain.query.report import PayloadResult, PayloadStatus, check_bytes
+from chain.query.report import PayloadResult, PayloadStatus, check_bytes, parse_payload
 from nodes.runtime.channel import PeerMethod, PeerRefused, PeerUnavailable
 from nodes.runtime.frames import decode_frames, encode_frames
 from nodes.runtime.peer_channels import PeerChannels
@@ -30,6 +34,7 @@ from nodes.storage.records import RecordStore
 
 LOGGER = logging.getLogger(__name__)
 PEER_FETCH_TIMEOUT_S = 3.0
+MAX_EMBEDDED_VERDICTS = 100_000  # payloads whose strict-JSON verdict is remembered
 MAX_HASHES_PER_FETCH = 1_024  # one report never holds more than this many versions per city
 HASH_BYTES = 32
 FOUND = b"\x01"
@@ -197,6 +202,36 @@ class PayloadFetcher:
                 await self.channels.request(peer, PeerMethod.STORE_PAYLOADS, body)
             except (PeerUnavailable, PeerRefused) as error:
                 LOGGER.warning("payload replication to %s failed: %s", peer, error)
+
+
+class PayloadEmbedder:
+    """Verified payloads go into a report as the JSON text they are, never parsed twice.
+
+    A payload's bytes are checked once to be strict UTF-8 JSON (orjson) and then embedded
+    unparsed (`orjson.Fragment`, written as is by `nodes.api.http_io.encode_json`). Bytes that
+    are not strict JSON fall back to `chain.query.report.parse_payload`. The verdicts are
+    cached by content (bounded).
+    """
+
+    def __init__(self, capacity: int = MAX_EMBEDDED_VERDICTS) -> None:
+        self.capacity = capacity
+        self._strict: OrderedDict[bytes, bool] = OrderedDict()
+
+    def __call__(self, payload: bytes | None) -> Any:
+        """What the report holds for a verified payload."""
+        if payload is None:
+            return None
+        strict = self._strict.get(payload)
+        if strict is None:
+            try:
+                orjson.loads(payload)
+                strict = True
+            except orjson.JSONDecodeError:
+                strict = False
+            self._strict[payload] = strict
+            if len(self._strict) > self.capacity:
+                self._strict.popitem(last=False)
+        return orjson.Fragment(payload) if strict else parse_payload(payload)
 
 
 def store_replicated(store: RecordStore, frames: list[bytes]) -> int:
