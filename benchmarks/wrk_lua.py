@@ -9,9 +9,10 @@ not repeat: a thread that runs out sends its last request again, which the node 
 replay, so an exhausted file shows as non-200 answers and voids the round. A file of one line
 (an unsigned `eth_call`) is sent over and over.
 
-With RATE (requests per second over all connections) each connection waits
-`connections / RATE` seconds between requests (wrk's `delay()`), which approximates a
-rate-limited load; it is a closed loop, so latency under overload is understated.
+With RATE (requests per second over all connections) each thread hands its requests time
+slots `threads / RATE` seconds apart (wrk's `delay()`, LuaJIT's clock), so the load is
+rate-limited whatever the latency as long as the connections suffice; latency is measured
+from when a request is sent, not from its slot, so it is understated under overload.
 """
 
 from __future__ import annotations
@@ -23,9 +24,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 LUA_SCRIPT = r"""
+local ffi = require("ffi")
+ffi.cdef[[
+  typedef struct { long tv_sec; long tv_nsec; } yrd_timespec;
+  int clock_gettime(int clock, yrd_timespec *now);
+]]
+local now_spec = ffi.new("yrd_timespec")
+local function now_ms()
+  ffi.C.clock_gettime(1, now_spec)  -- CLOCK_MONOTONIC
+  return tonumber(now_spec.tv_sec) * 1000 + tonumber(now_spec.tv_nsec) / 1e6
+end
+
 local requests = {}
 local counter = 0
 local interval_ms = 0
+local next_slot_ms = 0
 local cycle = false
 local threads_started = 0
 
@@ -61,7 +74,6 @@ function init(args)
   for line in io.lines(args[1]) do table.insert(lines, line) end
   local threads = tonumber(args[2])
   local rate = tonumber(args[3] or "0")
-  local connections = tonumber(args[4] or "1")
   cycle = (#lines == 1)
   for n, line in ipairs(lines) do
     if cycle or (n - 1) % threads == thread_index then
@@ -74,12 +86,18 @@ function init(args)
     table.insert(requests, 1, requests[1])
   end
   if rate > 0 then
-    interval_ms = math.max(1, math.floor(connections * 1000 / rate))
+    interval_ms = threads * 1000 / rate  -- this thread's share of the rate
   end
 end
 
 function delay()
-  return interval_ms
+  -- each request takes the thread's next free slot, `interval_ms` after the last one, so the
+  -- thread sends at its share of the rate whatever the latency (while connections suffice)
+  if interval_ms == 0 then return 0 end
+  local now = now_ms()
+  local slot = math.max(next_slot_ms, now)
+  next_slot_ms = slot + interval_ms
+  return math.floor(slot - now)
 end
 
 function request()
@@ -146,7 +164,7 @@ def run_wrk(url: str, request_file: Path, script: Path, seconds: float, threads:
                "--latency", "--timeout", "10s", "-s", str(script), url, "--",
                str(request_file), str(threads)]
     if rate:
-        command += [str(int(rate)), str(connections)]
+        command.append(str(int(rate)))
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True)
     assert process.stdout is not None and process.stderr is not None

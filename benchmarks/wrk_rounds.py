@@ -70,6 +70,7 @@ class Measured:
     target: str
     wrk: WrkResult
     server_cpu_seconds: float
+    cpu_by_process: dict[str, float]  # seconds per served process (node id or peer name)
     void: bool
     saturated: bool
 
@@ -96,16 +97,18 @@ def recovery_us() -> float:
     return round(statistics.median(samples), 2)
 
 
-def _cpu_seconds(processes: list[psutil.Process]) -> float:
-    total = 0.0
-    for process in processes:
+def _cpu_seconds(processes: dict[str, psutil.Process]) -> dict[str, float]:
+    found = {}
+    for name, process in processes.items():
+        total = 0.0
         with contextlib.suppress(psutil.Error):
             times = process.cpu_times()
             total += times.user + times.system
             for child in process.children(recursive=True):
                 child_times = child.cpu_times()
                 total += child_times.user + child_times.system
-    return total
+        found[name] = total
+    return found
 
 
 def eth_call_line(path: str, to: bytes, data: bytes) -> str:
@@ -135,7 +138,7 @@ class Target:
 
     name: str
     url: str
-    processes: list[psutil.Process]
+    processes: dict[str, psutil.Process]
     signed: bool = False
     file: Path | None = None
 
@@ -151,8 +154,9 @@ def measure(target: Target, round_number: int, seconds: float, script: Path,
     assert target.file is not None
     before = _cpu_seconds(target.processes)
     result = run_wrk(target.url, target.file, script, seconds, rate=rate)
-    server = _cpu_seconds(target.processes) - before
-    return Measured(round_number, target.name, result, round(server, 3),
+    after = _cpu_seconds(target.processes)
+    used = {name: round(after[name] - before[name], 3) for name in after}
+    return Measured(round_number, target.name, result, round(sum(used.values()), 3), used,
                     void=result.failed_fraction > VOID_FRACTION,
                     saturated=result.cpu_percent_of_threads >= SATURATED_PERCENT)
 
@@ -202,7 +206,7 @@ def peers(port_base: int, enabled: bool) -> Iterator[list[Target]]:
         for offset, name in enumerate(("hardhat", "ganache")):
             url, process = stack.enter_context(running_peer(name, port_base + offset))
             deployed, _ = deploy_on_peer(name, url)
-            target = Target(f"{name} eth_call", url, [psutil.Process(process.pid)])
+            target = Target(f"{name} eth_call", url, {name: psutil.Process(process.pid)})
             found.append(target)
             target.file = Path(tempfile.mkstemp(suffix=".txt")[1])
             target.file.write_text(eth_call_line(
@@ -230,9 +234,10 @@ def run(rounds: int, seconds: float, port_base: int, with_peers: bool,
         if target_url is None:
             members = stack.enter_context(live_network(snapshot, base_port=port_base + 10))
             url = next(m.config.url for m in members if m.config.node_id == NODE)
-            node_processes = [psutil.Process(m.process.pid) for m in members if m.process]
+            node_processes = {m.config.node_id: psutil.Process(m.process.pid)
+                              for m in members if m.process}
         else:
-            url, node_processes = target_url.rstrip("/"), []
+            url, node_processes = target_url.rstrip("/"), {}
         node_id = httpx.get(url + "/status", timeout=10).json()["node_id"]
         rpc = Target("rpc eth_call", url, node_processes, file=directory / "rpc.txt")
         assert rpc.file is not None
@@ -277,7 +282,10 @@ def _line(m: Measured, recovery: float) -> str:
     return (f"round {m.round} {m.target:<18} {m.wrk.per_s:>9,.0f}/s p50 {m.wrk.p50_ms:.1f} ms "
             f"p99 {m.wrk.p99_ms:.1f} ms non-2xx {m.wrk.non_2xx} wrk CPU "
             f"{m.wrk.cpu_percent_of_threads:.0f}% CPU/request {m.cpu_us_per_request:.0f} us "
-            f"({m.cpu_us_per_request / recovery:.1f} recoveries) {flags}")
+            f"({m.cpu_us_per_request / recovery:.1f} recoveries) {flags}\n    CPU us/request: "
+            + ", ".join(f"{name} {1e6 * used / max(m.wrk.requests, 1):.0f}"
+                        for name, used in [*m.cpu_by_process.items(),
+                                           ("wrk", m.wrk.cpu_seconds)]))
 
 
 def render(report: dict[str, Any]) -> str:

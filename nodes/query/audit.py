@@ -26,6 +26,7 @@ from chain.errors import YrdError
 from chain.ledger import CommittedBlock, Ledger
 from chain.query.audit import (
     ANCHOR_INTERVAL_S,
+    MAX_BATCH_ENTRIES,
     AuditBatch,
     AuditEntry,
     AuditTrail,
@@ -233,5 +234,7 @@ class AuditAnchorer:
                 self.log.confirm(AuditBatch(event.batch_seq, in_flight.batch.first_sequence,
                                             event.entry_count, event.merkle_root, height,
                                             transaction_hash))
+                if self.log.pending >= MAX_BATCH_ENTRIES:
+                    self.anchor_now()  # a full batch waits no timer: the backlog cannot grow
                 return
         self.reconcile()

@@ -92,3 +92,12 @@ def test_a_single_line_is_repeated_without_errors(tmp_path: Path) -> None:
                          threads=1, connections=1)
     assert result.requests > 1 and result.non_2xx == result.requests - 1
     assert set(server.seen) == {""}  # no x-nonce header: the same request every time
+
+
+def test_a_rate_holds_the_load_near_it(tmp_path: Path) -> None:
+    line = tmp_path / "call.txt"
+    line.write_text(encode_request_line("GET", "/", {}))
+    with NonceServer() as server:
+        result = run_wrk(f"http://127.0.0.1:{server.port}", line, write_script(tmp_path), 2.0,
+                         threads=2, connections=8, rate=300)
+    assert 0.7 * 300 <= result.per_s <= 1.2 * 300, result

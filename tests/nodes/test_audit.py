@@ -114,3 +114,17 @@ def test_a_restarted_node_reconciles_with_the_chain(preset: Preset, genesis: Gen
                   node.runtime.submit_transaction)
     assert reopened.anchored_through == 2
     assert check_proof(reopened.proof(1), anchored_root(node.runtime.ledger, "hefei-1", 1))
+
+
+def test_a_full_backlog_is_anchored_without_waiting_for_the_timer(
+        preset: Preset, genesis: Genesis, tmp_path: Path) -> None:
+    node = make_api_node(preset, genesis, tmp_path, node_id="hangzhou-1")
+    log, anchorer = node.services.audit, node.services.anchorer
+    _fill(log, 2 * MAX_BATCH_ENTRIES + 5)
+    assert anchorer.anchor_now() is not None
+    node.commit()  # confirms batch 1 and, the backlog being full, submits batch 2 at once
+    assert log.anchored_through == MAX_BATCH_ENTRIES
+    assert anchorer.anchors_submitted == 2
+    node.commit()
+    assert log.anchored_through == 2 * MAX_BATCH_ENTRIES
+    assert anchorer.anchors_submitted == 2  # 5 entries left: they wait for the timer
