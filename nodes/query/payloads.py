@@ -55,11 +55,8 @@ def decode_hashes(body: bytes) -> list[bytes]:
 
 def answer_fetch(store: RecordStore, hashes: list[bytes]) -> bytes:
     """Frames answering a fetch: 0x01 + payload for each held hash, 0x00 for each missing."""
-    answers = []
-    for payload_hash in hashes:
-        payload = store.load_payload(payload_hash)
-        answers.append(MISSING if payload is None else FOUND + payload)
-    return encode_frames(answers)
+    return encode_frames(MISSING if payload is None else FOUND + payload
+                         for payload in store.load_payloads(hashes))
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +102,7 @@ class PayloadFetcher:
         self.store = store
         self.preset = preset
         self.channels = channels
+        self.city = preset.node(node_id).city.number
         self.remote_fetches = 0
         self.tampered = 0
         self.unavailable = 0
@@ -119,17 +117,17 @@ class PayloadFetcher:
 
     async def resolve(self, entries: list[RecordEntry], request: ForwardedRequest) -> dict[
             bytes, PayloadResult]:
-        """The checked payload of each entry, local first, then from the origin city's nodes."""
+        """The checked payload of each entry: from this node when it is of the record's origin
+        city (one read for all), otherwise — or when it does not hold it — from the origin
+        city's nodes (a copy held here as a backup counts as remote: the origin answers)."""
         results: dict[bytes, PayloadResult] = {}
         missing: dict[int, list[bytes]] = {}
-        for entry in entries:
-            if entry.payload_hash in results:
-                continue
-            payload = self.store.load_payload(entry.payload_hash)
+        local = [entry.payload_hash for entry in entries if entry.origin_city == self.city]
+        for payload_hash, payload in zip(local, self.store.load_payloads(local), strict=True):
             if payload is not None:
-                results[entry.payload_hash] = check_bytes(entry.payload_hash, payload,
-                                                          self.node_id)
-            else:
+                results[payload_hash] = check_bytes(payload_hash, payload, self.node_id)
+        for entry in entries:
+            if entry.payload_hash not in results:
                 hashes = missing.setdefault(entry.origin_city, [])
                 if entry.payload_hash not in hashes:
                     hashes.append(entry.payload_hash)
