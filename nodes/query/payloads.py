@@ -103,6 +103,7 @@ class PayloadFetcher:
         self.preset = preset
         self.channels = channels
         self.city = preset.node(node_id).city.number
+        self._city_nodes: dict[int, list[str]] = {}
         self.remote_fetches = 0
         self.tampered = 0
         self.unavailable = 0
@@ -111,9 +112,13 @@ class PayloadFetcher:
         """Nothing to close: the channels belong to the runtime."""
 
     def city_nodes(self, city_number: int) -> list[str]:
-        """The other nodes of a city that this node can reach."""
-        return [node.node_id for node in self.preset.nodes
+        """The other nodes of a city that this node can reach (computed once per city)."""
+        found = self._city_nodes.get(city_number)
+        if found is None:
+            found = self._city_nodes[city_number] = [
+                node.node_id for node in self.preset.nodes
                 if node.city.number == city_number and node.node_id in self.channels.links]
+        return found
 
     async def resolve(self, entries: list[RecordEntry], request: ForwardedRequest) -> dict[
             bytes, PayloadResult]:
