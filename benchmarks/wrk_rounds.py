@@ -62,6 +62,7 @@ SIGNED_HEADROOM = 3.0  # signed requests per round: this times the best rate yet
 STAMP_AHEAD_MS = 15_000  # signed at t, stamped t + 15 s: accepted from t - 15 s to t + 45 s
 MAX_SIGNING_S = 20.0  # a round whose requests took longer to sign than this is signed again
 RECOVERIES_TIMED = 3_000
+IDLE_SECONDS = 3.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,6 +255,11 @@ def run(rounds: int, seconds: float, port_base: int, with_peers: bool,
         report = Target("report", url, node_processes, signed=True)
         targets = [report, rpc, *peer_targets]
         recovery = recovery_us()
+        idle_before = _cpu_seconds(node_processes)
+        time.sleep(IDLE_SECONDS)  # what the nodes burn with no load: timers, heartbeats
+        idle_after = _cpu_seconds(node_processes)
+        idle_per_s = {name: round((idle_after[name] - idle_before[name]) / IDLE_SECONDS, 4)
+                      for name in idle_after}
         warm = measure(report, 0, 3.0, script, 1_000.0, node_id, codes, directory)
         last_rate = max(warm.wrk.per_s, 100.0)  # sizes the first round's signed requests
         for number in range(1, rounds + 1):
@@ -276,8 +282,20 @@ def run(rounds: int, seconds: float, port_base: int, with_peers: bool,
             "machine": describe_machine(), "load_average_start": load_start,
             "load_average_end": os.getloadavg(), "recovery_us": recovery,
             "remote_enterprise_fraction": round(remote, 2), "rounds": rounds,
+            "idle_node_cpu_per_s": idle_per_s,
+            "report_cpu_us_net_of_idle": _net_of_idle(measured, idle_per_s, recovery),
             "seconds": seconds, "measured": [_as_json(m) for m in measured],
             "at_80_percent": _as_json(at80) if at80 else None, **summary}
+
+
+def _net_of_idle(measured: list[Measured], idle_per_s: dict[str, float], recovery: float
+                 ) -> dict[str, float | None]:
+    """Median CPU per report after taking away what the nodes burn idle (per second)."""
+    idle = sum(idle_per_s.values())
+    values = [m.cpu_us_per_request - 1e6 * idle * m.wrk.seconds / max(m.wrk.requests, 1)
+              for m in measured if m.target == "report" and not m.void]
+    median = _median(values)
+    return {"cpu_us": median, "recoveries": round(median / recovery, 2) if median else None}
 
 
 def _as_json(measured: Measured) -> dict[str, Any]:
@@ -313,6 +331,9 @@ def render(report: dict[str, Any]) -> str:
     lines += ["", "| same-round ratio (median) | value |", "|---|---:|"]
     lines += [f"| {name} | {value if value is not None else 'none (void or saturated)'} |"
               for name, value in report["ratios"].items()]
+    net = report["report_cpu_us_net_of_idle"]
+    lines += ["", f"Idle node CPU (s per s): {report['idle_node_cpu_per_s']}; report CPU net of "
+                  f"it: {net['cpu_us']} us = {net['recoveries']} recoveries."]
     at80 = report["at_80_percent"]
     if at80:
         lines += ["", f"Report at 80% of the maximum ({at80['wrk']['per_s']}/s): p99 "
