@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from chain.query.audit import (
     anchored_root,
     check_proof,
     encode_entry,
+    entry_to_json,
     parse_entry_id,
     proof_from_json,
     proof_to_json,
@@ -128,3 +130,18 @@ def test_a_full_backlog_is_anchored_without_waiting_for_the_timer(
     node.commit()
     assert log.anchored_through == 2 * MAX_BATCH_ENTRIES
     assert anchorer.anchors_submitted == 2  # 5 entries left: they wait for the timer
+
+
+def test_an_older_json_lines_trail_is_imported_once(tmp_path: Path) -> None:
+    old = AuditLog("hangzhou-1")
+    _fill(old, 2)
+    legacy = tmp_path / "audit.jsonl"
+    legacy.write_text("".join(
+        json.dumps({"entry": entry_to_json(old.entries[sequence])}) + "\n"
+        for sequence in (1, 2)), encoding="utf-8")
+    log = AuditLog("hangzhou-1", tmp_path / "audit.journal")
+    assert log.last_sequence == 2 and not legacy.exists()
+    log.close()
+    again = AuditLog("hangzhou-1", tmp_path / "audit.journal")
+    assert [e.sequence for e in again.entries_of("91310115000010014X", 10)] == [2, 1]
+    again.close()
