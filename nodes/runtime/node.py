@@ -39,7 +39,7 @@ from chain.storage import BlockStore
 from chain.transactions import AdmittedTransaction
 from nodes.runtime.channel import PeerMethod, PeerRefused, PeerUnavailable
 from nodes.runtime.config import NodeConfig, channel_address
-from nodes.runtime.frames import decode_frames, encode_frames
+from nodes.runtime.frames import MAX_FRAME_BYTES, decode_frames, encode_frames
 from nodes.runtime.latency import one_way_delay_ms
 from nodes.runtime.peer_channels import PeerChannels
 from nodes.runtime.peer_tls import load_node_seed, peer_tls
@@ -398,8 +398,15 @@ class NodeRuntime:
     def blocks_from(self, start: int, limit: int) -> bytes:
         """Committed blocks (with certificates) from `start`, as frames, for a syncing peer."""
         end = min(self.ledger.head.height, start + min(limit, SYNC_BATCH_BLOCKS) - 1)
-        return encode_frames(
-            encode_block(self.ledger.block(height)) for height in range(max(start, 1), end + 1))
+        blocks: list[bytes] = []
+        size = 0
+        for height in range(max(start, 1), end + 1):
+            block = encode_block(self.ledger.block(height))
+            if blocks and size + len(block) + 4 > MAX_FRAME_BYTES:
+                break  # one answer fits one peer frame; the peer asks again from there
+            blocks.append(block)
+            size += len(block) + 4
+        return encode_frames(blocks)
 
     # Observation -------------------------------------------------------------------------
 

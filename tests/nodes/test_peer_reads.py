@@ -89,3 +89,19 @@ def test_payloads_are_replicated_within_a_city_only(origin: tuple[ApiNode, bytes
     with pytest.raises(PeerRefused, match="one city"):
         _ask(node, PeerMethod.STORE_PAYLOADS, [b"junk"], peer="hefei-1")
     assert node.runtime.record_store.load_payload(keccak(b"junk")) is None
+
+
+def test_blocks_are_served_to_a_syncing_peer(origin: tuple[ApiNode, bytes, str]) -> None:
+    node, _, _ = origin
+    head = node.runtime.ledger.head.height
+    frames = decode_frames(_ask_raw(node, PeerMethod.BLOCKS,
+                                    (1).to_bytes(8, "big") + (64).to_bytes(4, "big")))
+    assert len(frames) == head >= 1
+    assert decode_frames(_ask_raw(node, PeerMethod.BLOCKS, (head + 1).to_bytes(8, "big")
+                                  + (64).to_bytes(4, "big"))) == []
+    with pytest.raises(PeerRefused, match="8-byte start"):
+        _ask_raw(node, PeerMethod.BLOCKS, b"\x01")
+
+
+def _ask_raw(node: ApiNode, method: PeerMethod, body: bytes) -> bytes:
+    return asyncio.run(node.runtime.transport.handlers[method](ASKING_NODE, body))
