@@ -51,6 +51,7 @@ from nodes.runtime.peer_tls import PeerIdentityError, PeerTls, peer_node_id
 LOGGER = logging.getLogger(__name__)
 QUEUE_FRAMES_PER_LINK = 20_000  # a slow link drops beyond this rather than grow without bound
 BATCH_FRAMES = 512  # frames written with one write
+DIRECT_WRITE_BUFFER_BYTES = 1024 * 1024  # beyond this, frames queue and the sender drains
 REQUEST_TIMEOUT_S = 3.0
 DIAL_BACKOFF_S = (0.05, 0.1, 0.2, 0.5, 1.0)  # then 1 s between attempts
 HANDSHAKE_TIMEOUT_S = 5.0
@@ -309,6 +310,18 @@ class PeerChannels:
     # Sending ------------------------------------------------------------------------------
 
     def _enqueue(self, link: PeerLink, frame: bytes) -> None:
+        writer = link.writer
+        if (writer is not None and not link.pending and not link.cut
+                and link.delay_ms + link.extra_delay_ms == 0
+                and writer.transport.get_write_buffer_size() < DIRECT_WRITE_BUFFER_BYTES):
+            # Nothing queued, no delay to model: write now, in order, without waking the
+            # sender task (its drain still applies backpressure to queued frames).
+            try:
+                writer.write(frame)
+                link.sent_frames += 1
+                return
+            except (ConnectionError, OSError, RuntimeError):
+                pass  # the sender task finds the link down and the frame waits in the queue
         if len(link.pending) >= QUEUE_FRAMES_PER_LINK:
             link.dropped_frames += 1
             return
