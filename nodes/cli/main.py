@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from chain.crypto import require_coincurve
 from chain.presets import PRESETS, get_preset
@@ -39,6 +40,9 @@ def _demo(arguments: argparse.Namespace) -> int:
     return 0
 
 
+PEER_PORT_OFFSET = 100  # `node` without --config: the peer channel listens on --port + 100
+
+
 def _node(arguments: argparse.Namespace) -> int:
     from nodes.cli.node_process import run_node
     from nodes.runtime.config import NodeConfig, save_config
@@ -50,14 +54,17 @@ def _node(arguments: argparse.Namespace) -> int:
     preset = get_preset(arguments.preset)
     preset.node(arguments.node_id)
     data_dir = Path(arguments.data_dir)
+    peer_port = arguments.peer_port or arguments.port + PEER_PORT_OFFSET
+    channel_template = arguments.peer_channel_template or (
+        f"{urlsplit(arguments.peer_url_template).hostname}:{peer_port}")
     config = NodeConfig(
         node_id=arguments.node_id, preset=preset.name, data_dir=data_dir / arguments.node_id,
         host=arguments.host, port=arguments.port,
         peers={node.node_id: arguments.peer_url_template.format(node_id=node.node_id)
                for node in preset.nodes if node.node_id != arguments.node_id},
         latency=arguments.latency,
-        peer_port=arguments.peer_port,
-        peer_channels={node.node_id: arguments.peer_channel_template.format(node_id=node.node_id)
+        peer_port=peer_port,
+        peer_channels={node.node_id: channel_template.format(node_id=node.node_id)
                        for node in preset.nodes if node.node_id != arguments.node_id},
     )
     path = data_dir / arguments.node_id / "node.toml"
@@ -119,10 +126,12 @@ def build_parser(extra: Mapping[str, ExtraCommand] | None = None) -> argparse.Ar
     node.add_argument("--port", type=int, default=8600, help="without --config: listen port")
     node.add_argument("--peer-url-template", default="http://{node_id}:8600",
                       help="without --config: how to reach a peer, by node id")
-    node.add_argument("--peer-port", type=int, default=8700,
-                      help="without --config: the peer channel's port (mutual TLS)")
-    node.add_argument("--peer-channel-template", default="{node_id}:8700",
-                      help="without --config: a peer's channel host:port, by node id")
+    node.add_argument("--peer-port", type=int,
+                      help="without --config: the peer channel's port (mutual TLS; default: "
+                           f"--port + {PEER_PORT_OFFSET})")
+    node.add_argument("--peer-channel-template",
+                      help="without --config: a peer's channel host:port, by node id (default: "
+                           "the host of --peer-url-template and this node's --peer-port)")
     node.add_argument("--latency", choices=["none", "regional"], default="none")
     node.set_defaults(run=_node)
     certs = commands.add_parser(
