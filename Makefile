@@ -4,8 +4,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint install browser compose-v1 promtool contracts bench-core bench-sig \
-	bench-commit bench-query bench-peers bench-load bench-engine peers-install clean
+.PHONY: demo test lint install browser compose-v1 promtool wrk contracts bench-core bench-sig \
+	bench-commit bench-query bench-peers bench-receipts bench-load bench-engine peers-install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,7 +39,11 @@ compose-v1:
 promtool:
 	command -v promtool >/dev/null || (apt-get update && apt-get install -y --no-install-recommends prometheus)
 
-test: lint browser compose-v1 promtool peers-install
+# The HTTP load generator of bench-query and bench-peers (Debian package).
+wrk:
+	command -v wrk >/dev/null || (apt-get update && apt-get install -y --no-install-recommends wrk)
+
+test: lint browser compose-v1 promtool wrk peers-install
 	YRD_REQUIRE_PROMTOOL=1 $(PY) -m pytest -q -p no:cacheprovider
 
 contracts: $(STAMP)
@@ -63,10 +67,11 @@ BENCH_SECONDS ?= 60
 USERS ?= 32
 WORKERS ?= 0
 
-bench-query: $(STAMP)
+bench-query: $(STAMP) wrk
 	$(PY) -m benchmarks.query --preset $(PRESET) --size $(SIZE) --seed $(SEED) \
 		--seconds $(BENCH_SECONDS) --users $(USERS) --workers $(WORKERS) \
 		$(if $(TARGET),--target $(TARGET))
+	$(PY) -m benchmarks.wrk_rounds --no-peers --rounds $(ROUNDS) --seconds $(ROUND_SECONDS)
 
 bench-sig: $(STAMP)
 	$(PY) -m benchmarks.sig
@@ -74,7 +79,14 @@ bench-sig: $(STAMP)
 bench-commit: $(STAMP)
 	$(PY) -m benchmarks.commit $(if $(TARGET),--target $(TARGET))
 
-bench-peers: $(STAMP) peers-install
+# bench-peers: interleaved wrk rounds, ours against Hardhat and ganache (ROUNDS, ROUND_SECONDS);
+# bench-receipts: eth_sendRawTransaction to receipt on each (Python driver).
+ROUNDS ?= 5
+ROUND_SECONDS ?= 10
+bench-peers: $(STAMP) peers-install wrk
+	$(PY) -m benchmarks.wrk_rounds --rounds $(ROUNDS) --seconds $(ROUND_SECONDS)
+
+bench-receipts: $(STAMP) peers-install
 	$(PY) -m benchmarks.peers
 
 # Builds the data set snapshot only (SIZE=full: 100,000 enterprises, 1,000,000 records; hours),

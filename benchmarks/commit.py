@@ -28,14 +28,12 @@ from pathlib import Path
 import httpx
 
 from benchmarks.machine import describe_machine, results_path
-from chain.blocks import decode_block
 from chain.builder import TransactionSigner, build_publish
 from chain.crypto import keccak
 from chain.genesis import build_genesis
 from chain.presets import get_preset
 from chain.records import CreditRecord, RecordKind
 from nodes.cluster.running import RunningNetwork, attach_network, start_network
-from nodes.runtime.frames import decode_frames
 
 POLL_INTERVAL_S = 0.05
 DRAIN_TIMEOUT_S = 30.0
@@ -86,20 +84,18 @@ async def _watch(url: str, seen: dict[bytes, float], stop: asyncio.Event,
         next_height = first_height
         while not stop.is_set():
             try:
-                response = await client.get(f"{url}/peer/blocks",
-                                            params={"from": next_height, "limit": 64})
-                frames = decode_frames(response.content)
+                response = await client.get(f"{url}/v1/blocks/{next_height}")
+                block = response.json() if response.status_code == 200 else None
             except (httpx.HTTPError, ValueError):
-                frames = []
-            now = time.monotonic()
-            for frame in frames:
-                block = decode_block(frame)
-                next_height = block.height + 1
-                counters["blocks"] += 1
-                for raw in block.transactions:
-                    seen.setdefault(keccak(raw), now)
-            if not frames:
+                block = None
+            if block is None:
                 await asyncio.sleep(POLL_INTERVAL_S)
+                continue
+            now = time.monotonic()
+            next_height = int(block["height"]) + 1
+            counters["blocks"] += 1
+            for transaction_hash in block["transactions"]:
+                seen.setdefault(bytes.fromhex(transaction_hash[2:]), now)
 
 
 async def _offer(urls: dict[str, str], transactions: list[tuple[str, bytes]], rate: float,

@@ -445,12 +445,13 @@ def ensure_snapshot(preset_name: str, size: DatasetSize, seed: int,
     return Snapshot(target, json.loads(manifest_path.read_text("utf-8")))
 
 
-def restore_snapshot(snapshot: Snapshot, data_dir: Path, latency: str = "none"
-                     ) -> list[NetworkProcess]:
+def restore_snapshot(snapshot: Snapshot, data_dir: Path, latency: str = "none",
+                     base_port: int | None = None) -> list[NetworkProcess]:
     """Copy a snapshot's data directories to `data_dir` and configure them on free ports."""
     shutil.copytree(snapshot.network_directory, data_dir, dirs_exist_ok=True)
     preset = get_preset(snapshot.manifest["preset"])
-    members = write_network(preset, data_dir, find_free_base_port(len(preset.nodes)), latency)
+    members = write_network(preset, data_dir,
+                            base_port or find_free_base_port(len(preset.nodes)), latency)
     (data_dir / "logs").mkdir(exist_ok=True)
     return members
 

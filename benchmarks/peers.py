@@ -231,9 +231,10 @@ def peer_command(name: str, port: int) -> list[str]:
 
 
 @contextmanager
-def running_peer(name: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """A peer node process; its process group is stopped afterwards."""
-    port = _free_port()
+def running_peer(name: str, port: int | None = None
+                 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A peer node process (on `port`, or a free one); its process group is stopped afterwards."""
+    port = port or _free_port()
     process = subprocess.Popen(peer_command(name, port), cwd=PEERS_DIRECTORY,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                start_new_session=True)

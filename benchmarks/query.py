@@ -319,10 +319,11 @@ def cache_rates(totals: dict[str, float]) -> dict[str, float]:
 
 
 @contextmanager
-def live_network(snapshot: Snapshot, latency: str = "none") -> Iterator[RunningNetwork]:
+def live_network(snapshot: Snapshot, latency: str = "none", base_port: int | None = None
+                 ) -> Iterator[RunningNetwork]:
     """A copy of the snapshot running as node processes; stopped and removed afterwards."""
     with tempfile.TemporaryDirectory(prefix="yrd-bench-query-") as directory:
-        members = restore_snapshot(snapshot, Path(directory), latency)
+        members = restore_snapshot(snapshot, Path(directory), latency, base_port)
         preset = get_preset(snapshot.manifest["preset"])
         with start_network(preset, Path(directory), members=members) as network:
             yield network

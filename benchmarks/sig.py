@@ -62,15 +62,15 @@ from chain.consensus.signing import Signer, verify_message
 from chain.consensus.validators import Validator, ValidatorSet
 from chain.genesis import build_genesis
 from chain.presets import get_preset
-from chain.transactions import SenderCache, decode_transaction
-from nodes.cluster.certificates import consensus_chain_id
-from nodes.query.reports import RequestVerifier
-from nodes.query.request_signing import (
+from chain.query.replay import RequestVerifier
+from chain.query.signing import (
     canonical_request,
     parse_request_signature,
     personal_message_hash,
     sign_request,
 )
+from chain.transactions import SenderCache, decode_transaction
+from nodes.cluster.certificates import consensus_chain_id
 
 PRESET = "local4"
 THREADS = 2

@@ -21,10 +21,10 @@ import httpx
 from chain import builder
 from chain.crypto import Address, PrivateKey, keccak
 from chain.enterprise import EnterpriseId
+from chain.query.audit import check_proof, node_id_bytes32, proof_from_json
 from chain.records import ALL_KINDS_SCOPE, CreditRecord
 from chain.wallet import EnterpriseSignature
 from contracts import bindings
-from nodes.query.audit import check_proof, node_id_bytes32, proof_from_json
 from nodes.query.request_signing import sign_request
 
 DEFAULT_TIMEOUT_S = 10.0

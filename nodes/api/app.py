@@ -1,24 +1,26 @@
 """The node's HTTP application: `create_app(runtime)` (no module-level app).
 
-Peer routes (`/peer/*`) carry binary frames between validators; `/status` and `/v1/contracts`
-describe the node. The institution-facing API and JSON-RPC are mounted by `nodes/api/rest.py` and
-`nodes/api/rpc.py` when present.
+Validators talk over the authenticated peer channel (`nodes.runtime.peer_channels`), not over
+HTTP; `/status` and `/v1/contracts` describe the node. The institution-facing API and JSON-RPC
+are mounted by `nodes/api/rest.py` and `nodes/api/rpc.py` when present.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from chain.crypto import checksum_address
-from chain.errors import MalformedInput, OversizedInput, YrdError
+from chain.errors import MalformedInput, YrdError
 from contracts import bindings
+from nodes.api.durability import DurableAnswers
 from nodes.api.http_io import BoundedJsonBodies, error_response, parse_hex, parse_json, read_body
 from nodes.api.metrics import RouteMetrics
 from nodes.api.openapi import install_openapi
 from nodes.api.payload_upload import payload_upload_router
+from nodes.api.peer_reads import install_peer_reads
 from nodes.api.rate_limits import RateLimits
 from nodes.api.request_log import RequestLog, commit_logger
 from nodes.api.rest import install_error_handlers, read_router, write_router
@@ -28,10 +30,8 @@ from nodes.api.services import NodeServices, build_services
 from nodes.api.signed import ReportFastPath, signed_router
 from nodes.dashboard.events import announce_commit
 from nodes.dashboard.routes import dashboard_router
-from nodes.runtime.frames import MAX_FRAME_BYTES
 from nodes.runtime.node import NodeRuntime
 
-MAX_PEER_BODY_BYTES = 64 * 1024 * 1024
 MAX_TRANSACTION_BODY_BYTES = 256 * 1024
 
 
@@ -66,31 +66,6 @@ def create_app(runtime: NodeRuntime) -> FastAPI:
                 for name in bindings.DEPLOYMENT_ORDER
             ],
         }
-
-    @app.post("/peer/{channel}", include_in_schema=False)
-    async def peer_frames(channel: str, request: Request) -> Response:
-        if channel not in ("consensus", "transactions"):
-            return JSONResponse(status_code=404, content={
-                "error": "not_found", "message": "peer channels: consensus, transactions",
-                "field": "channel"})
-        body = await read_body(request, MAX_PEER_BODY_BYTES)
-        try:
-            count = runtime.receive_frames(channel, body)
-        except ValueError as error:
-            raise MalformedInput(str(error), field="body") from error
-        return JSONResponse({"frames": count})
-
-    @app.get("/peer/blocks", include_in_schema=False)
-    async def peer_blocks(request: Request) -> Response:
-        try:
-            start = int(request.query_params.get("from", "1"))
-            limit = int(request.query_params.get("limit", "64"))
-        except ValueError as error:
-            raise MalformedInput("from and limit must be integers", field="from") from error
-        body = runtime.blocks_from(start, limit)
-        if len(body) > MAX_FRAME_BYTES * 4:
-            raise OversizedInput("block range too large; ask for fewer blocks", field="limit")
-        return Response(content=body, media_type="application/octet-stream")
 
     @app.post("/v1/transactions", tags=["transactions"], status_code=202)
     async def submit_transaction(request: Request) -> dict[str, Any]:
@@ -152,5 +127,7 @@ def mount_api(app: FastAPI, runtime: NodeRuntime, limits: RateLimits | None = No
     app.include_router(rpc_http)
     app.include_router(websocket_router(rpc))
     app.add_middleware(ReportFastPath, services=services)
+    install_peer_reads(services)
+    app.add_middleware(DurableAnswers, journals=(runtime.pending_durable, services.audit.durable))
     app.add_middleware(RouteMetrics, requests=services.requests)
     return services

@@ -10,6 +10,7 @@ import json
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 
+import orjson
 from fastapi import Request, Response
 from fastapi.responses import JSONResponse
 
@@ -19,10 +20,19 @@ from chain.json_document import MAX_JSON_BYTES, decode_json, require_shallow
 JSON_MEDIA_TYPE = "application/json"
 
 
+def encode_json(content: Any) -> bytes:
+    """Compact UTF-8 JSON, with orjson (integers beyond 64 bits fall back to the standard
+    library); `orjson.Fragment` values are embedded as they are (already-encoded JSON)."""
+    try:
+        return orjson.dumps(content)
+    except TypeError:
+        return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
 def json_response(content: Any, status_code: int = 200) -> Response:
-    """A JSON response written once with the standard library (no response-model pass)."""
-    body = json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    return Response(content=body, status_code=status_code, media_type=JSON_MEDIA_TYPE)
+    """A JSON response written once (no response-model pass)."""
+    return Response(content=encode_json(content), status_code=status_code,
+                    media_type=JSON_MEDIA_TYPE)
 
 
 def parse_json(body: bytes, what: str = "body") -> Any:

@@ -19,7 +19,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from chain.enterprise import CREDIT_CODE_ALPHABET
-from nodes.query.request_signing import (
+from chain.query.signing import (
     NONCE_HEADER,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,

@@ -28,6 +28,7 @@ from chain.enterprise import EnterpriseId, parse_credit_code
 from chain.errors import MalformedInput, NotFound, UnknownEnterprise, WrongFunction
 from chain.indexer import enterprise_key
 from chain.ledger import Ledger
+from chain.query.report import record_summary
 from chain.records import MAX_PAYLOAD_BYTES, decode_record, encode_record, record_from_json_object
 from chain.transactions import AdmittedTransaction
 from contracts import bindings
@@ -40,8 +41,7 @@ from nodes.api.http_io import (
     text_field,
 )
 from nodes.api.metrics import CONTENT_TYPE, process_metrics, render, request_metrics
-from nodes.api.services import NodeServices, wall_clock_ms
-from nodes.query.reports import record_summary
+from nodes.api.services import NodeServices
 
 LOGGER = logging.getLogger(__name__)
 MAX_WRITE_BODY_BYTES = 256 * 1024  # a signed transaction in hex plus a few fields
@@ -229,7 +229,7 @@ def write_router(services: NodeServices) -> APIRouter:
             runtime.record_store.save_payload(payload_hash, payload)
         response = submitted(services, admitted, payload_hashes=[
             "0x" + payload_hash.hex() for payload_hash, _, _ in items])
-        services.in_background(services.payloads.replicate(payloads, wall_clock_ms()))
+        services.in_background(services.payloads.replicate(payloads))
         return response
 
     @router.post("/v1/grants", status_code=202, openapi_extra=body_schema(TransactionBody))

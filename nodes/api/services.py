@@ -16,14 +16,16 @@ from typing import Any
 
 from chain.ledger import CommittedBlock
 from chain.presets import node_operator_label
+from chain.query.consent import ConsentBook
+from chain.query.replay import RequestVerifier
+from chain.query.report import EnterpriseRecords
 from nodes.api.metrics import Metric, RequestMetrics
 from nodes.api.rate_limits import RateLimiter, RateLimits
 from nodes.query.audit import AuditAnchorer, AuditLog
-from nodes.query.payloads import PayloadFetcher, PeerAuth
-from nodes.query.reports import ConsentBook, EnterpriseRecords, RequestVerifier
+from nodes.query.payloads import PayloadFetcher
 from nodes.runtime.node import NodeRuntime
 
-AUDIT_FILE_NAME = "audit.jsonl"
+AUDIT_FILE_NAME = "audit.journal"
 
 
 @dataclass
@@ -34,7 +36,6 @@ class NodeServices:
     verifier: RequestVerifier
     consent: ConsentBook
     records: EnterpriseRecords
-    peer_auth: PeerAuth
     payloads: PayloadFetcher
     audit: AuditLog
     anchorer: AuditAnchorer
@@ -88,8 +89,16 @@ class NodeServices:
                 runtime.consensus.round),
             one("yrd_mempool_transactions", "gauge", "Transactions waiting for a block.",
                 len(ledger.mempool)),
-            one("yrd_connected_peers", "gauge", "Peers whose last request succeeded.",
+            one("yrd_connected_peers", "gauge", "Peers whose channel is up.",
                 len(runtime.transport.connected_peers())),
+            one("yrd_peer_connections_opened_total", "counter",
+                "Peer channel connections established (dialed or accepted).",
+                runtime.transport.connections_opened),
+            one("yrd_peer_handshakes_refused_total", "counter",
+                "Peer connections closed because the certificate was not a validator's.",
+                runtime.transport.handshakes_refused),
+            one("yrd_peer_requests_served_total", "counter",
+                "Peer channel requests this node answered.", runtime.transport.requests_served),
             one("yrd_transaction_signature_recoveries_total", "counter",
                 "Transaction signatures recovered (each once per node).",
                 ledger.senders.recoveries),
@@ -133,8 +142,6 @@ def build_services(runtime: NodeRuntime, limits: RateLimits | None = None,
     config = runtime.config
     preset = runtime.preset
     limits = limits or RateLimits()
-    peer_auth = PeerAuth(preset.chain_id, config.node_id, preset.node_seed(config.node_id),
-                         runtime.validator_set)
     audit = AuditLog(config.node_id, audit_path or Path(config.data_dir) / AUDIT_FILE_NAME)
     anchorer = AuditAnchorer(audit, runtime.ledger,
                              preset.key(node_operator_label(config.node_id)),
@@ -144,9 +151,8 @@ def build_services(runtime: NodeRuntime, limits: RateLimits | None = None,
         verifier=RequestVerifier(preset.chain_id, config.node_id),
         consent=ConsentBook(runtime.ledger),
         records=EnterpriseRecords(runtime.ledger),
-        peer_auth=peer_auth,
-        payloads=PayloadFetcher(config.node_id, runtime.record_store, preset, config.peers,
-                                peer_auth),
+        payloads=PayloadFetcher(config.node_id, runtime.record_store, preset,
+                                runtime.transport),
         audit=audit,
         anchorer=anchorer,
         query_limiter=RateLimiter(limits.queries, "signed requests"),

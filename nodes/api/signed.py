@@ -3,8 +3,8 @@
 Each signed route verifies the request (`nodes.query.reports.RequestVerifier`: one recovery, window,
 nonce), rate-limits the signer, and checks who may read: a querier with a valid grant for the
 report; the enterprise's own key or a regulator for the trail; the enterprise, a regulator or
-the querier itself for a proof. The peer routes (`/peer/payloads/*`, `/peer/audit/*`) answer
-other validators only (`nodes.query.payloads.PeerAuth`).
+the querier itself for a proof. Payloads and other nodes' audit entries come over the peer
+channel, each request carrying the institution's signed request (`nodes.api.peer_reads`).
 """
 
 from __future__ import annotations
@@ -21,19 +21,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from chain.codec import Member
 from chain.crypto import Address, address_text, keccak
 from chain.enterprise import parse_credit_code
-from chain.errors import Forbidden, MalformedInput, NotFound, YrdError
-from contracts import bindings
-from nodes.api.http_io import (
-    error_response,
-    json_response,
-    read_body,
-    request_target,
-    scope_target,
-)
-from nodes.api.metrics import ROUTE_SCOPE_KEY
-from nodes.api.rest import ERROR_RESPONSES, known_enterprise
-from nodes.api.services import NodeServices, wall_clock_ms
-from nodes.query.audit import (
+from chain.errors import Forbidden, NotFound, YrdError
+from chain.json_document import decode_json
+from chain.query.audit import (
     AuditEntry,
     anchored_root,
     check_proof,
@@ -42,14 +32,26 @@ from nodes.query.audit import (
     proof_from_json,
     proof_to_json,
 )
-from nodes.query.payloads import answer_fetch, decode_hashes, decode_store_body, store_replicated
-from nodes.query.reports import assemble_report, city_name, in_scope, require_role, wanted_payloads
+from chain.query.consent import require_role
+from chain.query.report import assemble_report, city_name, in_scope, wanted_payloads
+from contracts import bindings
+from nodes.api.http_io import (
+    error_response,
+    json_response,
+    request_target,
+    scope_target,
+)
+from nodes.api.metrics import ROUTE_SCOPE_KEY
+from nodes.api.rest import ERROR_RESPONSES, known_enterprise
+from nodes.api.services import NodeServices, wall_clock_ms
+from nodes.query.payloads import PayloadEmbedder, forwarded_from
+from nodes.runtime.channel import PeerMethod, PeerRefused
 
 REPORT_PATH = re.compile(r"/v1/enterprises/([^/]+)/report")
 REPORT_ROUTE = "/v1/enterprises/{credit_code}/report"
+EMBED_PAYLOAD = PayloadEmbedder()  # verdicts are about bytes: one cache serves every node
 MAX_TRAIL_ENTRIES = 1_000
 DEFAULT_TRAIL_ENTRIES = 100
-MAX_PEER_BODY_BYTES = 64 * 1024 * 1024
 SIGNED_HEADERS = {"parameters": [
     {"name": name, "in": "header", "required": True, "schema": {"type": "string"},
      "description": text}
@@ -117,10 +119,11 @@ async def serve_report(services: NodeServices, credit_code: str, target: str,
             known_enterprise(services, enterprise.code)
         grant = services.consent.require_grant(enterprise, signer, now)
         covered, withheld = in_scope(entries, grant.scope)
-        payloads = await services.payloads.resolve(wanted_payloads(covered), now)
+        payloads = await services.payloads.resolve(wanted_payloads(covered),
+                                                   forwarded_from(target, headers))
         document = assemble_report(enterprise, querier, grant, covered, withheld, payloads,
                                    ledger.members, services.node_summary, ledger.head.height,
-                                   now)
+                                   now, embed=EMBED_PAYLOAD)
         entry = services.audit.append(now, enterprise.code, address_text(signer), querier.name,
                                       city_name(querier.city), request_hash(headers),
                                       len(covered))
@@ -222,11 +225,14 @@ def signed_router(services: NodeServices) -> APIRouter:
             found = [entry_json(entry, _batch_seq(services, entry.sequence))
                      for entry in services.audit.entries_of(enterprise.code, limit)]
             unreachable = []
+            forwarded = forwarded_from(request_target(request), request.headers)
+            peers = list(runtime.transport.links)
             answers = await asyncio.gather(*(
-                services.payloads.get_json(peer, f"/peer/audit/{enterprise.code}",
-                                           {"limit": str(limit)}, now)
-                for peer in runtime.config.peers))
-            for peer, answer in zip(runtime.config.peers, answers, strict=True):
+                services.payloads.ask(peer, PeerMethod.AUDIT_TRAIL, forwarded,
+                                      (enterprise.code.encode(), str(limit).encode()))
+                for peer in peers), return_exceptions=True)
+            for peer, raw in zip(peers, answers, strict=True):
+                answer = _json_answer(raw) if isinstance(raw, bytes) else None
                 if isinstance(answer, dict) and isinstance(answer.get("entries"), list):
                     found.extend(item for item in answer["entries"] if isinstance(item, dict)
                                  and isinstance(item.get("time_ms"), int))
@@ -250,10 +256,17 @@ def signed_router(services: NodeServices) -> APIRouter:
             if entry_node == node_id:
                 proof = services.audit.proof(sequence)
             else:
-                if entry_node not in runtime.config.peers:
+                if entry_node not in runtime.transport.links:
                     raise NotFound(f"no node {entry_node!r} in this network", field="entry")
-                answer = await services.payloads.get_json(
-                    entry_node, f"/peer/audit/proof/{entry}", {}, now)
+                try:
+                    answer = _json_answer(await services.payloads.ask(
+                        entry_node, PeerMethod.AUDIT_PROOF,
+                        forwarded_from(request_target(request), request.headers),
+                        (entry.encode("utf-8"),)))
+                except PeerRefused as refusal:
+                    if refusal.code == "forbidden":
+                        raise Forbidden(refusal.message, field="x-yrd-signature") from refusal
+                    answer = None
                 if not isinstance(answer, dict):
                     raise NotFound(f"node {entry_node} has no anchored proof of {entry} "
                                    "(or did not answer)", field="entry")
@@ -269,52 +282,17 @@ def signed_router(services: NodeServices) -> APIRouter:
             document["verified"] = check_proof(proof, anchored)
             return json_response(document)
 
-    # Peer routes -----------------------------------------------------------------------
-
-    @router.post("/peer/payloads/fetch", include_in_schema=False)
-    async def peer_fetch(request: Request) -> Response:
-        body = await read_body(request, MAX_PEER_BODY_BYTES)
-        services.peer_auth.verify("POST", request.url.path, body, request.headers,
-                                  wall_clock_ms())
-        try:
-            hashes = decode_hashes(body)
-        except ValueError as error:
-            raise MalformedInput(str(error), field="body") from error
-        return Response(answer_fetch(runtime.record_store, hashes),
-                        media_type="application/octet-stream")
-
-    @router.post("/peer/payloads/store", include_in_schema=False)
-    async def peer_store(request: Request) -> Response:
-        body = await read_body(request, MAX_PEER_BODY_BYTES)
-        services.peer_auth.verify("POST", request.url.path, body, request.headers,
-                                  wall_clock_ms())
-        try:
-            frames = decode_store_body(body)
-        except ValueError as error:
-            raise MalformedInput(str(error), field="body") from error
-        return json_response({"stored": store_replicated(runtime.record_store, frames)})
-
-    @router.get("/peer/audit/{credit_code}", include_in_schema=False)
-    async def peer_trail(credit_code: str, request: Request,
-                         limit: int = Query(DEFAULT_TRAIL_ENTRIES, ge=1, le=MAX_TRAIL_ENTRIES)
-                         ) -> Response:
-        services.peer_auth.verify("GET", request.url.path, b"", request.headers,
-                                  wall_clock_ms())
-        code = parse_credit_code(credit_code).code
-        return json_response({"entries": [
-            entry_json(entry, _batch_seq(services, entry.sequence))
-            for entry in services.audit.entries_of(code, limit)]})
-
-    @router.get("/peer/audit/proof/{entry}", include_in_schema=False)
-    async def peer_proof(entry: str, request: Request) -> Response:
-        services.peer_auth.verify("GET", request.url.path, b"", request.headers,
-                                  wall_clock_ms())
-        entry_node, sequence = parse_entry_id(entry)
-        if entry_node != node_id:
-            raise NotFound(f"this is {node_id}, not {entry_node}", field="entry")
-        return json_response(proof_to_json(services.audit.proof(sequence)))
-
     return router
+
+
+def _json_answer(raw: bytes | None) -> Any:
+    """A peer's JSON answer, or None when it refused, did not answer or sent no JSON."""
+    if raw is None:
+        return None
+    try:
+        return decode_json(raw, "peer answer")
+    except YrdError:
+        return None
 
 
 def _batch_seq(services: NodeServices, sequence: int) -> int | None:

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable, Mapping
 from importlib import metadata
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from chain.crypto import require_coincurve
 from chain.engine import ENGINES, NATIVE_ENGINE
@@ -42,6 +43,9 @@ def _demo(arguments: argparse.Namespace) -> int:
     return 0
 
 
+PEER_PORT_OFFSET = 100  # `node` without --config: the peer channel listens on --port + 100
+
+
 def _node(arguments: argparse.Namespace) -> int:
     from nodes.cli.node_process import run_node
     from nodes.runtime.config import NodeConfig, save_config
@@ -53,16 +57,34 @@ def _node(arguments: argparse.Namespace) -> int:
     preset = get_preset(arguments.preset)
     preset.node(arguments.node_id)
     data_dir = Path(arguments.data_dir)
+    peer_port = arguments.peer_port or arguments.port + PEER_PORT_OFFSET
+    channel_template = arguments.peer_channel_template or (
+        f"{urlsplit(arguments.peer_url_template).hostname}:{peer_port}")
     config = NodeConfig(
         node_id=arguments.node_id, preset=preset.name, data_dir=data_dir / arguments.node_id,
         host=arguments.host, port=arguments.port,
         peers={node.node_id: arguments.peer_url_template.format(node_id=node.node_id)
                for node in preset.nodes if node.node_id != arguments.node_id},
         latency=arguments.latency, execution=arguments.execution,
+        peer_port=peer_port,
+        peer_channels={node.node_id: channel_template.format(node_id=node.node_id)
+                       for node in preset.nodes if node.node_id != arguments.node_id},
     )
     path = data_dir / arguments.node_id / "node.toml"
     save_config(config, path)
     return run_node(path)
+
+
+def _certs(arguments: argparse.Namespace) -> int:
+    from nodes.cluster.certificates import generate_identities
+
+    try:
+        written = generate_identities(get_preset(arguments.preset), Path(arguments.data_dir))
+    except FileExistsError as error:
+        raise SystemExit(f"yrdchain certs: {error}") from error
+    for path in written:
+        print(path)
+    return 0
 
 
 def _up(arguments: argparse.Namespace) -> int:
@@ -127,10 +149,22 @@ def build_parser(extra: Mapping[str, ExtraCommand] | None = None) -> argparse.Ar
     node.add_argument("--port", type=int, default=8600, help="without --config: listen port")
     node.add_argument("--peer-url-template", default="http://{node_id}:8600",
                       help="without --config: how to reach a peer, by node id")
+    node.add_argument("--peer-port", type=int,
+                      help="without --config: the peer channel's port (mutual TLS; default: "
+                           f"--port + {PEER_PORT_OFFSET})")
+    node.add_argument("--peer-channel-template",
+                      help="without --config: a peer's channel host:port, by node id (default: "
+                           "the host of --peer-url-template and this node's --peer-port)")
     node.add_argument("--latency", choices=["none", "regional"], default="none")
     node.add_argument("--execution", choices=ENGINES, default=NATIVE_ENGINE,
                       help="without --config: native system contracts, or evm (the reference)")
     node.set_defaults(run=_node)
+    certs = commands.add_parser(
+        "certs", help="fresh CA, node keys and certificates for a real deployment")
+    certs.add_argument("--preset", choices=sorted(PRESETS), default="yrd-2021")
+    certs.add_argument("--data-dir", default="data",
+                       help="the network directory `up` or `node` will use (must be empty)")
+    certs.set_defaults(run=_certs)
     up = commands.add_parser("up", help="start a whole network of node processes")
     up.add_argument("--preset", choices=sorted(PRESETS), default="yrd-2021")
     up.add_argument("--data-dir", default="data", help="where the nodes keep their chains")

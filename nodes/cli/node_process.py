@@ -13,6 +13,7 @@ import signal
 from pathlib import Path
 
 import uvicorn
+import uvloop
 
 from chain.crypto import require_coincurve
 from chain.genesis import build_genesis
@@ -21,6 +22,7 @@ from nodes.cli.logs import configure_node_logging
 from nodes.cluster.certificates import ensure_certificates, load_validator_set
 from nodes.runtime.asyncio_ports import process_node
 from nodes.runtime.config import NodeConfig, load_config
+from nodes.runtime.pending import JOURNAL_FILE_NAME, PendingJournal
 from nodes.storage.blocks import LmdbBlockStore
 from nodes.storage.records import LmdbRecordStore
 
@@ -41,9 +43,11 @@ async def serve_node(config: NodeConfig) -> None:
     record_store = LmdbRecordStore(config.data_dir / RECORD_STORE_DIRECTORY)
     node = process_node(config, genesis, store, validator_set, record_store)
     runtime = node.runtime
+    runtime.pending_journal = PendingJournal(config.data_dir / JOURNAL_FILE_NAME)
     app = create_app(runtime)
     server = uvicorn.Server(uvicorn.Config(
         app, host=config.host, port=config.port, log_level="warning", access_log=False,
+        http="httptools",  # the C HTTP/1.1 parser (the loop is uvloop's, see run_node)
         lifespan="off", timeout_graceful_shutdown=STREAM_CLOSE_GRACE_S))
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     stop = asyncio.Event()
@@ -63,6 +67,7 @@ async def serve_node(config: NodeConfig) -> None:
         await serving
     await node.stop()
     await app.state.services.close()
+    runtime.pending_journal.close()
     record_store.close()
     store.close()
 
@@ -70,5 +75,5 @@ async def serve_node(config: NodeConfig) -> None:
 def run_node(config_path: Path) -> int:
     """Entry point of `yrdchain node`."""
     configure_node_logging()
-    asyncio.run(serve_node(load_config(config_path)))
+    uvloop.run(serve_node(load_config(config_path)))  # libuv's loop: sockets, TLS, timers
     return 0

@@ -38,7 +38,11 @@ class NetworkProcess:
 
 
 def find_free_base_port(count: int, attempts: int = 200) -> int:
-    """A base port with `count` consecutive ports free on loopback right now."""
+    """A base port for `count` nodes: 2 x `count` consecutive ports free on loopback right now.
+
+    Each node takes an HTTP port (base + index) and a peer-channel port (base + count + index).
+    """
+    count *= 2
     for _ in range(attempts):
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
@@ -68,6 +72,8 @@ def write_network(preset: Preset, data_dir: Path, base_port: int, latency: str,
     ensure_certificates(preset, data_dir)
     urls = {node.node_id: f"http://{host}:{base_port + index}"
             for index, node in enumerate(preset.nodes)}
+    channels = {node.node_id: f"{host}:{base_port + len(preset.nodes) + index}"
+                for index, node in enumerate(preset.nodes)}
     network = []
     for index, node in enumerate(preset.nodes):
         config = NodeConfig(
@@ -75,6 +81,9 @@ def write_network(preset: Preset, data_dir: Path, base_port: int, latency: str,
             host=host, port=base_port + index,
             peers={peer: url for peer, url in urls.items() if peer != node.node_id},
             latency=latency, control=control, execution=execution,
+            peer_port=base_port + len(preset.nodes) + index,
+            peer_channels={peer: address for peer, address in channels.items()
+                           if peer != node.node_id},
         )
         path = data_dir / node.node_id / "node.toml"
         save_config(config, path)

@@ -1,298 +1,133 @@
-"""The audit trail (查询留痕): one entry per served query, batched and anchored on chain.
+"""The audit trail's shell: a durable `AuditTrail` and the anchorer that puts its roots on chain.
 
-`AuditLog` keeps a node's entries in order (sequence 1, 2, ...), groups them into batches and
-answers inclusion proofs. A batch's leaves are the canonical JSON bytes of its entries (sorted
-keys, no white space), its root `chain.merkle.merkle_root` of them; `AuditAnchorer` submits the
-root in an `Authorization.anchor_audit` transaction signed with the node operator's key and
-confirms the batch when the `AuditAnchored` event commits. An enterprise can then check that an
-entry is part of what the node committed to, with `chain.merkle.verify_merkle_proof`.
-
-Durability: entries and confirmed batches are appended as JSON lines to `audit.jsonl` in the
-node's data directory and flushed on every write (they survive a process crash; a power loss
-may drop the last unanchored second). On restart the log is read back and reconciled with the
-anchors on chain. At most `MAX_ENTRIES_KEPT` entries stay in memory: beyond that the oldest
-anchored batches leave memory (the file and the chain keep them).
+The rules (entries, batches, proofs) are pure and live in `chain.query.audit`. `AuditLog` adds
+durability: entries and confirmed batches are appended to `audit.journal` in the node's data
+directory (`nodes.storage.journal`: group commit, an entry is acknowledged only after its fsync,
+so it survives `kill -9`); on restart the journal is replayed and reconciled with the anchors on
+chain. `AuditAnchorer` submits the next batch's root in an
+`Authorization.anchor_audit` transaction signed with the node operator's key and confirms the
+batch when the `AuditAnchored` event commits.
 """
 
 from __future__ import annotations
 
 import asyncio
-import bisect
 import json
 import logging
 import time
-from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
+
+import orjson
 
 from chain.crypto import PrivateKey
-from chain.errors import NotAnchored, NotFound, YrdError
-from chain.indexer import ANCHOR_PREFIX, BlockEvent
+from chain.errors import YrdError
+from chain.indexer import BlockEvent
 from chain.ledger import CommittedBlock, Ledger
-from chain.merkle import MerkleProof, merkle_proof, merkle_root, verify_merkle_proof
+from chain.query.audit import (
+    ANCHOR_INTERVAL_S,
+    MAX_BATCH_ENTRIES,
+    AuditBatch,
+    AuditEntry,
+    AuditTrail,
+    batch_from_json,
+    batch_to_json,
+    chain_anchors,
+    decode_entry,
+    entry_to_json,
+    node_id_bytes32,
+)
 from chain.wallet import sign_legacy
 from contracts import bindings
+from nodes.storage.journal import Journal
 
 LOGGER = logging.getLogger(__name__)
-MAX_BATCH_ENTRIES = 1_024  # leaves per anchored root: a proof stays at most 10 hashes long
-ANCHOR_INTERVAL_S = 1.0  # how often pending entries are anchored
 ANCHOR_TIMEOUT_S = 20.0  # an anchor not committed by then is submitted again
 ANCHOR_GAS = 500_000  # anchor_audit writes three storage slots
-MAX_ENTRIES_KEPT = 1_000_000  # entries held in memory (about 400 MB at most)
-NODE_ID_BYTES = 32
+LEGACY_FILE_NAME = "audit.jsonl"  # before the journal: JSON lines, flushed but not fsynced
 
 
-def node_id_bytes32(node_id: str) -> bytes:
-    """A node id as the contract's bytes32: UTF-8, left-aligned, zero-padded."""
-    raw = node_id.encode("utf-8")
-    if len(raw) > NODE_ID_BYTES:
-        raise ValueError(f"node id {node_id!r} is longer than {NODE_ID_BYTES} bytes")
-    return raw.ljust(NODE_ID_BYTES, b"\0")
+class AuditLog(AuditTrail):
+    """A node's audit trail, journaled when given a path.
 
-
-@dataclass(frozen=True, slots=True)
-class AuditEntry:
-    """One served query: who asked which node about which enterprise, and when.
-
-    request_hash: keccak of the signed request text, so the querier can match its own request.
-    records: how many record versions the report held.
+    `append` puts the entry in the journal's current group; `durable()` returns once it is
+    fsynced, and the report is answered only then (`nodes.api.durability`). A batch is proposed
+    for anchoring only over entries already on disk.
     """
 
-    node_id: str
-    sequence: int
-    time_ms: int
-    enterprise: str
-    querier: str
-    querier_name: str
-    querier_city: str
-    request_hash: str
-    records: int
-
-    @property
-    def entry_id(self) -> str:
-        """The entry's public id, `<node id>.<sequence>`."""
-        return f"{self.node_id}.{self.sequence}"
-
-
-def entry_to_json(entry: AuditEntry) -> dict[str, Any]:
-    """An entry as a JSON object (field by field: `asdict` is several times slower)."""
-    return {"node_id": entry.node_id, "sequence": entry.sequence, "time_ms": entry.time_ms,
-            "enterprise": entry.enterprise, "querier": entry.querier,
-            "querier_name": entry.querier_name, "querier_city": entry.querier_city,
-            "request_hash": entry.request_hash, "records": entry.records}
-
-
-def encode_entry(entry: AuditEntry) -> bytes:
-    """The canonical bytes of an entry: the Merkle leaf."""
-    return json.dumps(entry_to_json(entry), sort_keys=True, separators=(",", ":"),
-                      ensure_ascii=False).encode("utf-8")
-
-
-def decode_entry(document: dict[str, Any]) -> AuditEntry:
-    """An entry from its JSON object; KeyError or TypeError if it is not one."""
-    return AuditEntry(**{name: document[name] for name in AuditEntry.__dataclass_fields__})
-
-
-def parse_entry_id(text: str) -> tuple[str, int]:
-    """(node id, sequence) of `<node id>.<sequence>`; NotFound if it is not of that form."""
-    node_id, _, sequence = text.rpartition(".")
-    if not node_id or not sequence.isdigit() or len(sequence) > 18:
-        raise NotFound(f"audit entry ids look like 'hangzhou-1.42', got {text[:80]!r}",
-                       field="entry")
-    return node_id, int(sequence)
-
-
-@dataclass(frozen=True, slots=True)
-class AuditBatch:
-    """Consecutive entries anchored under one Merkle root."""
-
-    batch_seq: int
-    first_sequence: int
-    count: int
-    merkle_root: bytes
-    block_height: int | None = None
-    transaction_hash: bytes | None = None
-
-    @property
-    def last_sequence(self) -> int:
-        """The batch's last entry."""
-        return self.first_sequence + self.count - 1
-
-
-@dataclass(frozen=True, slots=True)
-class AuditProof:
-    """An entry, its leaf bytes, the batch anchoring it and the path to the batch's root."""
-
-    entry: AuditEntry
-    leaf: bytes
-    batch: AuditBatch
-    proof: MerkleProof
-
-
-class AuditLog:
-    """A node's audit entries and anchored batches, persisted as JSON lines when given a path."""
-
     def __init__(self, node_id: str, path: Path | None = None) -> None:
-        self.node_id = node_id
+        super().__init__(node_id)
         self.path = path
-        self.entries: dict[int, AuditEntry] = {}
-        self.batches: list[AuditBatch] = []
-        self.last_sequence = 0
-        self._by_enterprise: dict[str, deque[int]] = {}
-        self._file: TextIO | None = None
+        self.journal: Journal | None = None
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if path.exists():
-                self._load(path)
-            self._file = open(path, "a", encoding="utf-8")  # noqa: SIM115 - kept open
+            self.journal = Journal(path)
+            records = self.journal.replay()
+            for number, record in enumerate(records, 1):
+                self._apply(record, f"{path} record {number}")
+            legacy = path.with_name(LEGACY_FILE_NAME)
+            if not records and legacy.exists():
+                self._import_legacy(legacy)
 
-    def _load(self, path: Path) -> None:
-        with open(path, encoding="utf-8") as lines:
+    def _apply(self, record: bytes, where: str) -> bool:
+        try:
+            document = json.loads(record)
+            if "entry" in document:
+                self.add(decode_entry(document["entry"]))
+            elif "batch" in document:
+                self.add_batch(batch_from_json(document["batch"]))
+            return True
+        except (ValueError, KeyError, TypeError) as error:
+            LOGGER.warning("%s unreadable, skipped: %s", where, error)
+            return False
+
+    def _import_legacy(self, legacy: Path) -> None:
+        """Move a JSON-lines audit file of an older node into the journal."""
+        assert self.journal is not None
+        with open(legacy, encoding="utf-8") as lines:
             for number, line in enumerate(lines, 1):
-                try:
-                    document = json.loads(line)
-                    if "entry" in document:
-                        self._add(decode_entry(document["entry"]))
-                    elif "batch" in document:
-                        self._add_batch(_batch_from_json(document["batch"]))
-                except (ValueError, KeyError, TypeError) as error:
-                    LOGGER.warning("%s line %d unreadable, skipped: %s", path, number, error)
+                record = line.strip().encode("utf-8")
+                if record and self._apply(record, f"{legacy} line {number}"):
+                    self.journal.append(record)
+        self.journal.sync()
+        legacy.rename(legacy.with_name(LEGACY_FILE_NAME + ".imported"))
 
     def _write(self, document: dict[str, Any]) -> None:
-        if self._file is not None:
-            self._file.write(json.dumps(document, sort_keys=True, separators=(",", ":"),
-                                        ensure_ascii=False) + "\n")
-            self._file.flush()
+        if self.journal is not None:
+            self.journal.append(orjson.dumps(document, option=orjson.OPT_SORT_KEYS))
+
+    async def durable(self) -> None:
+        """Wait until every entry appended so far is fsynced."""
+        if self.journal is not None:
+            await self.journal.durable()
 
     def close(self) -> None:
-        """Close the file (idempotent)."""
-        if self._file is not None:
-            self._file.close()
-            self._file = None
-
-    def _add(self, entry: AuditEntry) -> None:
-        self.entries[entry.sequence] = entry
-        self.last_sequence = max(self.last_sequence, entry.sequence)
-        self._by_enterprise.setdefault(entry.enterprise, deque()).append(entry.sequence)
-
-    def _add_batch(self, batch: AuditBatch) -> None:
-        if self.batches and batch.batch_seq <= self.batches[-1].batch_seq:
-            return
-        self.batches.append(batch)
-        self._evict()
-
-    def _evict(self) -> None:
-        while len(self.entries) > MAX_ENTRIES_KEPT and self.batches:
-            first_kept = min(self.entries)
-            batch = self.batches[bisect.bisect_right(
-                [b.first_sequence for b in self.batches], first_kept) - 1]
-            if batch.last_sequence < first_kept:
-                break
-            for sequence in range(first_kept, batch.last_sequence + 1):
-                self.entries.pop(sequence, None)
+        """Fsync and close the journal (idempotent)."""
+        if self.journal is not None:
+            self.journal.close()
 
     def append(self, time_ms: int, enterprise: str, querier: str, querier_name: str,
                querier_city: str, request_hash: str, records: int) -> AuditEntry:
-        """Record a served query; returns its entry."""
-        entry = AuditEntry(self.node_id, self.last_sequence + 1, time_ms, enterprise, querier,
-                           querier_name, querier_city, request_hash, records)
-        self._add(entry)
+        """Record a served query; returns its entry (durable after `durable()`)."""
+        entry = super().append(time_ms, enterprise, querier, querier_name, querier_city,
+                               request_hash, records)
         self._write({"entry": entry_to_json(entry)})
         return entry
 
-    @property
-    def anchored_through(self) -> int:
-        """The last sequence covered by a confirmed batch (0 before the first)."""
-        return self.batches[-1].last_sequence if self.batches else 0
-
-    @property
-    def pending(self) -> int:
-        """Entries not yet in a confirmed batch."""
-        return self.last_sequence - self.anchored_through
-
-    def entries_of(self, enterprise: str, limit: int) -> list[AuditEntry]:
-        """The newest `limit` entries about an enterprise, newest first."""
-        sequences = self._by_enterprise.get(enterprise, deque())
-        while sequences and sequences[0] not in self.entries:
-            sequences.popleft()
-        found: list[AuditEntry] = []
-        for sequence in reversed(sequences):
-            if len(found) >= limit:
-                break
-            entry = self.entries.get(sequence)
-            if entry is not None:
-                found.append(entry)
-        return found
-
-    def batch_of(self, sequence: int) -> AuditBatch | None:
-        """The confirmed batch holding an entry, or None while it is pending."""
-        if sequence > self.anchored_through or sequence < 1:
-            return None
-        firsts = [batch.first_sequence for batch in self.batches]
-        return self.batches[bisect.bisect_right(firsts, sequence) - 1]
-
     def propose(self, batch_seq: int) -> AuditBatch | None:
-        """The next batch to anchor (no block yet), or None when nothing is pending."""
-        if not self.pending:
-            return None
-        first = self.anchored_through + 1
-        count = min(self.pending, MAX_BATCH_ENTRIES)
-        leaves = [encode_entry(self.entries[s]) for s in range(first, first + count)]
-        return AuditBatch(batch_seq, first, count, merkle_root(leaves))
+        """The next batch to anchor, over entries already fsynced."""
+        if self.journal is not None and self.journal.synced < self.journal.appended:
+            self.journal.sync()
+        return super().propose(batch_seq)
 
     def confirm(self, batch: AuditBatch) -> None:
-        """Record an anchored batch (it must follow the last confirmed one)."""
-        if batch.first_sequence != self.anchored_through + 1:
-            LOGGER.warning("audit batch %d starts at %d, expected %d; ignored", batch.batch_seq,
-                           batch.first_sequence, self.anchored_through + 1)
+        """Record an anchored batch (one that does not follow the last confirmed is ignored)."""
+        try:
+            super().confirm(batch)
+        except ValueError as error:
+            LOGGER.warning("%s; ignored", error)
             return
-        self._add_batch(batch)
-        self._write({"batch": _batch_to_json(batch)})
-
-    def proof(self, sequence: int) -> AuditProof:
-        """The inclusion proof of an entry; NotFound or NotAnchored (409) if there is none."""
-        entry = self.entries.get(sequence)
-        if entry is None:
-            raise NotFound(f"node {self.node_id} holds no audit entry {sequence}", field="entry")
-        batch = self.batch_of(sequence)
-        if batch is None:
-            raise NotAnchored(f"audit entry {entry.entry_id} is not anchored yet; batches are "
-                              f"anchored every {ANCHOR_INTERVAL_S:g} s", field="entry")
-        leaves = [encode_entry(self.entries[s])
-                  for s in range(batch.first_sequence, batch.last_sequence + 1)]
-        return AuditProof(entry, leaves[sequence - batch.first_sequence], batch,
-                          merkle_proof(leaves, sequence - batch.first_sequence))
-
-
-def _batch_to_json(batch: AuditBatch) -> dict[str, Any]:
-    return {"batch_seq": batch.batch_seq, "first_sequence": batch.first_sequence,
-            "count": batch.count, "merkle_root": batch.merkle_root.hex(),
-            "block_height": batch.block_height,
-            "transaction_hash": batch.transaction_hash.hex() if batch.transaction_hash else None}
-
-
-def _batch_from_json(document: dict[str, Any]) -> AuditBatch:
-    transaction = document.get("transaction_hash")
-    return AuditBatch(int(document["batch_seq"]), int(document["first_sequence"]),
-                      int(document["count"]), bytes.fromhex(document["merkle_root"]),
-                      document.get("block_height"),
-                      bytes.fromhex(transaction) if transaction else None)
-
-
-def chain_anchors(ledger: Ledger, node_id: str) -> list[tuple[int, bytes, int]]:
-    """(batch seq, root, entry count) of every batch the chain holds for a node, in order."""
-    prefix = ANCHOR_PREFIX + node_id_bytes32(node_id)
-    return [(int.from_bytes(key[len(prefix):], "big"), value[:32],
-             int.from_bytes(value[32:], "big"))
-            for key, value in ledger.store.scan_index(prefix, 1 << 30)]
-
-
-def anchored_root(ledger: Ledger, node_id: str, batch_seq: int) -> bytes | None:
-    """The root the chain holds for one batch of a node, or None."""
-    value = ledger.store.load_index(ANCHOR_PREFIX + node_id_bytes32(node_id)
-                                    + batch_seq.to_bytes(8, "big"))
-    return value[:32] if value is not None else None
+        self._write({"batch": batch_to_json(batch)})
 
 
 @dataclass
@@ -406,48 +241,7 @@ class AuditAnchorer:
                 self.log.confirm(AuditBatch(event.batch_seq, in_flight.batch.first_sequence,
                                             event.entry_count, event.merkle_root, height,
                                             transaction_hash))
+                if self.log.pending >= MAX_BATCH_ENTRIES:
+                    self.anchor_now()  # a full batch waits no timer: the backlog cannot grow
                 return
         self.reconcile()
-
-
-def proof_to_json(proof: AuditProof) -> dict[str, Any]:
-    """An inclusion proof as JSON: entry, leaf bytes, batch and the sibling path."""
-    batch = proof.batch
-    return {
-        "entry_id": proof.entry.entry_id,
-        "entry": entry_to_json(proof.entry),
-        "leaf": "0x" + proof.leaf.hex(),
-        "batch": {"node_id": proof.entry.node_id, **_batch_to_json(batch),
-                  "merkle_root": "0x" + batch.merkle_root.hex(),
-                  "transaction_hash": "0x" + batch.transaction_hash.hex()
-                  if batch.transaction_hash else None},
-        "proof": {"index": proof.proof.index, "leaf_count": proof.proof.leaf_count,
-                  "path": [{"sibling": "0x" + sibling.hex(),
-                            "side": "left" if is_left else "right"}
-                           for sibling, is_left in proof.proof.path]},
-    }
-
-
-def proof_from_json(document: dict[str, Any]) -> AuditProof:
-    """The proof in a JSON answer; ValueError, KeyError or TypeError if it is not one."""
-    batch = document["batch"]
-    path = tuple((bytes.fromhex(step["sibling"][2:]), step["side"] == "left")
-                 for step in document["proof"]["path"])
-    transaction = batch.get("transaction_hash")
-    return AuditProof(
-        entry=decode_entry(document["entry"]),
-        leaf=bytes.fromhex(document["leaf"][2:]),
-        batch=AuditBatch(int(batch["batch_seq"]), int(batch["first_sequence"]),
-                         int(batch["count"]), bytes.fromhex(batch["merkle_root"][2:]),
-                         batch.get("block_height"),
-                         bytes.fromhex(transaction[2:]) if transaction else None),
-        proof=MerkleProof(int(document["proof"]["index"]), int(document["proof"]["leaf_count"]),
-                          path),
-    )
-
-
-def check_proof(proof: AuditProof, anchored: bytes | None) -> bool:
-    """Whether the leaf is the entry, the path leads to the batch root, and the chain holds it."""
-    return (anchored is not None and anchored == proof.batch.merkle_root
-            and proof.leaf == encode_entry(proof.entry)
-            and verify_merkle_proof(proof.leaf, proof.proof, anchored))

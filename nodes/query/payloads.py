@@ -2,76 +2,43 @@
 
 Every payload is checked against the hash on chain wherever it comes from, the node's own disk
 included: bytes that hash to something else are reported as tampered and never served. A payload
-this node does not hold is fetched over the peer HTTP transport from the nodes of the record's
-origin city (`POST /peer/payloads/fetch`), trying each in turn until one serves bytes that match.
+this node does not hold is fetched over the authenticated peer channel
+(`nodes.runtime.peer_channels`) from the nodes of the record's origin city — one batched
+`PAYLOADS` request per origin node per report — trying each in turn until one serves bytes that
+match.
 
-Peer requests are authenticated with the requesting node's Ed25519 consensus key (`PeerAuth`),
-so payloads and audit entries leave a node only for another validator of the same chain, which
-answers its institutions only after their own signature and consent checks.
+Each peer request carries the querier's own signed request (`ForwardedRequest`): the peer
+answers only an authenticated node of the consortium acting for a querier whose signature,
+role and grant it checks itself (`nodes.api.peer_reads`). A node key alone fetches nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from enum import Enum
 from typing import Any
 
-import httpx
-from nacl.exceptions import BadSignatureError
-from nacl.signing import SigningKey
+import orjson
 
 from chain.codec import RecordEntry
-from chain.consensus.validators import ValidatorSet
 from chain.crypto import keccak
-from chain.errors import Forbidden, Unauthenticated
 from chain.presets import Preset
+from chain.query.report import PayloadResult, PayloadStatus, check_bytes, parse_payload
+from nodes.runtime.channel import PeerMethod, PeerRefused, PeerUnavailable
 from nodes.runtime.frames import decode_frames, encode_frames
+from nodes.runtime.peer_channels import PeerChannels
 from nodes.storage.records import RecordStore
 
 LOGGER = logging.getLogger(__name__)
-PEER_REQUEST_WINDOW_MS = 30_000
 PEER_FETCH_TIMEOUT_S = 3.0
+MAX_EMBEDDED_VERDICTS = 100_000  # payloads whose strict-JSON verdict is remembered
 MAX_HASHES_PER_FETCH = 1_024  # one report never holds more than this many versions per city
 HASH_BYTES = 32
-PEER_NODE_HEADER = "x-yrd-peer"
-PEER_TIMESTAMP_HEADER = "x-yrd-peer-timestamp"
-PEER_SIGNATURE_HEADER = "x-yrd-peer-signature"
 FOUND = b"\x01"
 MISSING = b"\x00"
-
-
-class PayloadStatus(Enum):
-    """What a report says of a record's payload."""
-
-    VERIFIED = "verified"
-    TAMPERED = "tampered"
-    UNAVAILABLE = "unavailable"
-    NOT_UPLOADED = "not_uploaded"
-    WITHHELD = "withheld"
-
-
-@dataclass(frozen=True, slots=True)
-class PayloadResult:
-    """A payload looked up for a report: its status, bytes (verified only) and source node."""
-
-    status: PayloadStatus
-    payload: bytes | None
-    node_id: str | None
-    detail: str | None = None
-
-
-def check_bytes(payload_hash: bytes, payload: bytes, node_id: str) -> PayloadResult:
-    """Verified if the bytes hash to `payload_hash`, tampered otherwise (bytes dropped)."""
-    actual = keccak(payload)
-    if actual == payload_hash:
-        return PayloadResult(PayloadStatus.VERIFIED, payload, node_id)
-    return PayloadResult(PayloadStatus.TAMPERED, None, node_id,
-                         f"payload held by {node_id} hashes to 0x{actual.hex()}, the chain says "
-                         f"0x{payload_hash.hex()}")
 
 
 def encode_hashes(hashes: Iterable[bytes]) -> bytes:
@@ -88,103 +55,89 @@ def decode_hashes(body: bytes) -> list[bytes]:
 
 def answer_fetch(store: RecordStore, hashes: list[bytes]) -> bytes:
     """Frames answering a fetch: 0x01 + payload for each held hash, 0x00 for each missing."""
-    answers = []
-    for payload_hash in hashes:
-        payload = store.load_payload(payload_hash)
-        answers.append(MISSING if payload is None else FOUND + payload)
-    return encode_frames(answers)
+    return encode_frames(MISSING if payload is None else FOUND + payload
+                         for payload in store.load_payloads(hashes))
 
 
-class PeerAuth:
-    """Signs this node's peer requests and verifies other validators' (Ed25519)."""
+@dataclass(frozen=True, slots=True)
+class ForwardedRequest:
+    """An institution's signed request as its node forwards it to a peer.
 
-    def __init__(self, chain_id: int, node_id: str, seed: bytes,
-                 validator_set: ValidatorSet) -> None:
-        self.chain_id = chain_id
-        self.node_id = node_id
-        self._key = SigningKey(seed)
-        self._validators = validator_set
+    The peer recovers the signer from the same canonical text, with the forwarding node's id
+    (authenticated by its certificate) as the node the request was addressed to.
+    """
 
-    def _message(self, node_id: str, method: str, path: str, timestamp_ms: int,
-                 body: bytes) -> bytes:
-        head = f"yrdchain peer v1\n{self.chain_id}\n{node_id}\n{method}\n{path}\n{timestamp_ms}\n"
-        return head.encode("utf-8") + hashlib.sha256(body).digest()
+    target: str
+    timestamp: str
+    nonce: str
+    signature: str
 
-    def headers(self, method: str, path: str, body: bytes, now_ms: int) -> dict[str, str]:
-        """The headers that authenticate one request from this node."""
-        message = self._message(self.node_id, method, path, now_ms, body)
-        return {PEER_NODE_HEADER: self.node_id, PEER_TIMESTAMP_HEADER: str(now_ms),
-                PEER_SIGNATURE_HEADER: self._key.sign(message).signature.hex()}
+    def frames(self) -> list[bytes]:
+        """The four leading frames of a peer request."""
+        return [text.encode("utf-8") for text in (self.target, self.timestamp, self.nonce,
+                                                  self.signature)]
 
-    def verify(self, method: str, path: str, body: bytes, headers: Mapping[str, str],
-               now_ms: int) -> str:
-        """The validator that signed the request; Unauthenticated or Forbidden otherwise."""
-        node_id = headers.get(PEER_NODE_HEADER, "")
-        timestamp = headers.get(PEER_TIMESTAMP_HEADER, "")
-        signature = headers.get(PEER_SIGNATURE_HEADER, "")
-        key = self._validators.verify_key(node_id)
-        if key is None:
-            raise Forbidden("peer routes answer validators of this chain only", PEER_NODE_HEADER)
-        if not timestamp.isdigit() or abs(int(timestamp) - now_ms) > PEER_REQUEST_WINDOW_MS:
-            raise Unauthenticated("peer request timestamp missing or stale", PEER_TIMESTAMP_HEADER)
-        try:
-            key.verify(self._message(node_id, method, path, int(timestamp), body),
-                       bytes.fromhex(signature))
-        except (BadSignatureError, ValueError, TypeError) as error:
-            raise Unauthenticated("peer signature does not verify",
-                                  PEER_SIGNATURE_HEADER) from error
-        return node_id
+
+def forwarded_from(target: str, headers: Mapping[str, str]) -> ForwardedRequest:
+    """The forwardable part of a signed request (its target and three headers)."""
+    return ForwardedRequest(target, headers.get("x-yrd-timestamp", ""),
+                            headers.get("x-yrd-nonce", ""), headers.get("x-yrd-signature", ""))
+
+
+def decode_forwarded(body: bytes, extra: int) -> tuple[ForwardedRequest, list[bytes]]:
+    """A forwarded request and the `extra` frames after it; ValueError if malformed."""
+    frames = decode_frames(body)
+    if len(frames) != 4 + extra:
+        raise ValueError(f"a peer request holds {4 + extra} frames, got {len(frames)}")
+    texts = [frame.decode("utf-8") for frame in frames[:4]]
+    return ForwardedRequest(*texts), frames[4:]
 
 
 class PayloadFetcher:
     """Finds and checks the payloads a report needs."""
 
     def __init__(self, node_id: str, store: RecordStore, preset: Preset,
-                 peers: Mapping[str, str], auth: PeerAuth) -> None:
+                 channels: PeerChannels) -> None:
         self.node_id = node_id
         self.store = store
         self.preset = preset
-        self.peers = dict(peers)
-        self.auth = auth
+        self.channels = channels
+        self.city = preset.node(node_id).city.number
+        self._city_nodes: dict[int, list[str]] = {}
         self.remote_fetches = 0
         self.tampered = 0
         self.unavailable = 0
-        self._client: httpx.AsyncClient | None = None
-
-    def _http(self) -> httpx.AsyncClient:
-        if self._client is None:
-            self._client = httpx.AsyncClient(timeout=PEER_FETCH_TIMEOUT_S)
-        return self._client
 
     async def close(self) -> None:
-        """Close the peer HTTP client."""
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        """Nothing to close: the channels belong to the runtime."""
 
     def city_nodes(self, city_number: int) -> list[str]:
-        """The other nodes of a city that this node can reach."""
-        return [node.node_id for node in self.preset.nodes
-                if node.city.number == city_number and node.node_id in self.peers]
+        """The other nodes of a city that this node can reach (computed once per city)."""
+        found = self._city_nodes.get(city_number)
+        if found is None:
+            found = self._city_nodes[city_number] = [
+                node.node_id for node in self.preset.nodes
+                if node.city.number == city_number and node.node_id in self.channels.links]
+        return found
 
-    async def resolve(self, entries: list[RecordEntry], now_ms: int) -> dict[
+    async def resolve(self, entries: list[RecordEntry], request: ForwardedRequest) -> dict[
             bytes, PayloadResult]:
-        """The checked payload of each entry, local first, then from the origin city's nodes."""
+        """The checked payload of each entry: from this node when it is of the record's origin
+        city (one read for all), otherwise — or when it does not hold it — from the origin
+        city's nodes (a copy held here as a backup counts as remote: the origin answers)."""
         results: dict[bytes, PayloadResult] = {}
         missing: dict[int, list[bytes]] = {}
-        for entry in entries:
-            if entry.payload_hash in results:
-                continue
-            payload = self.store.load_payload(entry.payload_hash)
+        local = [entry.payload_hash for entry in entries if entry.origin_city == self.city]
+        for payload_hash, payload in zip(local, self.store.load_payloads(local), strict=True):
             if payload is not None:
-                results[entry.payload_hash] = check_bytes(entry.payload_hash, payload,
-                                                          self.node_id)
-            else:
+                results[payload_hash] = check_bytes(payload_hash, payload, self.node_id)
+        for entry in entries:
+            if entry.payload_hash not in results:
                 hashes = missing.setdefault(entry.origin_city, [])
                 if entry.payload_hash not in hashes:
                     hashes.append(entry.payload_hash)
         if missing:
-            found = await asyncio.gather(*(self._from_city(city, hashes, now_ms)
+            found = await asyncio.gather(*(self._from_city(city, hashes, request)
                                            for city, hashes in missing.items()))
             for city_results in found:
                 results.update(city_results)
@@ -195,8 +148,8 @@ class PayloadFetcher:
                 self.unavailable += 1
         return results
 
-    async def _from_city(self, city: int, hashes: list[bytes], now_ms: int) -> dict[
-            bytes, PayloadResult]:
+    async def _from_city(self, city: int, hashes: list[bytes], request: ForwardedRequest
+                         ) -> dict[bytes, PayloadResult]:
         """Ask the city's nodes in turn. When one of them (or this node, if it is of the city)
         answered and none holds a payload, its publisher never uploaded it ("not_uploaded": a
         publish sent through JSON-RPC); when none answered, it is "unavailable"."""
@@ -206,7 +159,7 @@ class PayloadFetcher:
         for peer in self.city_nodes(city):
             if not wanted:
                 break
-            peer_answered, answers = await self._fetch(peer, wanted, now_ms)
+            peer_answered, answers = await self._fetch(peer, wanted, request)
             answered = answered or peer_answered
             still = []
             for payload_hash, payload in zip(wanted, answers, strict=True):
@@ -229,49 +182,70 @@ class PayloadFetcher:
                 "no node of the origin city answered in time"))
         return results
 
-    async def _fetch(self, peer: str, hashes: list[bytes], now_ms: int) -> tuple[
-            bool, list[bytes | None]]:
+    async def _fetch(self, peer: str, hashes: list[bytes], request: ForwardedRequest
+                     ) -> tuple[bool, list[bytes | None]]:
         """Whether the peer answered, and the payloads it holds (None where it does not)."""
-        body = encode_hashes(hashes)
-        path = "/peer/payloads/fetch"
         self.remote_fetches += 1
+        body = encode_frames([*request.frames(), encode_hashes(hashes)])
         try:
-            response = await self._http().post(
-                self.peers[peer] + path, content=body,
-                headers=self.auth.headers("POST", path, body, now_ms))
-            frames = decode_frames(response.content) if response.status_code == 200 else []
-        except (httpx.HTTPError, ValueError) as error:
+            frames = decode_frames(await self.channels.request(
+                peer, PeerMethod.PAYLOADS, body, PEER_FETCH_TIMEOUT_S))
+        except (PeerUnavailable, PeerRefused, ValueError) as error:
             LOGGER.warning("payload fetch from %s failed: %s", peer, error)
             frames = []
         if len(frames) != len(hashes):
             return False, [None] * len(hashes)
         return True, [frame[1:] if frame[:1] == FOUND else None for frame in frames]
 
-    async def get_json(self, peer: str, path: str, params: Mapping[str, str],
-                       now_ms: int) -> Any:
-        """An authenticated GET to a peer's JSON route; None if it fails or does not answer 200."""
-        url = self.peers.get(peer)
-        if url is None:
-            return None
+    async def ask(self, peer: str, method: PeerMethod, request: ForwardedRequest,
+                  extra: Iterable[bytes]) -> bytes | None:
+        """A forwarded request to a peer; its answer, None if unanswered, PeerRefused as is."""
         try:
-            response = await self._http().get(url + path, params=dict(params),
-                                              headers=self.auth.headers("GET", path, b"", now_ms))
-            return response.json() if response.status_code == 200 else None
-        except (httpx.HTTPError, ValueError) as error:
-            LOGGER.warning("GET %s from %s failed: %s", path, peer, error)
+            return await self.channels.request(
+                peer, method, encode_frames([*request.frames(), *extra]), PEER_FETCH_TIMEOUT_S)
+        except PeerUnavailable as error:
+            LOGGER.warning("%s to %s failed: %s", method.name, peer, error)
             return None
 
-    async def replicate(self, payloads: list[bytes], now_ms: int) -> None:
+    async def replicate(self, payloads: list[bytes]) -> None:
         """Push new payloads to the other nodes of this node's city (best effort)."""
         city = self.preset.node(self.node_id).city.number
         body = encode_frames(payloads)
-        path = "/peer/payloads/store"
         for peer in self.city_nodes(city):
             try:
-                await self._http().post(self.peers[peer] + path, content=body,
-                                        headers=self.auth.headers("POST", path, body, now_ms))
-            except httpx.HTTPError as error:
+                await self.channels.request(peer, PeerMethod.STORE_PAYLOADS, body)
+            except (PeerUnavailable, PeerRefused) as error:
                 LOGGER.warning("payload replication to %s failed: %s", peer, error)
+
+
+class PayloadEmbedder:
+    """Verified payloads go into a report as the JSON text they are, never parsed twice.
+
+    A payload's bytes are checked once to be strict UTF-8 JSON (orjson) and then embedded
+    unparsed (`orjson.Fragment`, written as is by `nodes.api.http_io.encode_json`). Bytes that
+    are not strict JSON fall back to `chain.query.report.parse_payload`. The verdicts are
+    cached by content (bounded).
+    """
+
+    def __init__(self, capacity: int = MAX_EMBEDDED_VERDICTS) -> None:
+        self.capacity = capacity
+        self._strict: OrderedDict[bytes, bool] = OrderedDict()
+
+    def __call__(self, payload: bytes | None) -> Any:
+        """What the report holds for a verified payload."""
+        if payload is None:
+            return None
+        strict = self._strict.get(payload)
+        if strict is None:
+            try:
+                orjson.loads(payload)
+                strict = True
+            except orjson.JSONDecodeError:
+                strict = False
+            self._strict[payload] = strict
+            if len(self._strict) > self.capacity:
+                self._strict.popitem(last=False)
+        return orjson.Fragment(payload) if strict else parse_payload(payload)
 
 
 def store_replicated(store: RecordStore, frames: list[bytes]) -> int:
@@ -279,8 +253,3 @@ def store_replicated(store: RecordStore, frames: list[bytes]) -> int:
     for payload in frames:
         store.save_payload(keccak(payload), payload)
     return len(frames)
-
-
-def decode_store_body(body: bytes) -> list[bytes]:
-    """The payload frames of a replication request; ValueError if malformed."""
-    return decode_frames(body)

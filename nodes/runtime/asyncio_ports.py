@@ -1,11 +1,11 @@
-"""The real process's ports: wall clock, asyncio timers, HTTP block fetches; and its life cycle.
+"""The real process's ports: wall clock, asyncio timers, block fetches; and its life cycle.
 
-`process_node` plugs a `NodeRuntime` into these, the HTTP peer transport
-(nodes/runtime/transport.py), the caller's block and record stores and a small thread pool for
-signature recovery; `ProcessNode.start` opens the transport, lets the runtime catch up and
-waits until consensus runs; `ProcessNode.stop` undoes it. Everything runs on the asyncio
-loop's thread; only signature recovery of unknown transactions fans out to the pool (coincurve
-releases the GIL).
+`process_node` plugs a `NodeRuntime` into these, the authenticated peer channels
+(nodes/runtime/peer_channels.py: one mutual-TLS channel per peer pair), the caller's block and
+record stores and a small thread pool for signature recovery; `ProcessNode.start` opens the
+channels, lets the runtime catch up and waits until consensus runs; `ProcessNode.stop` undoes
+it. Everything runs on the asyncio loop's thread; only signature recovery of unknown
+transactions fans out to the pool (coincurve releases the GIL).
 """
 
 from __future__ import annotations
@@ -22,10 +22,13 @@ import httpx
 from chain.consensus.validators import ValidatorSet
 from chain.genesis import Genesis
 from chain.storage import BlockStore
-from nodes.runtime.config import NodeConfig
+from nodes.runtime.channel import PeerMethod, PeerRefused, PeerUnavailable
+from nodes.runtime.config import NodeConfig, channel_address
 from nodes.runtime.frames import decode_frames
 from nodes.runtime.latency import one_way_delay_ms
-from nodes.runtime.node import NodeRuntime
+from nodes.runtime.node import NodeRuntime, default_consensus_config
+from nodes.runtime.peer_channels import PeerChannels
+from nodes.runtime.peer_tls import load_node_seed, peer_tls
 from nodes.runtime.ports import (
     BlocksReply,
     ImmediateProcessor,
@@ -33,7 +36,6 @@ from nodes.runtime.ports import (
     QuietObserver,
     RuntimePorts,
 )
-from nodes.runtime.transport import HttpTransport
 from nodes.storage.records import MemoryRecordStore, RecordStore
 
 LOGGER = logging.getLogger(__name__)
@@ -90,10 +92,12 @@ class AsyncioTimers:
 
 
 @dataclass
-class HttpPeerBlocks:
-    """Committed blocks from peers' `GET /status` and `GET /peer/blocks`."""
+class ChannelPeerBlocks:
+    """Committed blocks from peers: who is ahead from their public `GET /status`, the blocks
+    (with certificates) over the authenticated peer channel."""
 
     peers: dict[str, str]
+    channels: PeerChannels
     client: httpx.AsyncClient | None = None
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -137,20 +141,17 @@ class HttpPeerBlocks:
         reply(None if best is None else best[1])
 
     def fetch(self, peer: str, from_height: int, limit: int, reply: BlocksReply) -> None:
-        """GET /peer/blocks from `peer`; reply with the frames (none when it failed)."""
+        """A BLOCKS request to `peer`; reply with the frames (none when it failed)."""
         self._spawn(lambda: self._fetch(peer, from_height, limit, reply))
 
     async def _fetch(self, peer: str, from_height: int, limit: int, reply: BlocksReply) -> None:
-        url = self.peers.get(peer)
         frames: list[bytes] = []
-        if url is not None and self.client is not None:
-            try:
-                response = await self.client.get(f"{url}/peer/blocks",
-                                                 params={"from": from_height, "limit": limit})
-                if response.status_code == 200:
-                    frames = decode_frames(response.content)
-            except (httpx.HTTPError, ValueError) as error:
-                LOGGER.warning("sync from %s failed: %s", peer, error)
+        try:
+            frames = decode_frames(await self.channels.request(
+                peer, PeerMethod.BLOCKS,
+                from_height.to_bytes(8, "big") + limit.to_bytes(4, "big"), TIMEOUT_S_SYNC))
+        except (PeerUnavailable, PeerRefused, ValueError) as error:
+            LOGGER.warning("sync from %s failed: %s", peer, error)
         reply(frames)
 
 
@@ -168,12 +169,17 @@ class ProcessNode:
     """A runtime and the real ports it owns: the life cycle of one node process."""
 
     runtime: NodeRuntime
-    transport: HttpTransport
-    peer_blocks: HttpPeerBlocks
+    transport: PeerChannels
+    peer_blocks: ChannelPeerBlocks
     pool: ThreadPoolExecutor
+    seed: bytes
 
     async def start(self) -> None:
-        """Open the transport, catch up with peers, and return once consensus runs."""
+        """Open the peer channels, catch up with peers, and return once consensus runs."""
+        config = self.runtime.config
+        if config.peer_port:
+            self.transport.tls = peer_tls(config.data_dir.parent, config.data_dir,
+                                          config.node_id, self.seed)
         await self.transport.start()
         self.peer_blocks.open()
         started: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -194,12 +200,28 @@ def process_node(config: NodeConfig, genesis: Genesis, store: BlockStore,
     """A runtime plugged into the real process's ports (nothing started yet)."""
     clock = WallClock()
     pool = ThreadPoolExecutor(VERIFY_THREADS, thread_name_prefix="verify")
-    transport = HttpTransport(peers=dict(config.peers), delays_ms=link_delays_ms(config, genesis))
-    peer_blocks = HttpPeerBlocks(dict(config.peers))
+    seed = load_node_seed(genesis.preset, config.node_id, config.data_dir)
+    transport = PeerChannels(
+        config.node_id, validator_set, None,
+        (config.host, config.peer_port) if config.peer_port else None,
+        {peer: channel_address(address) for peer, address in config.peer_channels.items()},
+        delays_ms=link_delays_ms(config, genesis))
+    peer_blocks = ChannelPeerBlocks(dict(config.peers), transport)
     ports = RuntimePorts(
         clock=clock, timers=AsyncioTimers(clock), transport=transport, peer_blocks=peer_blocks,
         block_store=store,
         record_store=record_store if record_store is not None else MemoryRecordStore(),
         processor=ImmediateProcessor(), observer=QuietObserver(), mapper=pool.map)
-    return ProcessNode(NodeRuntime(config, genesis, validator_set, ports), transport,
-                       peer_blocks, pool)
+    runtime = NodeRuntime(config, genesis, validator_set, ports,
+                          default_consensus_config(config.node_id, seed, validator_set))
+    transport.deliver = runtime.deliver_frames
+
+    async def serve_blocks(peer: str, body: bytes) -> bytes:
+        """A BLOCKS request on the peer channel: 8-byte start height, 4-byte limit."""
+        if len(body) != 12:
+            raise PeerRefused("BLOCKS takes an 8-byte start height and a 4-byte limit")
+        return runtime.blocks_from(int.from_bytes(body[:8], "big"),
+                                   int.from_bytes(body[8:], "big"))
+
+    transport.handlers[PeerMethod.BLOCKS] = serve_blocks
+    return ProcessNode(runtime, transport, peer_blocks, pool, seed)

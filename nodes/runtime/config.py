@@ -29,6 +29,8 @@ class NodeConfig:
     dashboard.
     execution: "native" (system contracts as native handlers over tables) or "evm" (the Vyper
     bytecode on py-evm, the reference); every node of a network must use the same.
+    peer_port: the port of this node's peer channel (mutual TLS), 0 for none.
+    peer_channels: node id -> "host:port" of every other validator's peer channel.
     """
 
     node_id: str
@@ -40,6 +42,8 @@ class NodeConfig:
     latency: str = "none"
     control: bool = False
     execution: str = NATIVE_ENGINE
+    peer_port: int = 0
+    peer_channels: dict[str, str] = field(default_factory=dict)
 
     @property
     def preset_value(self) -> Preset:
@@ -65,10 +69,20 @@ def save_config(config: NodeConfig, path: Path) -> None:
             "latency": config.latency,
             "control": config.control,
             "execution": config.execution,
+            "peer_port": config.peer_port,
         },
         "peers": dict(config.peers),
+        "peer_channels": dict(config.peer_channels),
     }
     path.write_text(tomli_w.dumps(document), encoding="utf-8")
+
+
+def channel_address(text: str) -> tuple[str, int]:
+    """("host", port) of a "host:port" peer channel address; ValueError if malformed."""
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65_536:
+        raise ValueError(f"a peer channel address is host:port, got {text!r}")
+    return host, int(port)
 
 
 def load_config(path: Path) -> NodeConfig:
@@ -86,6 +100,9 @@ def load_config(path: Path) -> NodeConfig:
             latency=str(node.get("latency", "none")),
             control=bool(node.get("control", False)),
             execution=str(node.get("execution", NATIVE_ENGINE)),
+            peer_port=int(node.get("peer_port", 0)),
+            peer_channels={str(k): str(v)
+                           for k, v in document.get("peer_channels", {}).items()},
         )
     except (KeyError, TypeError, tomllib.TOMLDecodeError) as error:
         raise ValueError(f"{path}: not a valid node configuration ({error!r})") from error

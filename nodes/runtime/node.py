@@ -45,9 +45,14 @@ from nodes.runtime.events import (
     RuntimeEventKind,
     encode_runtime_event,
 )
-from nodes.runtime.frames import decode_frames, encode_frames
+from nodes.runtime.frames import MAX_FRAME_BYTES, decode_frames, encode_frames
 from nodes.runtime.histogram import COMMIT_BUCKETS_S, Histogram
-from nodes.runtime.ports import CHANNEL_CONSENSUS, CHANNEL_TRANSACTIONS, RuntimePorts
+from nodes.runtime.ports import (
+    CHANNEL_CONSENSUS,
+    CHANNEL_TRANSACTIONS,
+    RuntimePorts,
+    TransactionJournal,
+)
 from nodes.runtime.proposals import ProposalSizer
 from nodes.runtime.sync import BlockSync
 
@@ -118,6 +123,7 @@ class NodeRuntime:
         self.recent_events: deque[dict[str, Any]] = deque(maxlen=RECENT_EVENTS)
         self.listeners: list[Callable[[dict[str, Any]], None]] = []
         self.commit_hooks: list[Callable[[CommittedBlock], None]] = []  # API caches, audit
+        self.pending_journal: TransactionJournal | None = None  # node_process opens the file
         persisted_raw = self.store.load_meta(CONSENSUS_META_KEY)
         self.consensus: ConsensusMachine = ConsensusState(
             consensus_config or default_consensus_config(
@@ -140,6 +146,7 @@ class NodeRuntime:
         """Catch up from the peer furthest ahead, then start consensus at head + 1; `then`."""
 
         def start_consensus() -> None:
+            self.restore_pending()
             self._start_consensus()
             if then is not None:
                 then()
@@ -198,10 +205,29 @@ class NodeRuntime:
         """Queue a transaction the caller already decoded and verified; gossip it."""
         self.ledger.enqueue(admitted)
         self.metrics.counters["transactions_admitted"] += 1
+        if self.pending_journal is not None:
+            self.pending_journal.record(admitted)
         self.metrics.submitted_at[admitted.hash] = self.clock.monotonic_s()
         self.transport.broadcast(CHANNEL_TRANSACTIONS, admitted.transaction.raw)
         self._pending_work()
         return admitted
+
+    def restore_pending(self) -> None:
+        """Re-admit and gossip the journaled transactions a crash left pending."""
+        if self.pending_journal is None:
+            return
+        for admitted in self.pending_journal.restore(self.ledger):
+            self.transport.broadcast(CHANNEL_TRANSACTIONS, admitted.transaction.raw)
+        self.commit_hooks.append(self.pending_journal.on_commit)
+
+    async def pending_durable(self) -> None:
+        """Wait until every transaction this node acknowledged is fsynced in its journal."""
+        if self.pending_journal is not None:
+            await self.pending_journal.durable()
+
+    def deliver_frames(self, channel: str, frames: list[bytes]) -> None:
+        """Frames from an authenticated peer channel, handled on the next turn."""
+        self.timers.call_soon(lambda: self._handle_frames(channel, frames))
 
     def receive_frames(self, channel: str, body: bytes) -> int:
         """Frames from a peer: checked for shape now, handled on the next turn.
@@ -402,8 +428,16 @@ class NodeRuntime:
         return self.sync.committed_blocks(start, limit)
 
     def blocks_from(self, start: int, limit: int) -> bytes:
-        """`committed_blocks` as frames: what GET /peer/blocks answers."""
-        return encode_frames(self.committed_blocks(start, limit))
+        """`committed_blocks` as frames, as many as fit one peer frame (the peer asks again
+        from where the answer ends)."""
+        blocks: list[bytes] = []
+        size = 0
+        for block in self.committed_blocks(start, limit):
+            if blocks and size + len(block) + 4 > MAX_FRAME_BYTES:
+                break
+            blocks.append(block)
+            size += len(block) + 4
+        return encode_frames(blocks)
 
     # Observation -------------------------------------------------------------------------
 

@@ -3,7 +3,7 @@
 `NodeRuntime` (nodes/runtime/node.py) is one driver of the consensus state machine and the
 ledger; it reaches time, the network, peers' blocks and the machine's CPU only through these
 ports. A real process plugs in the asyncio ones (nodes/runtime/asyncio_ports.py, with the HTTP
-transport of nodes/runtime/transport.py and the LMDB stores of nodes/storage); the simulator
+peer channels of nodes/runtime/peer_channels.py and the LMDB stores of nodes/storage); the simulator
 plugs in virtual time, its simulated network and a CPU cost model (simulator/host.py); tests use
 the in-memory twins of nodes/runtime/memory_ports.py. Each port is message-shaped and
 callback-based, so the runtime never awaits and never imports asyncio, time or an HTTP client.
@@ -17,9 +17,9 @@ from typing import Protocol
 
 from chain.consensus.actions import Report
 from chain.execution import Executor
-from chain.ledger import CommittedBlock
+from chain.ledger import CommittedBlock, Ledger
 from chain.storage import BlockStore
-from chain.transactions import Mapper
+from chain.transactions import AdmittedTransaction, Mapper
 from nodes.storage.records import RecordStore
 
 Channel = str
@@ -80,6 +80,23 @@ class PeerBlocks(Protocol):
 
     def fetch(self, peer: str, from_height: int, limit: int, reply: BlocksReply) -> None:
         """Fetch up to `limit` committed blocks of `peer` from `from_height`."""
+
+
+class TransactionJournal(Protocol):
+    """Where acknowledged client transactions are kept until they commit (a crash of every node
+    loses none of them): the real one is nodes/runtime/pending.py over the group-commit journal."""
+
+    def record(self, admitted: AdmittedTransaction) -> None:
+        """Journal a transaction the node just acknowledged."""
+
+    def restore(self, ledger: Ledger) -> list[AdmittedTransaction]:
+        """Re-admit what a crash left pending; what was committed meanwhile is dropped."""
+
+    def on_commit(self, committed: CommittedBlock) -> None:
+        """Forget the transactions a block committed."""
+
+    async def durable(self) -> None:
+        """Return once every recorded transaction is on disk."""
 
 
 class Processor(Protocol):

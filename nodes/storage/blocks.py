@@ -225,6 +225,17 @@ class LmdbEnvironment:
         finally:
             self._gate.leave()
 
+    def get_many(self, name: bytes, keys: list[bytes]) -> list[bytes | None]:
+        """The values under several keys, read in one transaction (None where absent)."""
+        environment = self._environment()
+        self._gate.enter()
+        try:
+            with environment.begin(db=self._databases[name]) as transaction:
+                return [transaction.get(key) if 0 < len(key) <= self.max_key_bytes else None
+                        for key in keys]
+        finally:
+            self._gate.leave()
+
     def scan(self, name: bytes, prefix: bytes, limit: int,
              start: bytes = b"") -> list[tuple[bytes, bytes]]:
         """Up to `limit` entries whose key starts with `prefix`, in key order, from `start`."""

@@ -36,6 +36,9 @@ class RecordStore(Protocol):
     def load_payload(self, payload_hash: bytes) -> bytes | None:
         """The payload with this hash, or None."""
 
+    def load_payloads(self, payload_hashes: list[bytes]) -> list[bytes | None]:
+        """The payloads with these hashes (None where absent), in one read."""
+
     def has_payload(self, payload_hash: bytes) -> bool:
         """Whether the payload with this hash is held here."""
 
@@ -69,6 +72,10 @@ class MemoryRecordStore:
         """The payload with this hash, or None."""
         return self.payloads.get(payload_hash)
 
+    def load_payloads(self, payload_hashes: list[bytes]) -> list[bytes | None]:
+        """The payloads with these hashes (None where absent)."""
+        return [self.payloads.get(payload_hash) for payload_hash in payload_hashes]
+
     def has_payload(self, payload_hash: bytes) -> bool:
         """Whether the payload is held."""
         return payload_hash in self.payloads
@@ -91,6 +98,10 @@ class LmdbRecordStore:
     def load_payload(self, payload_hash: bytes) -> bytes | None:
         """The payload with this hash, or None."""
         return self._lmdb.get(PAYLOADS_DB, payload_hash)
+
+    def load_payloads(self, payload_hashes: list[bytes]) -> list[bytes | None]:
+        """The payloads with these hashes (None where absent), in one read transaction."""
+        return self._lmdb.get_many(PAYLOADS_DB, payload_hashes)
 
     def has_payload(self, payload_hash: bytes) -> bool:
         """Whether the payload is held."""

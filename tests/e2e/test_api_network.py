@@ -116,6 +116,35 @@ def test_consent_query_audit_and_replay(actors: Actors, local4: RunningNetwork) 
     assert forbidden.value.status == 403
 
 
+def _metric(client: NodeClient, name: str) -> float:
+    text = client.http.get(client.url + "/metrics").text
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith(name + "{") or line.startswith(name + " "))
+
+
+def test_a_thousand_remote_reports_open_no_peer_connection(actors: Actors,
+                                                           local4: RunningNetwork) -> None:
+    _publish(actors, 5)
+    _grant(actors, actors.bank, actors.hangzhou, int(time.time()) + 3600)
+    report = actors.bank.report(_code(actors))  # warm: channels are up, caches filled
+    assert all(r["payload_status"] != "unavailable" for r in report["records"])
+    opened = {node: _metric(client, "yrd_peer_connections_opened_total")
+              for node, client in (("hangzhou", actors.hangzhou), ("shanghai", actors.shanghai))}
+    served = _metric(actors.shanghai, "yrd_peer_requests_served_total")
+    for _ in range(1_000):
+        report = actors.bank.report(_code(actors))
+        assert report["summary"]["verified"] >= 1
+        assert report["records"][0]["provenance"]["origin_node"] == "shanghai-1"
+    assert _metric(actors.hangzhou, "yrd_peer_connections_opened_total") == opened["hangzhou"]
+    assert _metric(actors.shanghai, "yrd_peer_connections_opened_total") == opened["shanghai"]
+    assert _metric(actors.shanghai, "yrd_peer_requests_served_total") >= served + 1_000
+    for path in ("/peer/consensus", "/peer/transactions", "/peer/payloads/fetch"):
+        assert actors.shanghai.http.post(actors.shanghai.url + path, content=b"x").status_code \
+            in (404, 405)
+    assert actors.shanghai.http.get(
+        actors.shanghai.url + f"/peer/audit/{_code(actors)}").status_code == 404
+
+
 def test_a_payload_tampered_at_the_origin_is_flagged(actors: Actors,
                                                      local4: RunningNetwork) -> None:
     record_id, payload_hash = _publish(actors, 2)

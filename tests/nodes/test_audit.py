@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -10,17 +11,17 @@ from chain.errors import NotAnchored, NotFound
 from chain.genesis import Genesis
 from chain.merkle import verify_merkle_proof
 from chain.presets import Preset
-from nodes.query.audit import (
+from chain.query.audit import (
     MAX_BATCH_ENTRIES,
-    AuditAnchorer,
-    AuditLog,
     anchored_root,
     check_proof,
     encode_entry,
+    entry_to_json,
     parse_entry_id,
     proof_from_json,
     proof_to_json,
 )
+from nodes.query.audit import AuditAnchorer, AuditLog
 from tests.nodes.api_node import make_api_node
 
 
@@ -57,7 +58,7 @@ def test_a_batch_holds_at_most_the_limit() -> None:
 
 
 def test_the_log_survives_a_restart(tmp_path: Path) -> None:
-    path = tmp_path / "audit.jsonl"
+    path = tmp_path / "audit.journal"
     log = AuditLog("hangzhou-1", path)
     _fill(log, 3)
     batch = log.propose(1)
@@ -104,13 +105,43 @@ def test_a_restarted_node_reconciles_with_the_chain(preset: Preset, genesis: Gen
     log = node.services.audit
     _fill(log, 2)
     node.services.anchorer.anchor_now()
-    lines_before_commit = (log.path.read_text() if log.path else "")
+    records_before_commit = (log.path.read_bytes() if log.path else b"")
     node.commit()
     assert log.path is not None
-    log.path.write_text(lines_before_commit)  # the batch line was lost in a crash
+    log.close()
+    log.path.write_bytes(records_before_commit)  # the batch record was lost in a crash
     reopened = AuditLog("hefei-1", log.path)
     assert reopened.anchored_through == 0
     AuditAnchorer(reopened, node.runtime.ledger, preset.key("node:hefei-1"),
                   node.runtime.submit_transaction)
     assert reopened.anchored_through == 2
     assert check_proof(reopened.proof(1), anchored_root(node.runtime.ledger, "hefei-1", 1))
+
+
+def test_a_full_backlog_is_anchored_without_waiting_for_the_timer(
+        preset: Preset, genesis: Genesis, tmp_path: Path) -> None:
+    node = make_api_node(preset, genesis, tmp_path, node_id="hangzhou-1")
+    log, anchorer = node.services.audit, node.services.anchorer
+    _fill(log, 2 * MAX_BATCH_ENTRIES + 5)
+    assert anchorer.anchor_now() is not None
+    node.commit()  # confirms batch 1 and, the backlog being full, submits batch 2 at once
+    assert log.anchored_through == MAX_BATCH_ENTRIES
+    assert anchorer.anchors_submitted == 2
+    node.commit()
+    assert log.anchored_through == 2 * MAX_BATCH_ENTRIES
+    assert anchorer.anchors_submitted == 2  # 5 entries left: they wait for the timer
+
+
+def test_an_older_json_lines_trail_is_imported_once(tmp_path: Path) -> None:
+    old = AuditLog("hangzhou-1")
+    _fill(old, 2)
+    legacy = tmp_path / "audit.jsonl"
+    legacy.write_text("".join(
+        json.dumps({"entry": entry_to_json(old.entries[sequence])}) + "\n"
+        for sequence in (1, 2)), encoding="utf-8")
+    log = AuditLog("hangzhou-1", tmp_path / "audit.journal")
+    assert log.last_sequence == 2 and not legacy.exists()
+    log.close()
+    again = AuditLog("hangzhou-1", tmp_path / "audit.journal")
+    assert [e.sequence for e in again.entries_of("91310115000010014X", 10)] == [2, 1]
+    again.close()

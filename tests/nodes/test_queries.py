@@ -11,11 +11,13 @@ from chain.crypto import derive_private_key, keccak
 from chain.errors import ConsentMissing, RateLimited, ReplayedRequest, StaleRequest
 from chain.genesis import Genesis
 from chain.presets import Preset
+from chain.query.consent import Grant
+from chain.query.replay import ReplayGuard, RequestVerifier
+from chain.query.report import PayloadResult, PayloadStatus, assemble_report, check_bytes, in_scope
 from chain.records import ALL_KINDS_SCOPE, RecordKind, encode_record, scope_of
 from chain.wallet import sign_digest
 from contracts import bindings
-from nodes.query.payloads import PayloadResult, PayloadStatus, check_bytes
-from nodes.query.reports import Grant, ReplayGuard, RequestVerifier, assemble_report, in_scope
+from nodes.query.audit import AuditLog
 from nodes.query.request_signing import sign_request
 from tests.nodes.api_node import ApiNode, make_api_node, tax_record
 
@@ -162,3 +164,21 @@ def test_revoked_versions_are_listed_without_content(preset: Preset, genesis: Ge
     assert report["records"][0]["status"] == "revoked"
     assert report["records"][0]["payload_status"] == "withheld"
     assert report["records"][0]["payload"] is None
+
+
+def test_a_report_is_answered_only_after_its_audit_entry_is_fsynced(
+        preset: Preset, genesis: Genesis, tmp_path: Path) -> None:
+    node = make_api_node(preset, genesis, tmp_path)
+    record = tax_record(preset, "enterprise:shanghai:1", 7)
+    node.client.post("/v1/records", json=node.publish_body("bureau:shanghai", record))
+    _grant(node, "enterprise:shanghai:1", "bank:hangzhou", int(time.time()) + 3600)
+    node.commit()
+    path = f"/v1/enterprises/{record.enterprise.code}/report"
+    response = node.client.get(path, headers=node.signed_headers("bank:hangzhou", path))
+    assert response.status_code == 200, response.text
+    journal = node.services.audit.journal
+    assert journal is not None and journal.appended >= 1
+    assert journal.synced == journal.appended and journal.fsyncs >= 1
+    entry_id = response.json()["audit_entry"]
+    replayed = AuditLog("shanghai-1", node.services.audit.path)  # as after kill -9
+    assert f"shanghai-1.{replayed.last_sequence}" == entry_id

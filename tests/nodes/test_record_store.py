@@ -36,6 +36,14 @@ def test_a_payload_round_trips_under_its_hash(store: RecordStore) -> None:
     assert store.load_payload(digest) == PAYLOAD
 
 
+def test_several_payloads_load_in_one_read(store: RecordStore) -> None:
+    first, second = b'{"a":1}', b'{"b":2}'
+    store.save_payload(keccak(first), first)
+    store.save_payload(keccak(second), second)
+    assert store.load_payloads([keccak(second), keccak(b"absent"), keccak(first), b""]) == [
+        second, None, first, None]
+
+
 def test_an_empty_payload_is_a_payload(store: RecordStore) -> None:
     store.save_payload(keccak(b""), b"")
     assert store.has_payload(keccak(b""))

@@ -8,7 +8,7 @@ from eth_account.messages import encode_defunct
 
 from chain.crypto import derive_private_key
 from chain.errors import BadSignature, Unauthenticated
-from nodes.query.request_signing import (
+from chain.query.signing import (
     canonical_request,
     parse_request_signature,
     recover_request_signer,

@@ -1,0 +1,156 @@
+"""The peer channel: mutual TLS with the consortium's certificates, one connection per pair.
+
+Real sockets on loopback and real TLS 1.3 handshakes with the certificates `yrdchain up` writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import socket
+import ssl
+from pathlib import Path
+
+import pytest
+
+from chain.presets import Preset, get_preset
+from nodes.cluster.certificates import ensure_certificates, load_validator_set
+from nodes.runtime.channel import FrameKind, PeerMethod, PeerRefused, encode_frame
+from nodes.runtime.peer_channels import PeerChannels
+from nodes.runtime.peer_tls import load_node_seed, peer_tls
+
+DIALER, ACCEPTOR = "hangzhou-1", "shanghai-1"  # the smaller node id dials
+TEST_PORTS = range(23_000, 24_000)  # the ports tests may listen on
+
+
+def _free_port() -> int:
+    for port in random.sample(TEST_PORTS, 50):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port in 23000-23999")
+
+
+def _channels(preset: Preset, network: Path, node_id: str, peer: str,
+              peer_port: int | None, delivered: list[tuple[str, bytes]]) -> PeerChannels:
+    validators = load_validator_set(preset, network)
+    tls = peer_tls(network, network / node_id, node_id,
+                   load_node_seed(preset, node_id, network / node_id))
+    return PeerChannels(
+        node_id, validators, tls, ("127.0.0.1", _free_port()) if peer_port is None else None,
+        {peer: ("127.0.0.1", peer_port) if peer_port else None},
+        deliver=lambda channel, frames: delivered.extend((channel, f) for f in frames))
+
+
+async def _pair(preset: Preset, network: Path, delivered_at_acceptor: list[tuple[str, bytes]],
+                delivered_at_dialer: list[tuple[str, bytes]]) -> tuple[PeerChannels,
+                                                                        PeerChannels, int]:
+    acceptor = _channels(preset, network, ACCEPTOR, DIALER, None, delivered_at_acceptor)
+    await acceptor.start()
+    assert acceptor._server is not None
+    port = acceptor._server.sockets[0].getsockname()[1]
+    dialer = _channels(preset, network, DIALER, ACCEPTOR, port, delivered_at_dialer)
+    await dialer.start()
+    for _ in range(200):
+        if dialer.connected_peers() and acceptor.connected_peers():
+            break
+        await asyncio.sleep(0.01)
+    return acceptor, dialer, port
+
+
+def test_gossip_and_a_thousand_requests_share_one_connection(tmp_path: Path) -> None:
+    preset = get_preset("local4")
+    ensure_certificates(preset, tmp_path)
+    at_acceptor: list[tuple[str, bytes]] = []
+    at_dialer: list[tuple[str, bytes]] = []
+
+    async def scenario() -> None:
+        acceptor, dialer, _ = await _pair(preset, tmp_path, at_acceptor, at_dialer)
+        try:
+            async def echo(peer: str, body: bytes) -> bytes:
+                return peer.encode() + b":" + body
+
+            async def refuse(peer: str, body: bytes) -> bytes:
+                raise PeerRefused("no grant")
+
+            acceptor.handlers[PeerMethod.PAYLOADS] = echo
+            acceptor.handlers[PeerMethod.AUDIT_TRAIL] = refuse
+            dialer.handlers[PeerMethod.BLOCKS] = echo
+            dialer.broadcast("consensus", b"vote")
+            acceptor.send(DIALER, "transactions", b"tx")
+            answers = await asyncio.gather(*(
+                dialer.request(ACCEPTOR, PeerMethod.PAYLOADS, str(n).encode())
+                for n in range(1_000)))
+            assert answers == [f"{DIALER}:{n}".encode() for n in range(1_000)]
+            assert await acceptor.request(DIALER, PeerMethod.BLOCKS, b"b") == b"shanghai-1:b"
+            with pytest.raises(PeerRefused, match="no grant"):
+                await dialer.request(ACCEPTOR, PeerMethod.AUDIT_TRAIL, b"")
+            with pytest.raises(PeerRefused, match="unknown method"):
+                await dialer.request(ACCEPTOR, PeerMethod.STORE_PAYLOADS, b"")
+            assert (dialer.connections_opened, acceptor.connections_opened) == (1, 1)
+            assert acceptor.requests_served == 1_000
+        finally:
+            await dialer.stop()
+            await acceptor.stop()
+
+    asyncio.run(scenario())
+    assert at_acceptor == [("consensus", b"vote")]
+    assert at_dialer == [("transactions", b"tx")]
+
+
+def _probe(context: ssl.SSLContext | None, port: int) -> asyncio.Future[None]:
+    async def connect() -> None:
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=context)
+            writer.write(encode_frame(FrameKind.CONSENSUS, 0, b"forged"))
+            await writer.drain()
+            await asyncio.wait_for(reader.read(1), 2.0)
+            writer.close()
+        except (OSError, ssl.SSLError, TimeoutError, ConnectionError):
+            pass
+    return asyncio.ensure_future(connect())
+
+
+def test_unauthenticated_peers_never_reach_the_state_machine(tmp_path: Path) -> None:
+    preset = get_preset("local4")
+    ensure_certificates(preset, tmp_path)
+    other = get_preset("yrd-2021")  # another consortium: its own CA
+    ensure_certificates(other, tmp_path / "other")
+    at_acceptor: list[tuple[str, bytes]] = []
+
+    async def scenario() -> None:
+        acceptor = _channels(preset, tmp_path, ACCEPTOR, DIALER, None, at_acceptor)
+        await acceptor.start()
+        assert acceptor._server is not None
+        port = acceptor._server.sockets[0].getsockname()[1]
+        try:
+            # 1. plain TCP, no TLS at all
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(encode_frame(FrameKind.CONSENSUS, 0, b"forged"))
+            await writer.drain()
+            writer.close()
+            # 2. TLS without a client certificate
+            anonymous = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            anonymous.check_hostname = False
+            anonymous.verify_mode = ssl.CERT_NONE
+            await _probe(anonymous, port)
+            # 3. a certificate of another consortium's CA, for a node id of the same name
+            foreign = peer_tls(tmp_path / "other", tmp_path / "foreign", "hangzhou-1",
+                               other.node_seed("hangzhou-1")).client
+            foreign.verify_mode = ssl.CERT_NONE  # the attacker does not check the server
+            await _probe(foreign, port)
+            # 4. a genuine certificate of this consortium, but not one of the acceptor's dialers
+            wrong_way = peer_tls(tmp_path, tmp_path / "impostor", "shanghai-1",
+                                 preset.node_seed("shanghai-1")).client
+            await _probe(wrong_way, port)
+            await asyncio.sleep(0.1)
+            assert at_acceptor == []
+            assert acceptor.connections_opened == 0
+            assert acceptor.handshakes_refused >= 1
+        finally:
+            await acceptor.stop()
+
+    asyncio.run(scenario())
