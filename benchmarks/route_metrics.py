@@ -42,6 +42,7 @@ from nodes.api.app import create_app
 from nodes.api.metrics import RouteMetrics
 from nodes.cluster.certificates import ensure_certificates, load_validator_set
 from nodes.query.request_signing import sign_request
+from nodes.runtime.asyncio_ports import process_node
 from nodes.runtime.config import NodeConfig
 from nodes.runtime.node import NodeRuntime
 
@@ -62,8 +63,9 @@ def prepared_app(directory: Path) -> tuple[FastAPI, NodeRuntime]:
     preset = get_preset("local4")
     genesis = build_genesis(preset)
     ensure_certificates(preset, directory)
-    runtime = NodeRuntime(NodeConfig(NODE_ID, preset.name, directory / NODE_ID, "127.0.0.1", 1),
-                          genesis, MemoryBlockStore(), load_validator_set(preset, directory))
+    config = NodeConfig(NODE_ID, preset.name, directory / NODE_ID, "127.0.0.1", 1)
+    runtime = process_node(config, genesis, MemoryBlockStore(),
+                           load_validator_set(preset, directory)).runtime
     app = create_app(runtime)
     enterprise = preset.enterprise(ENTERPRISE)
     record = CreditRecord(enterprise.credit_code, RecordKind.TAX, "2024", {"paid_cny": 1})

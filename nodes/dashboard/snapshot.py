@@ -17,7 +17,8 @@ from typing import Any
 import httpx
 
 from nodes.dashboard.stream import UNTOLD_TYPES, node_status_event
-from nodes.runtime.node import NodeRuntime, now_ms
+from nodes.runtime.asyncio_ports import now_ms
+from nodes.runtime.node import NodeRuntime
 
 PEER_STATUS_TIMEOUT_S = 1.5  # a peer slower than this is drawn down in the picture
 SNAPSHOT_EVENTS = 200  # recent told events of this node put in the picture
