@@ -13,10 +13,11 @@ from openapi_spec_validator import validate
 
 from chain.genesis import Genesis
 from chain.presets import Preset
+from chain.query.signing import SCHEME_HEADER_LINE
 from chain.records import ALL_KINDS_SCOPE, encode_record, payload_hash, record_id_for
 from chain.wallet import sign_digest
 from contracts import bindings
-from nodes.query.request_signing import SCHEME_HEADER_LINE, sign_request
+from nodes.query.request_signing import sign_request
 from tests.nodes.api_node import ApiNode, make_api_node, tax_record
 
 HTTP_METHODS = {"get", "post", "put", "delete", "patch"}
