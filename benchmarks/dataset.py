@@ -400,9 +400,14 @@ class Snapshot:
 
 def snapshot_directory(preset_name: str, size: DatasetSize, seed: int,
                        cache: Path = CACHE_DIRECTORY) -> Path:
-    """Where the snapshot of (preset, size, seed) is kept (the counts are in the name)."""
+    """Where the snapshot of (preset, size, seed) is kept (the counts are in the name).
+
+    The name ends with the first bytes of the genesis block's hash: a snapshot belongs to one
+    chain (preset, contracts, execution engine), and a node refuses a data directory of another.
+    """
+    genesis_hash = build_genesis(get_preset(preset_name)).block.hash.hex()[:12]
     return cache / (f"{preset_name}-{size.name}-{size.enterprises}e-{size.records}r-"
-                    f"{size.granted}g-seed{seed}")
+                    f"{size.granted}g-seed{seed}-genesis{genesis_hash}")
 
 
 def build_snapshot(preset_name: str, size: DatasetSize, seed: int,

@@ -22,6 +22,7 @@ pytestmark = pytest.mark.slow
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 PORT_RANGE = range(25_000, 26_000)  # ports these tests may listen on
+NODE_PORTS = 8  # local4: four HTTP ports from the base, then four peer channel ports
 READY_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 40.0
 
@@ -93,8 +94,8 @@ def assert_all_stopped(process: subprocess.Popen[str], nodes: list[psutil.Proces
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
 def test_up_says_where_it_is_and_stops_every_node_on_a_signal(tmp_path: Path,
                                                                stop: signal.Signals) -> None:
-    base = free_block(4)
-    supervisor_port = free_block(1, base + 4)
+    base = free_block(NODE_PORTS)
+    supervisor_port = free_block(1, base + NODE_PORTS)
     process = start_up(tmp_path, base, supervisor_port)
     try:
         lines = read_until(process, "stops every node")
@@ -126,9 +127,9 @@ def test_up_says_where_it_is_and_stops_every_node_on_a_signal(tmp_path: Path,
 
 
 def test_a_supervisor_port_in_use_is_a_message_and_no_node_is_left(tmp_path: Path) -> None:
-    base = free_block(4)
+    base = free_block(NODE_PORTS)
     with socket.socket() as taken:
-        taken.bind(("127.0.0.1", free_block(1, base + 4)))
+        taken.bind(("127.0.0.1", free_block(1, base + NODE_PORTS)))
         taken.listen()
         supervisor_port = taken.getsockname()[1]
         process = start_up(tmp_path, base, supervisor_port)
@@ -146,8 +147,8 @@ def test_a_supervisor_port_in_use_is_a_message_and_no_node_is_left(tmp_path: Pat
 
 
 def test_sigterm_while_starting_leaves_no_node_behind(tmp_path: Path) -> None:
-    base = free_block(4)
-    supervisor_port = free_block(1, base + 4)
+    base = free_block(NODE_PORTS)
+    supervisor_port = free_block(1, base + NODE_PORTS)
     process = start_up(tmp_path, base, supervisor_port)
     try:
         read_until(process, "nodes answering: 0/4")
