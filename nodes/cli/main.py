@@ -107,6 +107,8 @@ def _k8s(arguments: argparse.Namespace) -> int:
                                   Path(arguments.certs) if arguments.certs else None)
     except FileNotFoundError as error:
         raise SystemExit(f"yrdchain k8s: --certs: {error.filename} is missing") from error
+    except ValueError as error:
+        raise SystemExit(f"yrdchain k8s: --certs: {error}") from error
     for path in written:
         print(path)
     print(f"kubectl apply -f {arguments.out}   # see docs/kubernetes.md")
@@ -181,8 +183,9 @@ def build_parser(extra: Mapping[str, ExtraCommand] | None = None) -> argparse.Ar
     k8s = commands.add_parser("k8s", help="write Kubernetes manifests for a preset")
     k8s.add_argument("--preset", choices=sorted(PRESETS), default="yrd-2021")
     k8s.add_argument("--out", required=True, help="directory for the manifests")
-    k8s.add_argument("--certs", help="certificate directory (ca.pem, certs/<node-id>.pem); "
-                                     "default: written for this deployment")
+    k8s.add_argument("--certs", help="identities as `yrdchain certs` writes them (ca.pem, "
+                                     "certs/<node-id>.pem, <node-id>/node.key); default: a "
+                                     "fresh set generated for this deployment")
     k8s.add_argument("--namespace", default="yrdchain")
     k8s.add_argument("--image", default="yrdchain:latest", help="the image built from Dockerfile")
     k8s.add_argument("--storage", default="10Gi", help="each node's volume claim")

@@ -1,19 +1,20 @@
 """Kubernetes manifests for a preset: `yrdchain k8s --preset yrd-2021 --out DIR`.
 
 One StatefulSet per validator node (one pod, its own PersistentVolumeClaim for the chain), one
-Service per node under the node's id (peers reach `http://<node-id>:8600`, as in Compose), one
-Service `yrdchain-api` over every ready node for institutions, readiness and liveness probes on
-`GET /status`, and the network's certificates as a Secret generated for this deployment.
+Service per node under the node's id (HTTP on 8600; the authenticated peer channel, mutual TLS,
+on 8700, where peers dial `<node-id>:8700`), one Service `yrdchain-api` over every ready node for
+institutions, readiness and liveness probes on `GET /status`, the network's certificates as one
+Secret and each node's private key as a Secret of its own.
 The `load` manifests run distributed Locust: a Job (the Locust master, which first loads a seeded
 data set through signed transactions) and a Deployment of Locust workers, spread over machines.
 
-Certificates come from a directory laid out as `yrdchain up` writes it (`ca.pem`,
-`certs/<node-id>.pem`), the layout a consortium's own CA (or a `yrdchain certs` command) hands
-out: `--certs DIR` takes it; without it the directory is written by
-`nodes/cluster/certificates.py`, which issues the preset's development certificates. Pods copy
-them into their volume before the node starts, where the node admits its validator set from
-them. Nodes still sign consensus messages with the preset's development keys, so such a
-deployment is a test bench, not a production consortium.
+Identities come from a directory laid out as `yrdchain certs` writes it (`ca.pem`,
+`certs/<node-id>.pem`, `<node-id>/node.key`; its `ca.key` is never read): `--certs DIR` takes
+it; without it a fresh set is generated for this deployment the same way
+(`generate_identities`: the operating system's randomness, never the preset's name). Each node
+key must match its certificate. A pod's init container copies the certificates and its own
+node's key into the volume before the node starts, where the node admits its validator set from
+the certificates and signs (consensus and the peer channel) with `<node-id>/node.key`.
 
 Written as YAML, one file per concern, in apply order; `kubectl apply -f DIR` applies them all.
 docs/kubernetes.md explains running yrd-2021 on 14 machines.
@@ -22,17 +23,22 @@ docs/kubernetes.md explains running yrd-2021 on 14 machines.
 from __future__ import annotations
 
 import base64
+import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from chain.presets import Preset
-from nodes.cluster.certificates import ensure_certificates
+from nodes.cluster.certificates import NODE_KEY_FILE_NAME, generate_identities
 
 NODE_PORT = 8600
+PEER_PORT = NODE_PORT + 100  # the peer channel: `yrdchain node`'s default, --port + 100
 LOCUST_MASTER_PORT = 5557
 LOCUST_WEB_PORT = 8089
 LABEL_APP = "app.kubernetes.io/name"
@@ -40,6 +46,8 @@ LABEL_PART_OF = "app.kubernetes.io/part-of"
 LABEL_NODE = "yrdchain.io/node-id"
 LABEL_CITY = "yrdchain.io/city"
 CERTIFICATE_SECRET = "yrdchain-certificates"
+NODE_KEY_SECRET_PREFIX = "yrdchain-node-key-"  # + node id: one Secret per node's private key
+NODE_KEYS_FILE = "11-node-keys.yaml"  # holds private keys: written readable by its owner only
 RUN_FILE = "/run/yrdchain/run.json"
 SPREADS = ("preferred", "required")  # how strictly node pods avoid sharing a machine
 
@@ -66,26 +74,50 @@ class KubernetesOptions:
 
 @dataclass(frozen=True, slots=True)
 class CertificateBundle:
-    """The consortium CA's certificate and one certificate per validator node (PEM)."""
+    """The consortium CA's certificate, one certificate per validator node (PEM) and each
+    node's private key (`node.key`: the 32-byte Ed25519 seed, hex, as `yrdchain certs` writes
+    it). The CA's own key is not part of a deployment."""
 
     ca_pem: bytes
     node_pems: tuple[tuple[str, bytes], ...]
+    node_keys: tuple[tuple[str, bytes], ...]
+
+    def __repr__(self) -> str:
+        """Names the nodes, never their keys."""
+        return f"CertificateBundle(nodes={[node_id for node_id, _ in self.node_pems]})"
+
+
+def key_matches_certificate(node_key: bytes, certificate_pem: bytes) -> bool:
+    """Whether a `node.key` file's seed is the private half of the certificate's public key."""
+    seed = bytes.fromhex(node_key.decode("ascii").strip())
+    if len(seed) != 32:
+        return False
+    ours = Ed25519PrivateKey.from_private_bytes(seed).public_key()
+    theirs = x509.load_pem_x509_certificate(certificate_pem).public_key()
+    raw = (serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return ours.public_bytes(*raw) == theirs.public_bytes(*raw)
 
 
 def load_certificate_bundle(preset: Preset, directory: Path) -> CertificateBundle:
-    """The certificates of `directory` (`ca.pem`, `certs/<node-id>.pem`); FileNotFoundError
-    naming the first one missing."""
-    return CertificateBundle(
-        (directory / "ca.pem").read_bytes(),
-        tuple((node.node_id, (directory / "certs" / f"{node.node_id}.pem").read_bytes())
-              for node in preset.nodes))
+    """The identities of `directory` as `yrdchain certs` writes them (`ca.pem`,
+    `certs/<node-id>.pem`, `<node-id>/node.key`); FileNotFoundError naming the first file
+    missing, ValueError naming a node whose key does not match its certificate."""
+    pems = tuple((node.node_id, (directory / "certs" / f"{node.node_id}.pem").read_bytes())
+                 for node in preset.nodes)
+    keys = tuple((node.node_id, (directory / node.node_id / NODE_KEY_FILE_NAME).read_bytes())
+                 for node in preset.nodes)
+    for (node_id, pem), (_, key) in zip(pems, keys, strict=True):
+        if not key_matches_certificate(key, pem):
+            raise ValueError(f"{directory / node_id / NODE_KEY_FILE_NAME} does not match "
+                             f"the public key of {directory / 'certs' / f'{node_id}.pem'}")
+    return CertificateBundle((directory / "ca.pem").read_bytes(), pems, keys)
 
 
 def generate_certificate_bundle(preset: Preset) -> CertificateBundle:
-    """A certificate directory written for this deployment (the preset's development CA and
-    node certificates), read back."""
+    """Fresh identities for this deployment, as `yrdchain certs` writes them (a new CA and new
+    node keys from the operating system's randomness), read back; the CA key is discarded."""
     with tempfile.TemporaryDirectory(prefix="yrdchain-certs-") as directory:
-        ensure_certificates(preset, Path(directory))
+        generate_identities(preset, Path(directory))
         return load_certificate_bundle(preset, Path(directory))
 
 
@@ -102,13 +134,27 @@ def namespace_document(options: KubernetesOptions) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": options.namespace}}
 
 
+def _secret(name: str, labels: dict[str, str], data: dict[str, bytes],
+            options: KubernetesOptions) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+            "metadata": _meta(name, options, labels),
+            "data": {key: base64.b64encode(value).decode("ascii") for key, value in data.items()}}
+
+
 def certificate_secret(preset: Preset, bundle: CertificateBundle,
                        options: KubernetesOptions) -> dict[str, Any]:
-    """The certificates as one Secret: `ca.pem` and `<node-id>.pem` per node."""
+    """The certificates as one Secret: `ca.pem` and `<node-id>.pem` per node (public)."""
     data = {"ca.pem": bundle.ca_pem, **{f"{node_id}.pem": pem for node_id, pem in bundle.node_pems}}
-    return {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-            "metadata": _meta(CERTIFICATE_SECRET, options, _labels(preset, "yrdchain-node")),
-            "data": {key: base64.b64encode(value).decode("ascii") for key, value in data.items()}}
+    return _secret(CERTIFICATE_SECRET, _labels(preset, "yrdchain-node"), data, options)
+
+
+def node_key_secrets(preset: Preset, bundle: CertificateBundle,
+                     options: KubernetesOptions) -> list[dict[str, Any]]:
+    """One Secret per node holding only its `node.key`, mounted by that node's pod alone."""
+    return [_secret(NODE_KEY_SECRET_PREFIX + node_id,
+                    _labels(preset, "yrdchain-node", **{LABEL_NODE: node_id}),
+                    {NODE_KEY_FILE_NAME: key}, options)
+            for node_id, key in bundle.node_keys]
 
 
 def _status_probe(period_s: int, failures: int) -> dict[str, Any]:
@@ -127,10 +173,23 @@ def _node_affinity(preset: Preset, options: KubernetesOptions) -> dict[str, Any]
 
 
 def node_command(preset: Preset, node_id: str) -> list[str]:
-    """The container command of one node: peers by Service name, as in Compose."""
+    """The container command of one node: peers by Service name, HTTP and the channel."""
     return ["yrdchain", "node", "--preset", preset.name, "--node-id", node_id,
             "--data-dir", "/data", "--host", "0.0.0.0", "--port", str(NODE_PORT),
-            "--peer-url-template", f"http://{{node_id}}:{NODE_PORT}"]
+            "--peer-url-template", f"http://{{node_id}}:{NODE_PORT}",
+            "--peer-port", str(PEER_PORT),
+            "--peer-channel-template", f"{{node_id}}:{PEER_PORT}"]
+
+
+def install_script(preset: Preset, node_id: str) -> str:
+    """The init container's shell step: certificates into the network directory (`/data`),
+    this node's key to `/data/<node-id>/node.key`, readable by the node's user only."""
+    return ("set -e; umask 077; mkdir -p /data/certs /data/" + node_id + " && "
+            "cp /certificates/ca.pem /data/ca.pem && "
+            "for node in " + " ".join(n.node_id for n in preset.nodes) + "; do "
+            "cp /certificates/$node.pem /data/certs/$node.pem; done && "
+            f"cp /node-key/{NODE_KEY_FILE_NAME} /data/{node_id}/{NODE_KEY_FILE_NAME} && "
+            f"chmod 600 /data/{node_id}/{NODE_KEY_FILE_NAME}")
 
 
 def node_statefulset(preset: Preset, node_id: str, options: KubernetesOptions) -> dict[str, Any]:
@@ -141,28 +200,31 @@ def node_statefulset(preset: Preset, node_id: str, options: KubernetesOptions) -
                              "resources": {"requests": {"storage": options.storage}}}
     if options.storage_class:
         claim["storageClassName"] = options.storage_class
-    install = ("mkdir -p /data/certs && cp /certificates/ca.pem /data/ca.pem && "
-               "for node in " + " ".join(n.node_id for n in preset.nodes) + "; do "
-               "cp /certificates/$node.pem /data/certs/$node.pem; done")
     pod = {
         "affinity": _node_affinity(preset, options),
         "terminationGracePeriodSeconds": 20,
         "initContainers": [{
-            "name": "install-certificates", "image": options.image,
-            "command": ["sh", "-c", install],
+            "name": "install-identity", "image": options.image,
+            "command": ["sh", "-c", install_script(preset, node_id)],
             "volumeMounts": [{"name": "data", "mountPath": "/data"},
                              {"name": "certificates", "mountPath": "/certificates",
+                              "readOnly": True},
+                             {"name": "node-key", "mountPath": "/node-key",
                               "readOnly": True}]}],
         "containers": [{
             "name": "node", "image": options.image, "command": node_command(preset, node_id),
-            "ports": [{"name": "http", "containerPort": NODE_PORT}],
+            "ports": [{"name": "http", "containerPort": NODE_PORT},
+                      {"name": "peer", "containerPort": PEER_PORT}],
             "readinessProbe": _status_probe(5, 3),
             "livenessProbe": {**_status_probe(10, 6), "initialDelaySeconds": 30},
             "startupProbe": _status_probe(5, 60),
             "resources": {"requests": {"cpu": "500m", "memory": "512Mi"},
                           "limits": {"memory": "2Gi"}},
             "volumeMounts": [{"name": "data", "mountPath": "/data"}]}],
-        "volumes": [{"name": "certificates", "secret": {"secretName": CERTIFICATE_SECRET}}],
+        "volumes": [{"name": "certificates", "secret": {"secretName": CERTIFICATE_SECRET}},
+                    {"name": "node-key", "secret": {
+                        "secretName": NODE_KEY_SECRET_PREFIX + node_id,
+                        "defaultMode": 0o400}}],
     }
     return {
         "apiVersion": "apps/v1", "kind": "StatefulSet",
@@ -177,12 +239,13 @@ def node_statefulset(preset: Preset, node_id: str, options: KubernetesOptions) -
 
 
 def node_service(preset: Preset, node_id: str, options: KubernetesOptions) -> dict[str, Any]:
-    """The node's stable name for its peers; it answers before the pod is ready, so a node
-    that is catching up still gets consensus traffic."""
+    """The node's stable name for its peers (HTTP and the peer channel); it answers before
+    the pod is ready, so a node that is catching up still gets consensus traffic."""
     labels = _labels(preset, "yrdchain-node", **{LABEL_NODE: node_id})
     return {"apiVersion": "v1", "kind": "Service", "metadata": _meta(node_id, options, labels),
             "spec": {"selector": {LABEL_NODE: node_id}, "publishNotReadyAddresses": True,
-                     "ports": [{"name": "http", "port": NODE_PORT, "targetPort": "http"}]}}
+                     "ports": [{"name": "http", "port": NODE_PORT, "targetPort": "http"},
+                               {"name": "peer", "port": PEER_PORT, "targetPort": "peer"}]}}
 
 
 def api_service(preset: Preset, options: KubernetesOptions) -> dict[str, Any]:
@@ -293,6 +356,7 @@ def manifest_files(preset: Preset, bundle: CertificateBundle,
     return {
         "00-namespace.yaml": [namespace_document(options)],
         "10-certificates.yaml": [certificate_secret(preset, bundle, options)],
+        NODE_KEYS_FILE: node_key_secrets(preset, bundle, options),
         "20-nodes.yaml": nodes,
         "30-api.yaml": [api_service(preset, options)],
         "40-load.yaml": load_documents(preset, options),
@@ -314,15 +378,25 @@ def render_documents(documents: list[dict[str, Any]]) -> str:
 
 def write_manifests(preset: Preset, out: Path, options: KubernetesOptions,
                     certificates: Path | None = None) -> list[Path]:
-    """Write the manifests into `out`; certificates from `certificates` or freshly generated."""
+    """Write the manifests into `out`; identities from `certificates` (as `yrdchain certs`
+    writes them) or freshly generated. The node keys' file is readable by its owner only."""
     bundle = (load_certificate_bundle(preset, certificates) if certificates is not None
               else generate_certificate_bundle(preset))
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for name, documents in manifest_files(preset, bundle, options).items():
         path = out / name
-        path.write_text(f"# yrdchain {preset.name}: generated by `yrdchain k8s`; "
-                        "see docs/kubernetes.md.\n" + render_documents(documents),
-                        encoding="utf-8")
+        _write_file(path, f"# yrdchain {preset.name}: generated by `yrdchain k8s`; "
+                    "see docs/kubernetes.md.\n" + render_documents(documents),
+                    private=name == NODE_KEYS_FILE)
         written.append(path)
     return written
+
+
+def _write_file(path: Path, text: str, private: bool) -> None:
+    """Write `text`; a private file is created (or narrowed) to mode 0600 before writing."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if private else 0o644)
+    if private:
+        os.fchmod(descriptor, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        file.write(text)
