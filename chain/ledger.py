@@ -25,6 +25,7 @@ from chain.blocks import (
     encode_block,
     transactions_root,
 )
+from chain.chain_time import check_timestamp_drift, check_timestamp_order, proposal_timestamp
 from chain.codec import (
     ChainHead,
     Member,
@@ -163,7 +164,7 @@ class Ledger:
                     limit: int = MAX_BLOCK_TRANSACTIONS) -> Block:
         """Propose a block of pending transactions on top of the head, executed once."""
         chosen = self._still_admissible(self.mempool.select(self.next_nonce, limit))
-        timestamp_ms = max(timestamp_ms, self.head.timestamp_ms)
+        timestamp_ms = proposal_timestamp(timestamp_ms, self.head.timestamp_ms)
         result = self.executor.execute_block(self.store, self.head.state_root,
                                self._environment(self.head.height + 1, timestamp_ms), chosen)
         header = BlockHeader(
@@ -201,6 +202,12 @@ class Ledger:
         while len(self._executed) > EXECUTED_BLOCKS_KEPT:
             self._executed.popitem(last=False)
 
+    def validate_proposal(self, block: Block, clock_ms: int) -> ExecutionResult:
+        """Check a freshly proposed block before voting on it: its timestamp within the drift of
+        this validator's clock (`chain.chain_time`), then everything `validate_block` checks."""
+        check_timestamp_drift(block.header.timestamp_ms, clock_ms)
+        return self.validate_block(block)
+
     def validate_block(self, block: Block) -> ExecutionResult:
         """Check a proposed block against the head and execute it; InvalidBlock if it fails.
 
@@ -217,8 +224,7 @@ class Ledger:
         if header.parent_hash != self.head.block_hash:
             raise InvalidBlock(f"block parent 0x{header.parent_hash.hex()[:16]}… is not the "
                                f"head 0x{self.head.block_hash.hex()[:16]}…")
-        if header.timestamp_ms < self.head.timestamp_ms:
-            raise InvalidBlock("block timestamp is earlier than its parent's")
+        check_timestamp_order(header.timestamp_ms, self.head.timestamp_ms)
         if len(block.transactions) > MAX_BLOCK_TRANSACTIONS:
             raise InvalidBlock(f"block holds over {MAX_BLOCK_TRANSACTIONS} transactions")
         admitted = self._admit_block_transactions(block)

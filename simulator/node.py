@@ -150,6 +150,12 @@ class SimulatedNode:
         """This node's clock: virtual time plus its skew."""
         return int(self.host.now_ms() + self.skew_ms)
 
+    def wall_clock_ms(self) -> int:
+        """This node's wall clock for block timestamps: chain time starts at genesis when virtual
+        time starts at 0 (consensus timers keep running on `local_ms`)."""
+        assert self.ledger is not None
+        return self.ledger.genesis.preset.genesis_timestamp_ms + self.local_ms()
+
     def busy(self) -> bool:
         """Whether the node's core is still working on earlier input."""
         return self.busy_until_ms > self.host.now_ms()
@@ -250,7 +256,7 @@ class SimulatedNode:
         assert self.ledger is not None
         if height != self.ledger.head.height + 1:
             return
-        block = self.ledger.build_block(self.local_ms(), self.node_id)
+        block = self.ledger.build_block(self.wall_clock_ms(), self.node_id)
         done = self.spend(self.block_cost_ms(len(block.transactions)))
         self.host.schedule_input(self, done, consensus_events.BlockBuilt(
             height, round_number, block.hash, encode_block(block),
@@ -264,7 +270,10 @@ class SimulatedNode:
             block = decode_block(action.block)
             transactions = len(block.transactions)
             if block.hash == action.block_hash and block.height == action.height:
-                self.ledger.validate_block(block)
+                if action.fresh:
+                    self.ledger.validate_proposal(block, self.wall_clock_ms())
+                else:
+                    self.ledger.validate_block(block)
                 valid = True
         except YrdError:
             valid = False

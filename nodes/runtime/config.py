@@ -26,6 +26,8 @@ class NodeConfig:
     between the two cities.
     control: whether the node accepts control requests (stop, partition, slow a link) from the
     dashboard.
+    clock_skew_ms: added to this node's clock for block timestamps (a fault for tests and
+    teaching: honest validators refuse its proposals, chain.chain_time).
     """
 
     node_id: str
@@ -36,6 +38,7 @@ class NodeConfig:
     peers: dict[str, str] = field(default_factory=dict)
     latency: str = "none"
     control: bool = False
+    clock_skew_ms: int = 0
 
     @property
     def preset_value(self) -> Preset:
@@ -60,6 +63,7 @@ def save_config(config: NodeConfig, path: Path) -> None:
             "port": config.port,
             "latency": config.latency,
             "control": config.control,
+            "clock_skew_ms": config.clock_skew_ms,
         },
         "peers": dict(config.peers),
     }
@@ -80,6 +84,7 @@ def load_config(path: Path) -> NodeConfig:
             peers={str(k): str(v) for k, v in document.get("peers", {}).items()},
             latency=str(node.get("latency", "none")),
             control=bool(node.get("control", False)),
+            clock_skew_ms=int(node.get("clock_skew_ms", 0)),
         )
     except (KeyError, TypeError, tomllib.TOMLDecodeError) as error:
         raise ValueError(f"{path}: not a valid node configuration ({error!r})") from error

@@ -225,7 +225,7 @@ class NodeRuntime:
         if height != self.ledger.head.height + 1:
             return
         started = time.perf_counter()
-        block = self.ledger.build_block(now_ms(), self.config.node_id,
+        block = self.ledger.build_block(now_ms() + self.config.clock_skew_ms, self.config.node_id,
                                         limit=self._proposal_limit)
         self._adapt_proposal_limit(len(block.transactions), time.perf_counter() - started)
         self.metrics.counters["blocks_built"] += 1
@@ -249,7 +249,10 @@ class NodeRuntime:
         try:
             block = decode_block(action.block)
             if block.hash == action.block_hash and block.height == action.height:
-                self.ledger.validate_block(block)
+                if action.fresh:
+                    self.ledger.validate_proposal(block, now_ms() + self.config.clock_skew_ms)
+                else:
+                    self.ledger.validate_block(block)
                 valid = True
         except YrdError as error:
             LOGGER.warning("block %d 0x%s refused: %s", action.height,

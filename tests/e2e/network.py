@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,6 +23,7 @@ from nodes.cluster.network import (
     write_network,
 )
 from nodes.cluster.supervisor import Supervisor
+from nodes.runtime.config import save_config
 
 
 @dataclass
@@ -83,15 +85,24 @@ class RunningNetwork:
 
 @contextmanager
 def running_network(preset_name: str, data_dir: Path, latency: str = "none",
-                    control: bool = False) -> Iterator[RunningNetwork]:
+                    control: bool = False, base_port: int | None = None,
+                    clock_skews_ms: dict[str, int] | None = None) -> Iterator[RunningNetwork]:
     """Start every node of a preset; stop them all afterwards.
+
+    base_port: the first node's port (default: any free run of ports); clock_skews_ms: node id ->
+    milliseconds added to that node's clock.
 
     control: the nodes accept the dashboard's control requests, and a supervisor (as with
     `yrdchain up --control`) stops and restarts them on request.
     """
     preset = get_preset(preset_name)
-    base = find_free_base_port(len(preset.nodes))
+    base = base_port if base_port is not None else find_free_base_port(len(preset.nodes))
     members = write_network(preset, data_dir, base, latency, control=control)
+    for member in members:
+        skew_ms = (clock_skews_ms or {}).get(member.config.node_id, 0)
+        if skew_ms:
+            member.config = dataclasses.replace(member.config, clock_skew_ms=skew_ms)
+            save_config(member.config, member.config_path)
     (data_dir / "logs").mkdir(parents=True, exist_ok=True)
     network = RunningNetwork(preset, build_genesis(preset), data_dir, members)
     supervisor = Supervisor(members, data_dir, data_dir / "logs") if control else None

@@ -138,7 +138,7 @@ def test_persist_precedes_every_broadcast(
     node.handle(Start(0, 1, GENESIS_HASH))
     proposal = signers4["nanjing-1"].sign(Proposal(1, 0, HASH_A, "", BLOCK_A))
     actions = node.handle(MessageReceived(proposal, 1))
-    assert ExecuteBlock(1, 0, HASH_A, BLOCK_A) in actions
+    assert ExecuteBlock(1, 0, HASH_A, BLOCK_A, fresh=True) in actions
     actions = node.handle(BlockExecuted(1, HASH_A, True, 2))
     persist_at = next(i for i, a in enumerate(actions) if isinstance(a, Persist))
     broadcast_at = next(i for i, a in enumerate(actions) if isinstance(a, Broadcast))
