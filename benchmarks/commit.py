@@ -62,8 +62,8 @@ class CommitFigures:
     blocks: int
 
 
-def _transactions(preset_name: str, count: int) -> list[tuple[str, bytes]]:
-    """(city, raw) publishes, round robin over the preset's cities, nonces in order."""
+def _transactions(preset_name: str, count: int) -> list[tuple[str, bytes, str]]:
+    """(city, raw, payload) publishes, round robin over the preset's cities, nonces in order."""
     preset = get_preset(preset_name)
     genesis = build_genesis(preset)
     cities = [city.value for city in preset.cities]
@@ -80,7 +80,7 @@ def _transactions(preset_name: str, count: int) -> list[tuple[str, bytes]]:
                                                   enterprise.credit_code.to_bytes32(),
                                                   int(RecordKind.TAX), digest))
         nonces[city] += 1
-        transactions.append((city, raw))
+        transactions.append((city, raw, encode_record(record).decode("utf-8")))
     return transactions
 
 
@@ -106,16 +106,17 @@ async def _watch(url: str, seen: dict[bytes, float], stop: asyncio.Event,
                 await asyncio.sleep(POLL_INTERVAL_S)
 
 
-async def _offer(urls: dict[str, str], transactions: list[tuple[str, bytes]], rate: float,
+async def _offer(urls: dict[str, str], transactions: list[tuple[str, bytes, str]], rate: float,
                  submitted: dict[bytes, float], counters: dict[str, int]) -> None:
     semaphore = asyncio.Semaphore(CONCURRENT_REQUESTS)
     start = time.monotonic()
     async with httpx.AsyncClient(timeout=30.0) as client:
-        async def send(city: str, raw: bytes) -> None:
+        async def send(city: str, raw: bytes, payload: str) -> None:
             async with semaphore:
                 try:
                     response = await client.post(f"{urls[city]}/v1/transactions",
-                                                 json={"raw": "0x" + raw.hex()})
+                                                 json={"raw": "0x" + raw.hex(),
+                                                       "payload": payload})
                 except httpx.HTTPError:
                     counters["refused"] += 1
                     return
@@ -127,11 +128,11 @@ async def _offer(urls: dict[str, str], transactions: list[tuple[str, bytes]], ra
                     print(f"refused: {response.status_code} {response.text[:200]}", flush=True)
 
         tasks = []
-        for number, (city, raw) in enumerate(transactions):
+        for number, (city, raw, payload) in enumerate(transactions):
             delay = start + number / rate - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(send(city, raw)))
+            tasks.append(asyncio.create_task(send(city, raw, payload)))
         await asyncio.gather(*tasks)
 
 
@@ -142,7 +143,8 @@ def _percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-async def _run_load(urls: dict[str, str], watch_url: str, transactions: list[tuple[str, bytes]],
+async def _run_load(urls: dict[str, str], watch_url: str,
+                    transactions: list[tuple[str, bytes, str]],
                     rate: float) -> tuple[dict[bytes, float], dict[bytes, float], dict[str, int],
                                           float]:
     submitted: dict[bytes, float] = {}

@@ -134,7 +134,8 @@ class SimulatedNode:
         head = self.ledger.head
         self.started = True
         self.feed(consensus_events.Start(self.local_ms(), head.height + 1, head.block_hash))
-        self.feed(consensus_events.TransactionsPending(len(self.ledger.mempool), self.local_ms()))
+        self.feed(consensus_events.TransactionsPending(self.ledger.ready_transactions(),
+                                                       self.local_ms()))
 
     def crash(self) -> None:
         """Stop: the state machine, ledger object and mempool are gone; the store stays."""
@@ -201,7 +202,7 @@ class SimulatedNode:
         except YrdError:
             return False
         if self.started:
-            self.feed(consensus_events.TransactionsPending(len(self.ledger.mempool),
+            self.feed(consensus_events.TransactionsPending(self.ledger.ready_transactions(),
                                                            self.local_ms()))
         return True
 
@@ -212,7 +213,7 @@ class SimulatedNode:
         admitted = self.ledger.admit(raw)
         self.host.send(self, None, "transactions", raw, at_ms)
         if self.started:
-            self.feed(consensus_events.TransactionsPending(len(self.ledger.mempool),
+            self.feed(consensus_events.TransactionsPending(self.ledger.ready_transactions(),
                                                            self.local_ms()))
         return admitted
 
@@ -290,7 +291,7 @@ class SimulatedNode:
         previous_hash = self.ledger.head.block_hash
         committed = self.ledger.append_block(block)
         self.host.on_commit(self, committed, action.certificate.round, False, previous_hash)
-        self.feed(consensus_events.TransactionsPending(len(self.ledger.mempool),
+        self.feed(consensus_events.TransactionsPending(self.ledger.ready_transactions(),
                                                        self.local_ms()))
 
     def _schedule(self, at_ms: int) -> None:
@@ -326,6 +327,6 @@ class SimulatedNode:
         self.host.on_commit(self, committed, certificate.round, True, previous_hash)
         if notify:
             self.feed(consensus_events.BlockSynced(block.height, block.hash, self.local_ms()))
-        self.feed(consensus_events.TransactionsPending(len(self.ledger.mempool),
+        self.feed(consensus_events.TransactionsPending(self.ledger.ready_transactions(),
                                                        self.local_ms()))
         return True

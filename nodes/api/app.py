@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from chain.crypto import checksum_address
 from chain.errors import MalformedInput, OversizedInput, YrdError
 from contracts import bindings
-from nodes.api.http_io import BoundedJsonBodies, error_response, parse_hex, parse_json, read_body
+from nodes.api.http_io import BoundedJsonBodies, error_response, parse_hex, read_body
 from nodes.api.rate_limits import RateLimits
 from nodes.api.rest import install_error_handlers, read_router, write_router
 from nodes.api.rpc import rpc_router
@@ -87,15 +87,6 @@ def create_app(runtime: NodeRuntime) -> FastAPI:
             raise OversizedInput("block range too large; ask for fewer blocks", field="limit")
         return Response(content=body, media_type="application/octet-stream")
 
-    @app.post("/v1/transactions", tags=["transactions"], status_code=202)
-    async def submit_transaction(request: Request) -> dict[str, Any]:
-        """Submit a signed raw transaction (`{"raw": "0x…"}`); answers its hash."""
-        body = await read_body(request, MAX_TRANSACTION_BODY_BYTES)
-        raw = _raw_transaction(body)
-        admitted = runtime.submit_transaction(raw)
-        return {"transaction_hash": "0x" + admitted.hash.hex(),
-                "from": checksum_address(admitted.sender), "nonce": admitted.nonce}
-
     @app.get("/v1/transactions/{transaction_hash}", tags=["transactions"])
     async def transaction_status(transaction_hash: str) -> dict[str, Any]:
         """Pending, committed (with its receipt), or unknown."""
@@ -121,13 +112,6 @@ def create_app(runtime: NodeRuntime) -> FastAPI:
     mount_api(app, runtime)
     runtime.commit_hooks.append(lambda committed: announce_commit(runtime, committed))
     return app
-
-
-def _raw_transaction(body: bytes) -> bytes:
-    document = parse_json(body, "body")
-    if not isinstance(document, dict) or not isinstance(document.get("raw"), str):
-        raise MalformedInput('body must be JSON {"raw": "0x…"}', field="raw")
-    return parse_hex(document["raw"], "raw")
 
 
 def mount_api(app: FastAPI, runtime: NodeRuntime, limits: RateLimits | None = None) -> NodeServices:

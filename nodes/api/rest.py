@@ -16,13 +16,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from eth_abi.abi import decode
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chain.admission import check_call
+from chain.call_admission import decode_arguments
 from chain.crypto import checksum_address, keccak
 from chain.enterprise import EnterpriseId, parse_credit_code
 from chain.errors import MalformedInput, NotFound, UnknownEnterprise, WrongFunction
@@ -47,6 +47,7 @@ LOGGER = logging.getLogger(__name__)
 MAX_WRITE_BODY_BYTES = 256 * 1024  # a signed transaction in hex plus a few fields
 MAX_PUBLISH_BODY_BYTES = 8 * 1024 * 1024  # a batch of 64 payloads of up to 64 KiB each, in JSON
 MAX_HEIGHT = 2**63 - 1
+RECORD_WRITES = ("publish", "publish_batch", "correct")  # calls whose payloads stay off chain
 
 
 class ErrorBody(BaseModel):
@@ -129,11 +130,7 @@ def admit_call(services: NodeServices, raw: bytes, functions: tuple[str, ...]) -
     if function.name not in functions:
         raise WrongFunction(f"this route takes {' or '.join(functions)}; the transaction calls "
                             f"{function.name}", field="raw")
-    try:
-        arguments = tuple(decode(list(function.input_types), admitted.transaction.data[4:]))
-    except Exception as error:  # eth_abi raises several unrelated types for bad calldata
-        raise MalformedInput(f"calldata of {function.name} does not decode: {error}",
-                             field="raw") from error
+    arguments = decode_arguments(function, admitted.transaction.data)
     ledger.check_admissible(admitted)
     return admitted, arguments
 
@@ -221,7 +218,12 @@ def write_router(services: NodeServices) -> APIRouter:
         the node refuses the request unless every payload hashes to its hash in the calldata.
         """
         document, raw = await raw_of(request, MAX_PUBLISH_BODY_BYTES)
-        admitted, arguments = admit_call(services, raw, ("publish", "publish_batch", "correct"))
+        admitted, arguments = admit_call(services, raw, RECORD_WRITES)
+        return store_and_submit(document, admitted, arguments)
+
+    def store_and_submit(document: dict[str, Any], admitted: AdmittedTransaction,
+                         arguments: tuple[Any, ...]) -> Response:
+        """Check the payloads against the calldata, store them, queue the write: 202."""
         function = bindings.function_for(admitted.transaction.data).name
         items = publish_items(function, arguments)
         payloads = match_payloads(document, items)
@@ -231,6 +233,23 @@ def write_router(services: NodeServices) -> APIRouter:
             "0x" + payload_hash.hex() for payload_hash, _, _ in items])
         services.in_background(services.payloads.replicate(payloads, wall_clock_ms()))
         return response
+
+    @router.post("/v1/transactions", status_code=202, openapi_extra=body_schema(PublishBody))
+    async def submit_transaction(request: Request) -> Response:
+        """Submit any signed transaction (`{"raw": "0x…"}`); answers its hash.
+
+        A record write (publish, publish_batch, correct) carries its payload(s) as at
+        `POST /v1/records`: nothing is queued for a record whose payload the node does not hold.
+        """
+        document, raw = await raw_of(request, MAX_PUBLISH_BODY_BYTES)
+        ledger = runtime.ledger
+        admitted = ledger.senders.admit(ledger.decode(raw))
+        function = check_call(admitted, ledger.members, ledger.contracts)
+        if function.name in RECORD_WRITES:
+            arguments = decode_arguments(function, admitted.transaction.data)
+            ledger.check_admissible(admitted)
+            return store_and_submit(document, admitted, arguments)
+        return submitted(services, admitted)
 
     @router.post("/v1/grants", status_code=202, openapi_extra=body_schema(TransactionBody))
     async def grant(request: Request) -> Response:
@@ -343,8 +362,7 @@ def read_router(services: NodeServices) -> APIRouter:
         enterprise = known_enterprise(services, credit_code)
         code = enterprise.to_bytes32()
         key = services.consent.enterprise_key(code)
-        nonce = bindings.decode_uint(ledger.call(
-            ledger.contracts.authorization, bindings.encode_grant_nonce_of(code)).output)
+        nonce = ledger.pending_grant_nonce(code)
         return json_response({
             "credit_code": enterprise.code, "city": enterprise.city.value,
             "key": checksum_address(key) if key else None, "grant_nonce": nonce,

@@ -119,7 +119,7 @@ class NodeRuntime:
         head = self.ledger.head
         self.started = True
         self.feed(consensus_events.Start(now_ms(), head.height + 1, head.block_hash))
-        self.feed(consensus_events.TransactionsPending(len(self.ledger.mempool), now_ms()))
+        self.feed(consensus_events.TransactionsPending(self.ledger.ready_transactions(), now_ms()))
 
     async def stop(self) -> None:
         """Stop timers and the transport."""
@@ -158,7 +158,7 @@ class NodeRuntime:
         self.metrics.counters["transactions_admitted"] += 1
         self.metrics.submitted_at[admitted.hash] = time.monotonic()
         self.transport.broadcast("transactions", raw)
-        self.feed(consensus_events.TransactionsPending(len(self.ledger.mempool), now_ms()))
+        self.feed(consensus_events.TransactionsPending(self.ledger.ready_transactions(), now_ms()))
         return admitted
 
     def receive_frames(self, channel: str, body: bytes) -> int:
@@ -191,7 +191,7 @@ class NodeRuntime:
                 except YrdError:
                     self.metrics.counters["gossip_refused"] += 1
             if admitted and self.started:
-                self.feed(consensus_events.TransactionsPending(len(self.ledger.mempool),
+                self.feed(consensus_events.TransactionsPending(self.ledger.ready_transactions(),
                                                                now_ms()))
 
     # Actions out -------------------------------------------------------------------------
@@ -287,7 +287,7 @@ class NodeRuntime:
                 hook(committed)
             except Exception:  # a failing hook must not stop the node from committing
                 LOGGER.exception("commit hook %r failed", hook)
-        self.feed(consensus_events.TransactionsPending(len(self.ledger.mempool), now_ms()))
+        self.feed(consensus_events.TransactionsPending(self.ledger.ready_transactions(), now_ms()))
 
     def _schedule(self, at_ms: int) -> None:
         if at_ms in self._timers:

@@ -66,6 +66,39 @@ def test_a_payload_that_does_not_match_the_hash_is_refused_and_nothing_is_kept(
     assert not node.runtime.record_store.payloads  # type: ignore[attr-defined]
 
 
+def test_a_publish_at_the_transactions_route_needs_its_payload(node: ApiNode) -> None:
+    record = tax_record(node.preset, "enterprise:shanghai:1")
+    body = node.publish_body("bureau:shanghai", record)
+    refused = _refused(node.client.post("/v1/transactions", json={"raw": body["raw"]}), 400,
+                       "malformed_input")
+    assert refused["field"] == "payload"
+    assert len(node.runtime.ledger.mempool) == 0
+    assert not node.runtime.record_store.payloads  # type: ignore[attr-defined]
+    accepted = node.client.post("/v1/transactions", json=body)
+    assert accepted.status_code == 202, accepted.text
+    assert len(node.runtime.ledger.mempool) == 1
+    assert node.runtime.record_store.has_payload(bytes.fromhex(
+        accepted.json()["payload_hashes"][0][2:]))
+
+
+def test_an_invalid_credit_code_is_refused_at_every_entry_route(node: ApiNode) -> None:
+    """REST, JSON-RPC and peer gossip run the same admission (chain.call_admission)."""
+    bad = b"91310115000010014Y".ljust(32, b"\0")
+    raws = [node.sign("bureau:shanghai", node.genesis.contracts.registry, bindings.encode_publish(
+        bytes([n]) * 32, bad, 7, b"\2" * 32)) for n in range(1, 4)]
+    record = tax_record(node.preset, "enterprise:shanghai:1")
+    _refused(node.client.post("/v1/records", json={
+        "raw": "0x" + raws[0].hex(), "payload": record.to_json_object()}), 400,
+        "invalid_credit_code")
+    rpc = node.client.post("/rpc", json={"jsonrpc": "2.0", "id": 1,
+                                         "method": "eth_sendRawTransaction",
+                                         "params": ["0x" + raws[1].hex()]}).json()
+    assert rpc["error"]["data"]["error"] == "invalid_credit_code", rpc
+    node.runtime._handle_frames("transactions", [raws[2]])
+    assert node.runtime.metrics.counters["gossip_refused"] == 1
+    assert len(node.runtime.ledger.mempool) == 0
+
+
 def test_a_route_refuses_another_function(node: ApiNode) -> None:
     raw = node.sign("bureau:shanghai", node.genesis.contracts.registry,
                     bindings.encode_revoke(b"\1" * 32, 1))
