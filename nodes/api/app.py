@@ -16,6 +16,7 @@ from chain.crypto import checksum_address
 from chain.errors import MalformedInput, OversizedInput, YrdError
 from contracts import bindings
 from nodes.api.http_io import BoundedJsonBodies, error_response, parse_hex, read_body
+from nodes.api.limits import EdgeLimits
 from nodes.api.rate_limits import RateLimits
 from nodes.api.rest import install_error_handlers, read_router, write_router
 from nodes.api.rpc import rpc_router
@@ -39,6 +40,7 @@ def create_app(runtime: NodeRuntime) -> FastAPI:
     )
     app.state.runtime = runtime
     app.add_middleware(BoundedJsonBodies)
+    app.add_middleware(EdgeLimits)  # outermost: header count and body read timeout
 
     @app.exception_handler(YrdError)
     async def _yrd_error(_: Request, error: YrdError) -> JSONResponse:

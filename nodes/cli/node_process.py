@@ -17,6 +17,7 @@ import uvicorn
 from chain.crypto import require_coincurve
 from chain.genesis import build_genesis
 from nodes.api.app import create_app
+from nodes.api.limits import server_settings
 from nodes.cluster.certificates import ensure_certificates, load_validator_set
 from nodes.runtime.config import NodeConfig, load_config
 from nodes.runtime.node import NodeRuntime
@@ -43,7 +44,7 @@ async def serve_node(config: NodeConfig) -> None:
     app = create_app(runtime)
     server = uvicorn.Server(uvicorn.Config(
         app, host=config.host, port=config.port, log_level="warning", access_log=False,
-        lifespan="off", timeout_graceful_shutdown=STREAM_CLOSE_GRACE_S))
+        lifespan="off", timeout_graceful_shutdown=STREAM_CLOSE_GRACE_S, **server_settings()))
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
