@@ -15,8 +15,10 @@ from fastapi.responses import JSONResponse
 from chain.crypto import checksum_address
 from chain.errors import MalformedInput, OversizedInput, YrdError
 from contracts import bindings
+from nodes.api.dashboard_detail import dashboard_detail_router
 from nodes.api.http_io import BoundedJsonBodies, error_response, parse_hex, read_body
 from nodes.api.limits import EdgeLimits
+from nodes.api.path_params import Hash32Param
 from nodes.api.rate_limits import RateLimits
 from nodes.api.rest import install_error_handlers, read_router, write_router
 from nodes.api.rpc import rpc_router
@@ -90,7 +92,7 @@ def create_app(runtime: NodeRuntime) -> FastAPI:
         return Response(content=body, media_type="application/octet-stream")
 
     @app.get("/v1/transactions/{transaction_hash}", tags=["transactions"])
-    async def transaction_status(transaction_hash: str) -> dict[str, Any]:
+    async def transaction_status(transaction_hash: Hash32Param) -> dict[str, Any]:
         """Pending, committed (with its receipt), or unknown."""
         digest = parse_hex(transaction_hash, "transaction_hash", 32)
         found = runtime.ledger.receipt(digest)
@@ -124,6 +126,7 @@ def mount_api(app: FastAPI, runtime: NodeRuntime, limits: RateLimits | None = No
     app.include_router(write_router(services))
     app.include_router(read_router(services))
     app.include_router(signed_router(services))
+    app.include_router(dashboard_detail_router(services))
     app.include_router(rpc_router(services))
     app.add_middleware(ReportFastPath, services=services)
     return services

@@ -40,6 +40,7 @@ from nodes.api.http_io import (
     text_field,
 )
 from nodes.api.metrics import CONTENT_TYPE, render
+from nodes.api.path_params import CreditCodeParam, Hash32Param, HeightParam, parse_height
 from nodes.api.services import NodeServices, wall_clock_ms
 from nodes.query.reports import record_summary
 
@@ -47,6 +48,7 @@ LOGGER = logging.getLogger(__name__)
 MAX_WRITE_BODY_BYTES = 256 * 1024  # a signed transaction in hex plus a few fields
 MAX_PUBLISH_BODY_BYTES = 8 * 1024 * 1024  # a batch of 64 payloads of up to 64 KiB each, in JSON
 MAX_HEIGHT = 2**63 - 1
+RAW_PATTERN = r"^0x([0-9a-fA-F]{2})+$"
 RECORD_WRITES = ("publish", "publish_batch", "correct")  # calls whose payloads stay off chain
 
 
@@ -61,7 +63,8 @@ class ErrorBody(BaseModel):
 class TransactionBody(BaseModel):
     """A signed transaction (legacy EIP-155 or EIP-1559) as 0x-prefixed hex."""
 
-    raw: str = Field(description="0x-prefixed hex of the signed transaction")
+    raw: str = Field(description="0x-prefixed hex of the signed transaction",
+                     pattern=RAW_PATTERN)
 
 
 class PublishBody(BaseModel):
@@ -71,7 +74,8 @@ class PublishBody(BaseModel):
     as a string (the exact UTF-8 bytes that were hashed).
     """
 
-    raw: str = Field(description="0x-prefixed hex of the signed transaction")
+    raw: str = Field(description="0x-prefixed hex of the signed transaction",
+                     pattern=RAW_PATTERN)
     payload: dict[str, Any] | str | None = Field(None, description="one record payload")
     payloads: list[dict[str, Any] | str] | None = Field(
         None, description="the payloads of a publish_batch, in any order")
@@ -105,7 +109,9 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, error: StarletteHTTPException) -> Response:
         code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
-        return json_response(error_document(code, str(error.detail), None), error.status_code)
+        response = json_response(error_document(code, str(error.detail), None), error.status_code)
+        response.headers.update(error.headers or {})  # 405 names the allowed methods (Allow)
+        return response
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, error: Exception) -> Response:
@@ -275,7 +281,7 @@ def write_router(services: NodeServices) -> APIRouter:
 
     @router.post("/v1/disputes/{dispute_id}/response", status_code=202,
                  openapi_extra=body_schema(TransactionBody))
-    async def respond(dispute_id: str, request: Request) -> Response:
+    async def respond(dispute_id: Hash32Param, request: Request) -> Response:
         """The record's publisher answers a dispute (CreditRegistry.respond)."""
         expected = parse_hex(dispute_id, "dispute_id", 32)
         _, raw = await raw_of(request)
@@ -285,7 +291,7 @@ def write_router(services: NodeServices) -> APIRouter:
 
     @router.post("/v1/disputes/{dispute_id}/resolution", status_code=202,
                  openapi_extra=body_schema(TransactionBody))
-    async def resolve(dispute_id: str, request: Request) -> Response:
+    async def resolve(dispute_id: Hash32Param, request: Request) -> Response:
         """A regulator decides a dispute (CreditRegistry.resolve)."""
         expected = parse_hex(dispute_id, "dispute_id", 32)
         _, raw = await raw_of(request)
@@ -345,19 +351,19 @@ def read_router(services: NodeServices) -> APIRouter:
         return json_response(block_summary(ledger, ledger.head.height))
 
     @router.get("/v1/blocks/{height}", tags=["explorer"])
-    async def block_at(height: int) -> Response:
+    async def block_at(height: HeightParam) -> Response:
         """A committed block by height."""
-        return json_response(block_summary(ledger, height))
+        return json_response(block_summary(ledger, parse_height(height)))
 
     @router.get("/v1/records/{record_id}", tags=["explorer"])
-    async def record_versions(record_id: str) -> Response:
+    async def record_versions(record_id: Hash32Param) -> Response:
         """A record's on-chain facts and its whole version chain (no payload)."""
         versions = ledger.record_versions(parse_hex(record_id, "record_id", 32))
         return json_response({"record_id": record_id.lower(), "versions": [
             record_summary(entry, ledger.members) for entry in versions]})
 
     @router.get("/v1/enterprises/{credit_code}", tags=["explorer"])
-    async def enterprise_summary(credit_code: str) -> Response:
+    async def enterprise_summary(credit_code: CreditCodeParam) -> Response:
         """An enterprise's key, grant nonce (what its next signature carries) and record count."""
         enterprise = known_enterprise(services, credit_code)
         code = enterprise.to_bytes32()
@@ -369,7 +375,7 @@ def read_router(services: NodeServices) -> APIRouter:
             "record_versions": len(ledger.records_of(enterprise.code))})
 
     @router.get("/v1/disputes/{dispute_id}", tags=["disputes"])
-    async def dispute(dispute_id: str) -> Response:
+    async def dispute(dispute_id: Hash32Param) -> Response:
         """A dispute: its record, opener, status, deadline and the hashes of reason and response."""
         identifier = parse_hex(dispute_id, "dispute_id", 32)
         view = bindings.decode_dispute(ledger.call(

@@ -146,6 +146,8 @@ class Rpc:
         """The response to one request object, or None for a notification."""
         if not isinstance(request, dict) or not isinstance(request.get("method"), str):
             return _error(None, RpcError(-32600, "a request is an object with a method"))
+        if request.get("jsonrpc") != "2.0":
+            return _error(None, RpcError(-32600, 'jsonrpc must be "2.0"'))
         identifier = request.get("id")
         if not isinstance(identifier, str | int | float | type(None)) or isinstance(
                 identifier, bool):
@@ -469,8 +471,9 @@ def rpc_router(services: NodeServices) -> APIRouter:
         body = await read_body(request, MAX_RPC_BODY_BYTES)
         try:
             document = parse_json(body)
-        except MalformedInput:
-            return json_response(_error(None, RpcError(-32700, "parse error: body is not JSON")))
+        except MalformedInput:  # an empty or unparsable body is not a JSON-RPC exchange: 400
+            return json_response(_error(None, RpcError(-32700, "parse error: body is not JSON")),
+                                 400)
         if isinstance(document, list):
             if not document or len(document) > MAX_BATCH_REQUESTS:
                 return json_response(_error(None, RpcError(

@@ -29,7 +29,8 @@ def run_network(preset: Preset, data_dir: Path, base_port: int, latency: str,
         print_table(network)
         if supervisor is not None:
             print(f"control: the dashboard may stop and restart nodes (supervisor at "
-                  f"{supervisor.url}); open {network[0].config.url}/dashboard")
+                  f"{supervisor.url}); open {network[0].config.url}/dashboard#control="
+                  f"{network[0].config.control_token}")
         print("Ctrl-C stops every node.")
         while True:
             for member in network:

@@ -30,6 +30,7 @@ from nodes.dashboard.model import (
     event_key,
     sse_preamble,
 )
+from nodes.dashboard.privacy import public_event
 from nodes.runtime.node import NodeRuntime, now_ms
 
 LOGGER = logging.getLogger(__name__)
@@ -99,7 +100,7 @@ async def node_events(runtime: NodeRuntime) -> AsyncIterator[bytes]:
                 batch.append(node_status_event(runtime))
                 next_beat = time.monotonic() + HEARTBEAT_INTERVAL_S
             if batch:
-                yield b"".join(encode_sse(event) for event in batch)
+                yield b"".join(encode_sse(public_event(event)) for event in batch)
     finally:
         with contextlib.suppress(ValueError):
             runtime.listeners.remove(subscription.put)
@@ -147,7 +148,8 @@ class NetworkStream:
                 self._stop()
 
     def publish(self, event: dict[str, Any]) -> None:
-        """Pass an event to every viewer, once per chain-event key."""
+        """Pass an event to every viewer (in its public form), once per chain-event key."""
+        event = public_event(event)
         key = event_key(event)
         if key is not None:
             if key in self._seen:

@@ -26,6 +26,7 @@ class NodeConfig:
     between the two cities.
     control: whether the node accepts control requests (stop, partition, slow a link) from the
     dashboard.
+    control_token: the secret a control request must carry (nodes/dashboard/control_guard.py).
     clock_skew_ms: added to this node's clock for block timestamps (a fault for tests and
     teaching: honest validators refuse its proposals, chain.chain_time).
     """
@@ -38,6 +39,7 @@ class NodeConfig:
     peers: dict[str, str] = field(default_factory=dict)
     latency: str = "none"
     control: bool = False
+    control_token: str = ""
     clock_skew_ms: int = 0
 
     @property
@@ -63,6 +65,7 @@ def save_config(config: NodeConfig, path: Path) -> None:
             "port": config.port,
             "latency": config.latency,
             "control": config.control,
+            "control_token": config.control_token,
             "clock_skew_ms": config.clock_skew_ms,
         },
         "peers": dict(config.peers),
@@ -84,6 +87,7 @@ def load_config(path: Path) -> NodeConfig:
             peers={str(k): str(v) for k, v in document.get("peers", {}).items()},
             latency=str(node.get("latency", "none")),
             control=bool(node.get("control", False)),
+            control_token=str(node.get("control_token", "")),
             clock_skew_ms=int(node.get("clock_skew_ms", 0)),
         )
     except (KeyError, TypeError, tomllib.TOMLDecodeError) as error:

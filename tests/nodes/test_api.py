@@ -121,8 +121,11 @@ def test_a_non_member_cannot_publish(node: ApiNode) -> None:
     ("post", "/v1/grants", b'{"raw": "0x01"}', 400),
     ("post", "/v1/disputes/0x12/response", b'{"raw": "0x01"}', 400),
     ("get", "/v1/blocks/99999", None, 404),
-    ("get", "/v1/blocks/-1", None, 404),
-    ("get", "/v1/blocks/1e400", None, 422),
+    ("get", "/v1/blocks/-1", None, 400),
+    ("get", "/v1/blocks/1e400", None, 400),
+    ("get", "/v1/blocks/%204", None, 400),
+    ("get", "/v1/blocks/+4", None, 400),
+    ("get", "/v1/blocks/04", None, 400),
     ("get", "/v1/blocks/99999999999999999999999999", None, 404),
     ("get", "/v1/records/0x1234", None, 400),
     ("get", f"/v1/records/0x{'ab' * 32}", None, 404),
@@ -211,6 +214,11 @@ def test_metrics_are_prometheus_text(node: ApiNode) -> None:
 
 
 def _rpc(node: ApiNode, payload: object) -> Any:
+    if isinstance(payload, dict):
+        payload = {"jsonrpc": "2.0", **payload}
+    elif isinstance(payload, list):
+        payload = [{"jsonrpc": "2.0", **item} if isinstance(item, dict) else item
+                   for item in payload]
     response = node.client.post("/rpc", json=payload)
     assert response.status_code == 200, response.text
     return response.json()
@@ -288,3 +296,26 @@ def test_an_answered_report_is_logged_and_announced(node: ApiNode, preset: Prese
     event = next(e for e in node.runtime.recent_events if e["type"] == "query")
     assert (event["key"], event["from_city"], event["to_city"], event["verified"]) == (
         "query:report-0001", "hangzhou", "shanghai", True)
+
+
+def test_minor_edge_answers(idle_node: ApiNode) -> None:
+    """405 names the allowed methods; JSON-RPC is 2.0 only; an empty /rpc body is a 400 with a
+    JSON-RPC parse error; path parameters and `raw` carry their patterns in the schema."""
+    refused = idle_node.client.delete("/v1/records")
+    assert refused.status_code == 405 and refused.headers["allow"] == "POST"
+    old = idle_node.client.post("/rpc", json={"jsonrpc": "1.0", "id": 1, "method": "eth_chainId"})
+    assert old.json()["error"]["code"] == -32600 and "result" not in old.json()
+    empty = idle_node.client.post("/rpc", content=b"")
+    assert empty.status_code == 400 and empty.json()["error"]["code"] == -32700
+    schema = idle_node.client.get("/openapi.json").json()
+    block = schema["paths"]["/v1/blocks/{height}"]["get"]["parameters"][0]["schema"]
+    assert block["pattern"] == "^(0|[1-9][0-9]{0,31})$"
+    for path in ("/v1/records/{record_id}", "/v1/disputes/{dispute_id}",
+                 "/v1/transactions/{transaction_hash}"):
+        assert schema["paths"][path]["get"]["parameters"][0]["schema"]["pattern"].startswith(
+            "^0x"), path
+    assert "pattern" in schema["paths"]["/v1/enterprises/{credit_code}"]["get"][
+        "parameters"][0]["schema"]
+    grants = schema["paths"]["/v1/grants"]["post"]["requestBody"]["content"][
+        "application/json"]["schema"]
+    assert "pattern" in str(grants) or "$ref" in str(grants)
