@@ -18,7 +18,9 @@ from chain.crypto import require_coincurve
 from chain.genesis import build_genesis
 from nodes.api.app import create_app
 from nodes.api.limits import server_settings
+from nodes.api.services import NodeServices, wall_clock_ms
 from nodes.cluster.certificates import ensure_certificates, load_validator_set
+from nodes.query.payload_rebuild import rebuild_payloads
 from nodes.runtime.config import NodeConfig, load_config
 from nodes.runtime.node import NodeRuntime
 from nodes.storage.blocks import LmdbBlockStore
@@ -54,6 +56,8 @@ async def serve_node(config: NodeConfig) -> None:
     while not server.started and not serving.done():
         await asyncio.sleep(0.02)
     await runtime.start()
+    services = app.state.services
+    services.in_background(_restore_payloads(services, runtime))
     LOGGER.info("%s serving on %s at height %d", config.node_id, config.url,
                 runtime.ledger.head.height)
     stopping = asyncio.create_task(stop.wait())
@@ -65,6 +69,12 @@ async def serve_node(config: NodeConfig) -> None:
     await app.state.services.close()
     record_store.close()
     store.close()
+
+
+async def _restore_payloads(services: NodeServices, runtime: NodeRuntime) -> None:
+    """After catch-up: fetch the payloads this node must hold and lacks (a wiped disk)."""
+    await rebuild_payloads(runtime.ledger, runtime.record_store, services.payloads,
+                           runtime.preset, runtime.config.node_id, wall_clock_ms())
 
 
 def run_node(config_path: Path) -> int:
