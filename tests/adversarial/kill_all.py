@@ -180,10 +180,15 @@ def main() -> int:
     parser.add_argument("--cycles", type=int, default=10)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--base-port", type=int, default=27_300)
+    parser.add_argument("--data-dir", type=Path, help="keep data and node logs here")
     arguments = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="yrd-kill-all-") as directory:
+    if arguments.data_dir is not None:
         results = run_cycles(arguments.cycles, arguments.seed, arguments.base_port,
-                             Path(directory))
+                             arguments.data_dir)
+    else:
+        with tempfile.TemporaryDirectory(prefix="yrd-kill-all-") as directory:
+            results = run_cycles(arguments.cycles, arguments.seed, arguments.base_port,
+                                 Path(directory))
     failed = False
     for number, result in enumerate(results, 1):
         print(json.dumps({"cycle": number, **result.__dict__}))
