@@ -5,7 +5,7 @@ the other nodes of its city. When the origin's city has a single node, one copy 
 designated backup node in another city, so no committed record's payload is lost with one node.
 The backup is the preset's choice (`Preset.payload_backups`) or, by default, the next node in
 preset order that lies in another city. A backup copy counts as remote: reports still fetch from
-the origin city's nodes first and ask the backup only when none of them serves the bytes.
+the origin city's nodes first and ask the backup only for payloads none of them served at all.
 """
 
 from __future__ import annotations

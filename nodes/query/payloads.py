@@ -215,7 +215,10 @@ class PayloadFetcher:
                 if checked.status is not PayloadStatus.VERIFIED:
                     still.append(payload_hash)  # another node of the city may hold good bytes
             wanted = still
-        for backup in backups_of_city(self.preset, city):  # remote copies, after the origin's
+        # The designated backups (another city) only for payloads no node of the origin city
+        # served at all; bytes the origin city served tampered stay flagged as tampered.
+        wanted = [payload_hash for payload_hash in wanted if payload_hash not in results]
+        for backup in backups_of_city(self.preset, city):
             if not wanted or backup not in self.peers:
                 continue
             answers = await self._fetch(backup, wanted, now_ms)
