@@ -30,7 +30,6 @@ from nodes.runtime.frames import MAX_FRAME_BYTES
 from nodes.runtime.node import NodeRuntime
 
 MAX_PEER_BODY_BYTES = 64 * 1024 * 1024
-MAX_TRANSACTION_BODY_BYTES = 256 * 1024
 
 
 def create_app(runtime: NodeRuntime) -> FastAPI:
