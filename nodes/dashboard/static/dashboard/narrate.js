@@ -70,7 +70,7 @@ const YRD_NARRATE = (() => {
     query(e, ctx) {
       const from = cityOf(ctx, e.from_city);
       // The public stream names no enterprise (privacy); a signed regulator's replay does.
-      const entZh = e.enterprise ? `企业 ${short(e.enterprise)}` : "一家企业";
+      const entZh = e.enterprise ? `企业 ${short(e.enterprise)}` : "企业";
       const entEn = e.enterprise ? `enterprise ${short(e.enterprise)}` : "an enterprise";
       const grant = e.grant_height ?? ctx.grantHeight(e.enterprise, e.from_city);
       const consent = grant != null
