@@ -86,8 +86,13 @@ class Subscription:
         return batch
 
 
-async def node_events(runtime: NodeRuntime) -> AsyncIterator[bytes]:
-    """This node's own event stream (SSE bytes): a status first, then events and heartbeats."""
+async def node_events(runtime: NodeRuntime, public: bool = True) -> AsyncIterator[bytes]:
+    """This node's own event stream (SSE bytes): a status first, then events and heartbeats.
+
+    public: queries as city-to-city arcs only (nodes/dashboard/privacy.py); False for the
+    signed regulator's stream.
+    """
+    shown = public_event if public else _as_is
     subscription = Subscription()
     runtime.listeners.append(subscription.put)
     try:
@@ -100,10 +105,14 @@ async def node_events(runtime: NodeRuntime) -> AsyncIterator[bytes]:
                 batch.append(node_status_event(runtime))
                 next_beat = time.monotonic() + HEARTBEAT_INTERVAL_S
             if batch:
-                yield b"".join(encode_sse(public_event(event)) for event in batch)
+                yield b"".join(encode_sse(shown(event)) for event in batch)
     finally:
         with contextlib.suppress(ValueError):
             runtime.listeners.remove(subscription.put)
+
+
+def _as_is(event: dict[str, Any]) -> dict[str, Any]:
+    return event
 
 
 class NetworkStream:

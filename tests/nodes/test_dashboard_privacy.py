@@ -4,6 +4,7 @@ signed regulator, and control needs the network's token, JSON and no foreign ori
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from pathlib import Path
@@ -20,6 +21,7 @@ from contracts import bindings
 from nodes.api.app import create_app
 from nodes.cluster.certificates import ensure_certificates, load_validator_set
 from nodes.dashboard.privacy import public_event
+from nodes.dashboard.stream import node_events
 from nodes.runtime.config import NodeConfig
 from nodes.runtime.node import NodeRuntime
 from nodes.runtime.transport import LinkState
@@ -140,3 +142,48 @@ def test_control_with_the_token_from_the_page_origin_works(
         "content-type": JSON, "x-yrd-control": TOKEN, "origin": runtime.config.url})
     assert response.status_code == 200, response.text
     assert runtime.transport.links[PEER].cut
+
+
+QUERY = {"type": "query", "key": "query:stream-nonce", "from_city": "hangzhou",
+         "to_city": "shanghai", "enterprise": SHANGHAI_CODE, "querier": "0xabc",
+         "querier_name": "Hangzhou Commercial Bank", "outcome": "answered"}
+
+
+def _first_query(runtime: NodeRuntime, public: bool) -> dict[str, object]:
+    """Open this node's event stream, emit a query, read it back from the stream."""
+    async def read() -> dict[str, object]:
+        stream = node_events(runtime, public=public)
+        await stream.__anext__()  # preamble
+        await stream.__anext__()  # the node's status
+        runtime.emit(dict(QUERY))
+        chunk = await stream.__anext__()
+        await stream.aclose()
+        for line in chunk.decode("utf-8").splitlines():
+            if line.startswith("data:") and '"query"' in line:
+                return dict(json.loads(line[5:]))
+        raise AssertionError(chunk)
+
+    return asyncio.run(read())
+
+
+def test_the_public_stream_shows_an_arc_and_the_regulator_stream_everything(
+        node_for_stream: ApiNode) -> None:
+    public = _first_query(node_for_stream.runtime, public=True)
+    assert public["from_city"] == "hangzhou" and "querier" not in public
+    assert "enterprise" not in public and "stream-nonce" not in json.dumps(public)
+    full = _first_query(node_for_stream.runtime, public=False)
+    assert (full["querier_name"], full["enterprise"]) == ("Hangzhou Commercial Bank",
+                                                          SHANGHAI_CODE)
+
+
+def test_the_full_stream_needs_a_signed_regulator(node_for_stream: ApiNode) -> None:
+    path = "/v1/dashboard/events"
+    assert node_for_stream.client.get(path).status_code == 401
+    as_bank = node_for_stream.client.get(path, headers=node_for_stream.signed_headers(
+        "bank:hangzhou", path))
+    assert as_bank.status_code == 403
+
+
+@pytest.fixture
+def node_for_stream(preset: Preset, genesis: Genesis, tmp_path: Path) -> ApiNode:
+    return make_api_node(preset, genesis, tmp_path)
