@@ -15,9 +15,12 @@ from fastapi.responses import JSONResponse
 from chain.crypto import checksum_address
 from chain.errors import MalformedInput, OversizedInput, YrdError
 from contracts import bindings
-from nodes.api.http_io import BoundedJsonBodies, error_response, parse_hex, parse_json, read_body
+from nodes.api.dashboard_detail import dashboard_detail_router
+from nodes.api.http_io import BoundedJsonBodies, error_response, parse_hex, read_body
+from nodes.api.limits import EdgeLimits
 from nodes.api.metrics import RouteMetrics
 from nodes.api.openapi import install_openapi
+from nodes.api.path_params import Hash32Param
 from nodes.api.payload_upload import payload_upload_router
 from nodes.api.rate_limits import RateLimits
 from nodes.api.request_log import RequestLog, commit_logger
@@ -32,7 +35,6 @@ from nodes.runtime.frames import MAX_FRAME_BYTES
 from nodes.runtime.node import NodeRuntime
 
 MAX_PEER_BODY_BYTES = 64 * 1024 * 1024
-MAX_TRANSACTION_BODY_BYTES = 256 * 1024
 
 
 def create_app(runtime: NodeRuntime) -> FastAPI:
@@ -44,6 +46,7 @@ def create_app(runtime: NodeRuntime) -> FastAPI:
     )
     app.state.runtime = runtime
     app.add_middleware(BoundedJsonBodies)
+    app.add_middleware(EdgeLimits)  # outermost: header count and body read timeout
 
     @app.exception_handler(YrdError)
     async def _yrd_error(_: Request, error: YrdError) -> JSONResponse:
@@ -92,17 +95,8 @@ def create_app(runtime: NodeRuntime) -> FastAPI:
             raise OversizedInput("block range too large; ask for fewer blocks", field="limit")
         return Response(content=body, media_type="application/octet-stream")
 
-    @app.post("/v1/transactions", tags=["transactions"], status_code=202)
-    async def submit_transaction(request: Request) -> dict[str, Any]:
-        """Submit a signed raw transaction (`{"raw": "0x…"}`); answers its hash."""
-        body = await read_body(request, MAX_TRANSACTION_BODY_BYTES)
-        raw = _raw_transaction(body)
-        admitted = runtime.submit_transaction(raw)
-        return {"transaction_hash": "0x" + admitted.hash.hex(),
-                "from": checksum_address(admitted.sender), "nonce": admitted.nonce}
-
     @app.get("/v1/transactions/{transaction_hash}", tags=["transactions"])
-    async def transaction_status(transaction_hash: str) -> dict[str, Any]:
+    async def transaction_status(transaction_hash: Hash32Param) -> dict[str, Any]:
         """Pending, committed (with its receipt), or unknown."""
         digest = parse_hex(transaction_hash, "transaction_hash", 32)
         found = runtime.ledger.receipt(digest)
@@ -131,13 +125,6 @@ def create_app(runtime: NodeRuntime) -> FastAPI:
     return app
 
 
-def _raw_transaction(body: bytes) -> bytes:
-    document = parse_json(body, "body")
-    if not isinstance(document, dict) or not isinstance(document.get("raw"), str):
-        raise MalformedInput('body must be JSON {"raw": "0x…"}', field="raw")
-    return parse_hex(document["raw"], "raw")
-
-
 def mount_api(app: FastAPI, runtime: NodeRuntime, limits: RateLimits | None = None) -> NodeServices:
     """Add the REST API, signed reads, peer routes and JSON-RPC to a node's app."""
     services = build_services(runtime, limits)
@@ -147,6 +134,7 @@ def mount_api(app: FastAPI, runtime: NodeRuntime, limits: RateLimits | None = No
     app.include_router(read_router(services))
     app.include_router(signed_router(services))
     app.include_router(payload_upload_router(services))
+    app.include_router(dashboard_detail_router(services))
     rpc_http, rpc = rpc_router(services)
     app.state.rpc = rpc
     app.include_router(rpc_http)

@@ -248,6 +248,9 @@ class AuditLog:
                            batch.first_sequence, self.anchored_through + 1)
             return
         self._add_batch(batch)
+        # A wiped node learns from the chain that entries up to here exist (their bytes are
+        # gone with its disk): new entries continue after them, never reusing an anchored id.
+        self.last_sequence = max(self.last_sequence, batch.last_sequence)
         self._write({"batch": _batch_to_json(batch)})
 
     def proof(self, sequence: int) -> AuditProof:
@@ -259,8 +262,12 @@ class AuditLog:
         if batch is None:
             raise NotAnchored(f"audit entry {entry.entry_id} is not anchored yet; batches are "
                               f"anchored every {ANCHOR_INTERVAL_S:g} s", field="entry")
-        leaves = [encode_entry(self.entries[s])
-                  for s in range(batch.first_sequence, batch.last_sequence + 1)]
+        held = [self.entries.get(s) for s in range(batch.first_sequence, batch.last_sequence + 1)]
+        if any(item is None for item in held):
+            raise NotFound(f"node {self.node_id} no longer holds every entry of batch "
+                           f"{batch.batch_seq} (its disk was wiped); the anchored root remains "
+                           "on chain", field="entry")
+        leaves = [encode_entry(item) for item in held if item is not None]
         return AuditProof(entry, leaves[sequence - batch.first_sequence], batch,
                           merkle_proof(leaves, sequence - batch.first_sequence))
 
@@ -324,7 +331,10 @@ class AuditAnchorer:
             if self.log.batches and batch_seq <= self.log.batches[-1].batch_seq:
                 continue
             proposed = self.log.propose(batch_seq)
-            if proposed is None or proposed.count != count or proposed.merkle_root != root:
+            if proposed is None:
+                LOGGER.info("audit batch %d (%d entries) rebuilt from the chain: this node's "
+                            "copy of its entries is gone", batch_seq, count)
+            elif proposed.count != count or proposed.merkle_root != root:
                 LOGGER.warning("audit batch %d on chain does not match the local log", batch_seq)
             self.log.confirm(AuditBatch(batch_seq, self.log.anchored_through + 1, count, root))
 

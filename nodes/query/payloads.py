@@ -3,7 +3,9 @@
 Every payload is checked against the hash on chain wherever it comes from, the node's own disk
 included: bytes that hash to something else are reported as tampered and never served. A payload
 this node does not hold is fetched over the peer HTTP transport from the nodes of the record's
-origin city (`POST /peer/payloads/fetch`), trying each in turn until one serves bytes that match.
+origin city (`POST /peer/payloads/fetch`), trying each in turn until one serves bytes that match,
+then from the city's designated backup nodes (`chain.payload_backup`: a copy in another city
+when the origin city has one node).
 
 Peer requests are authenticated with the requesting node's Ed25519 consensus key (`PeerAuth`),
 so payloads and audit entries leave a node only for another validator of the same chain, which
@@ -28,6 +30,7 @@ from chain.codec import RecordEntry
 from chain.consensus.validators import ValidatorSet
 from chain.crypto import keccak
 from chain.errors import Forbidden, Unauthenticated
+from chain.payload_backup import backups_of_city, payload_holders
 from chain.presets import Preset
 from nodes.runtime.frames import decode_frames, encode_frames
 from nodes.storage.records import RecordStore
@@ -218,6 +221,21 @@ class PayloadFetcher:
                 if checked.status is not PayloadStatus.VERIFIED:
                     still.append(payload_hash)  # another node of the city may hold good bytes
             wanted = still
+        # The designated backups (another city) only for payloads no node of the origin city
+        # served at all; bytes the origin city served tampered stay flagged as tampered.
+        wanted = [payload_hash for payload_hash in wanted if payload_hash not in results]
+        for backup in backups_of_city(self.preset, city):
+            if not wanted or backup not in self.peers:
+                continue
+            answers = await self._fetch(backup, wanted, now_ms)
+            still = []
+            for payload_hash, payload in zip(wanted, answers, strict=True):
+                checked = check_bytes(payload_hash, payload, backup) if payload else None
+                if checked is not None and checked.status is PayloadStatus.VERIFIED:
+                    results[payload_hash] = checked
+                else:
+                    still.append(payload_hash)
+            wanted = still
         for payload_hash in wanted:
             results.setdefault(payload_hash, PayloadResult(
                 PayloadStatus.NOT_UPLOADED, None, None,
@@ -262,11 +280,12 @@ class PayloadFetcher:
             return None
 
     async def replicate(self, payloads: list[bytes], now_ms: int) -> None:
-        """Push new payloads to the other nodes of this node's city (best effort)."""
-        city = self.preset.node(self.node_id).city.number
+        """Push new payloads to the other nodes of this node's city and, when it is the city's
+        only node, to its designated backup in another city (chain.payload_backup)."""
         body = encode_frames(payloads)
         path = "/peer/payloads/store"
-        for peer in self.city_nodes(city):
+        holders = payload_holders(self.preset, self.node_id)
+        for peer in [holder for holder in holders if holder in self.peers]:
             try:
                 await self._http().post(self.peers[peer] + path, content=body,
                                         headers=self.auth.headers("POST", path, body, now_ms))

@@ -29,6 +29,9 @@ class NodeConfig:
     dashboard.
     execution: "native" (system contracts as native handlers over tables) or "evm" (the Vyper
     bytecode on py-evm, the reference); every node of a network must use the same.
+    control_token: the secret a control request must carry (nodes/dashboard/control_guard.py).
+    clock_skew_ms: added to this node's clock for block timestamps (a fault for tests and
+    teaching: honest validators refuse its proposals, chain.chain_time).
     """
 
     node_id: str
@@ -40,6 +43,8 @@ class NodeConfig:
     latency: str = "none"
     control: bool = False
     execution: str = NATIVE_ENGINE
+    control_token: str = ""
+    clock_skew_ms: int = 0
 
     @property
     def preset_value(self) -> Preset:
@@ -65,6 +70,8 @@ def save_config(config: NodeConfig, path: Path) -> None:
             "latency": config.latency,
             "control": config.control,
             "execution": config.execution,
+            "control_token": config.control_token,
+            "clock_skew_ms": config.clock_skew_ms,
         },
         "peers": dict(config.peers),
     }
@@ -86,6 +93,8 @@ def load_config(path: Path) -> NodeConfig:
             latency=str(node.get("latency", "none")),
             control=bool(node.get("control", False)),
             execution=str(node.get("execution", NATIVE_ENGINE)),
+            control_token=str(node.get("control_token", "")),
+            clock_skew_ms=int(node.get("clock_skew_ms", 0)),
         )
     except (KeyError, TypeError, tomllib.TOMLDecodeError) as error:
         raise ValueError(f"{path}: not a valid node configuration ({error!r})") from error
