@@ -227,12 +227,12 @@ class PayloadFetcher:
         for backup in backups_of_city(self.preset, city):
             if not wanted or backup not in self.peers:
                 continue
-            answers = await self._fetch(backup, wanted, now_ms)
+            _, answers = await self._fetch(backup, wanted, now_ms)
             still = []
             for payload_hash, payload in zip(wanted, answers, strict=True):
-                checked = check_bytes(payload_hash, payload, backup) if payload else None
-                if checked is not None and checked.status is PayloadStatus.VERIFIED:
-                    results[payload_hash] = checked
+                backed = check_bytes(payload_hash, payload, backup) if payload else None
+                if backed is not None and backed.status is PayloadStatus.VERIFIED:
+                    results[payload_hash] = backed
                 else:
                     still.append(payload_hash)
             wanted = still
