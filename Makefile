@@ -5,7 +5,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint install browser compose-v1 promtool wrk contracts bench-core bench-sig \
-	bench-commit bench-query bench-peers bench-receipts bench-load bench-engine peers-install clean
+	bench-commit bench-query bench-peers bench-receipts bench-load bench-engine peers-install clean \
+	chaos
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +49,16 @@ test: lint browser compose-v1 promtool wrk peers-install
 
 contracts: $(STAMP)
 	$(PY) -m contracts.build
+
+# Long adversarial runs (tests/adversarial/): ten minutes of schemathesis plus the raw-bytes
+# fuzzer against a local4 network, then ten kill-all cycles under load. Ports 27200-27399.
+CHAOS_MINUTES ?= 10
+CHAOS_CYCLES ?= 10
+CHAOS_SEED ?= 7
+
+chaos: $(STAMP)
+	$(PY) -m tests.adversarial.chaos_fuzz --minutes $(CHAOS_MINUTES) --seed $(CHAOS_SEED)
+	$(PY) -m tests.adversarial.kill_all --cycles $(CHAOS_CYCLES) --seed $(CHAOS_SEED)
 
 bench-core: $(STAMP)
 	$(PY) -m benchmarks.core

@@ -58,8 +58,8 @@ class CommitFigures:
 
 
 def _transactions(preset_name: str, count: int, first_nonces: dict[str, int] | None = None,
-                  tag: str = "") -> list[tuple[str, bytes]]:
-    """(city, raw) publishes, round robin over the preset's cities, nonces in order."""
+                  tag: str = "") -> list[tuple[str, bytes, str]]:
+    """(city, raw, payload) publishes, round robin over the preset's cities, nonces in order."""
     preset = get_preset(preset_name)
     genesis = build_genesis(preset)
     cities = [city.value for city in preset.cities]
@@ -71,10 +71,10 @@ def _transactions(preset_name: str, count: int, first_nonces: dict[str, int] | N
         enterprise = preset.enterprises[number % len(preset.enterprises)]
         record = CreditRecord(enterprise.credit_code, RecordKind.TAX, "2024",
                               {"n": number, "run": tag} if tag else {"n": number})
-        raw = build_publish(TransactionSigner(key, preset.chain_id), nonces[city],
-                            genesis.contracts.registry, record).raw
+        signed = build_publish(TransactionSigner(key, preset.chain_id), nonces[city],
+                               genesis.contracts.registry, record)
         nonces[city] += 1
-        transactions.append((city, raw))
+        transactions.append((city, signed.raw, signed.payload.decode("utf-8")))
     return transactions
 
 
@@ -98,16 +98,17 @@ async def _watch(url: str, seen: dict[bytes, float], stop: asyncio.Event,
                 seen.setdefault(bytes.fromhex(transaction_hash[2:]), now)
 
 
-async def _offer(urls: dict[str, str], transactions: list[tuple[str, bytes]], rate: float,
+async def _offer(urls: dict[str, str], transactions: list[tuple[str, bytes, str]], rate: float,
                  submitted: dict[bytes, float], counters: dict[str, int]) -> None:
     semaphore = asyncio.Semaphore(CONCURRENT_REQUESTS)
     start = time.monotonic()
     async with httpx.AsyncClient(timeout=30.0) as client:
-        async def send(city: str, raw: bytes) -> None:
+        async def send(city: str, raw: bytes, payload: str) -> None:
             async with semaphore:
                 try:
                     response = await client.post(f"{urls[city]}/v1/transactions",
-                                                 json={"raw": "0x" + raw.hex()})
+                                                 json={"raw": "0x" + raw.hex(),
+                                                       "payload": payload})
                 except httpx.HTTPError:
                     counters["refused"] += 1
                     return
@@ -119,11 +120,11 @@ async def _offer(urls: dict[str, str], transactions: list[tuple[str, bytes]], ra
                     print(f"refused: {response.status_code} {response.text[:200]}", flush=True)
 
         tasks = []
-        for number, (city, raw) in enumerate(transactions):
+        for number, (city, raw, payload) in enumerate(transactions):
             delay = start + number / rate - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(send(city, raw)))
+            tasks.append(asyncio.create_task(send(city, raw, payload)))
         await asyncio.gather(*tasks)
 
 
@@ -134,7 +135,8 @@ def _percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-async def _run_load(urls: dict[str, str], watch_url: str, transactions: list[tuple[str, bytes]],
+async def _run_load(urls: dict[str, str], watch_url: str,
+                    transactions: list[tuple[str, bytes, str]],
                     rate: float, first_height: int = 1) -> tuple[
                         dict[bytes, float], dict[bytes, float], dict[str, int], float]:
     submitted: dict[bytes, float] = {}

@@ -128,14 +128,15 @@ def check_transaction(
     members: Mapping[bytes, Member],
     contracts: ContractAddresses,
     is_member_contract: Callable[[Address], bool] | None = None,
-) -> None:
-    """`check_call` for the system contracts; `check_member_contract_call` for the others when
-    the engine runs members' contracts (`is_member_contract` given)."""
+) -> bindings.ContractFunction | None:
+    """`check_call` for the system contracts (returns the function called);
+    `check_member_contract_call` for the others when the engine runs members' contracts
+    (`is_member_contract` given; returns None)."""
     to = admitted.transaction.to
     if is_member_contract is not None and contracts.name_of(to) is None:
         check_member_contract_call(admitted, members, is_member_contract)
-    else:
-        check_call(admitted, members, contracts)
+        return None
+    return check_call(admitted, members, contracts)
 
 
 def check_nonce(admitted: AdmittedTransaction, expected: int, max_ahead: int = 0) -> None:

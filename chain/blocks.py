@@ -25,7 +25,7 @@ class BlockHeader:
 
     height: 0 for genesis.
     parent_hash: hash of the block at height - 1.
-    timestamp_ms: the proposer's clock, never earlier than the parent's.
+    timestamp_ms: the proposer's clock, strictly later than the parent's (chain.chain_time).
     proposer: node id of the validator that proposed it.
     transactions_root: Merkle root of the raw transactions.
     state_root: the state after executing the block (py-evm's account trie root).

@@ -25,6 +25,17 @@ from chain.blocks import (
     encode_block,
     transactions_root,
 )
+from chain.call_admission import (
+    GRANT_FUNCTIONS,
+    RECORD_FUNCTIONS,
+    GrantSignerCache,
+    GrantState,
+    check_credit_codes,
+    check_grant_claim,
+    decode_arguments,
+    grant_claim,
+)
+from chain.chain_time import check_timestamp_drift, check_timestamp_order, proposal_timestamp
 from chain.codec import (
     ChainHead,
     Member,
@@ -62,7 +73,7 @@ from chain.indexer import (
     enterprise_key,
     index_block,
 )
-from chain.mempool import MAX_NONCE_AHEAD, Mempool
+from chain.mempool import MAX_NONCE_AHEAD, GrantKey, Mempool
 from chain.merkle import merkle_root
 from chain.storage import BlockStore, StoreCommit
 from chain.transactions import (
@@ -74,6 +85,7 @@ from chain.transactions import (
     admit_many,
     decode_transaction,
 )
+from contracts import bindings
 
 EXECUTED_BLOCKS_KEPT = 64  # proposals executed but not yet committed (several rounds' worth)
 ZERO_ADDRESS = b"\0" * 20
@@ -131,6 +143,7 @@ class Ledger:
         self.mapper = mapper
         self.executor: Executor = executor or executor_for(genesis)
         self.mempool = Mempool()
+        self.grant_signers = GrantSignerCache()
         self._executed: OrderedDict[bytes, tuple[ExecutionResult, tuple[
             AdmittedTransaction, ...]]] = OrderedDict()
         self._nonces: dict[Address, int] = {}
@@ -170,15 +183,53 @@ class Ledger:
 
     def enqueue(self, admitted: AdmittedTransaction) -> AdmittedTransaction:
         """Queue a transaction whose signature was already verified, after the stateful checks."""
-        self.check_admissible(admitted)
-        self.mempool.add(admitted)
+        grant = self.check_admissible(admitted)
+        self.mempool.add(admitted, self.next_nonce, self.head.timestamp_ms, grant)
         return admitted
 
-    def check_admissible(self, admitted: AdmittedTransaction) -> None:
-        """Stateful checks against the committed state and the pending queue."""
-        check_transaction(admitted, self.members, self.contracts, self.member_contracts)
+    def check_admissible(self, admitted: AdmittedTransaction) -> GrantKey | None:
+        """Stateful checks against the committed state and the pending queue, then the call's
+        arguments (chain.call_admission) for the system contracts. Returns the enterprise grant
+        nonce a grant or revocation spends."""
+        function = check_transaction(admitted, self.members, self.contracts,
+                                     self.member_contracts)
         committed = self.next_nonce(admitted.sender)
         check_nonce(admitted, committed, max_ahead=MAX_NONCE_AHEAD)
+        if function is None:  # a member's contract: its own code checks its arguments
+            return None
+        data = admitted.transaction.data
+        if function.name in RECORD_FUNCTIONS:
+            check_credit_codes(function.name, data)
+            return None
+        if function.name not in GRANT_FUNCTIONS:
+            return None
+        claim = grant_claim(function.name, decode_arguments(function, data), admitted.sender,
+                            self.chain_id, self.contracts.authorization)
+        assert claim is not None
+        signer = self.grant_signers.signer(claim)
+        check_grant_claim(claim, signer, GrantState(
+            key=self.enterprise_key(claim.enterprise),
+            next_nonce=self.pending_grant_nonce(claim.enterprise),
+            chain_time_s=self.head.timestamp_ms // 1000))
+        return claim.enterprise, claim.nonce
+
+    def enterprise_key(self, enterprise: bytes) -> Address | None:
+        """The enterprise's registered key at the head; None when it has none."""
+        output = self.call(self.contracts.authorization,
+                           bindings.encode_enterprise_key(enterprise)).output
+        key = bindings.decode_address(output)
+        return None if key == ZERO_ADDRESS else key
+
+    def pending_grant_nonce(self, enterprise: bytes) -> int:
+        """The grant nonce the enterprise's next signature must carry, pending grants counted."""
+        committed = bindings.decode_uint(self.call(
+            self.contracts.authorization, bindings.encode_grant_nonce_of(enterprise)).output)
+        return self.mempool.pending_grant_nonce(enterprise, committed)
+
+    def ready_transactions(self, limit: int = MAX_BLOCK_TRANSACTIONS) -> int:
+        """Pending transactions a block could hold now (gapped ones are not work), at most
+        `limit`: what the node reports to consensus as TransactionsPending."""
+        return self.mempool.ready_count(self.next_nonce, limit)
 
     def next_nonce(self, sender: Address) -> int:
         """The sender's nonce after the last committed block."""
@@ -202,7 +253,7 @@ class Ledger:
                     limit: int = MAX_BLOCK_TRANSACTIONS) -> Block:
         """Propose a block of pending transactions on top of the head, executed once."""
         chosen = self._still_admissible(self.mempool.select(self.next_nonce, limit))
-        timestamp_ms = max(timestamp_ms, self.head.timestamp_ms)
+        timestamp_ms = proposal_timestamp(timestamp_ms, self.head.timestamp_ms)
         result = self.executor.execute_block(self.store, self.head.state_root,
                                self._environment(self.head.height + 1, timestamp_ms), chosen)
         header = BlockHeader(
@@ -245,6 +296,12 @@ class Ledger:
         while len(self._executed) > EXECUTED_BLOCKS_KEPT:
             self._executed.popitem(last=False)
 
+    def validate_proposal(self, block: Block, clock_ms: int) -> ExecutionResult:
+        """Check a freshly proposed block before voting on it: its timestamp within the drift of
+        this validator's clock (`chain.chain_time`), then everything `validate_block` checks."""
+        check_timestamp_drift(block.header.timestamp_ms, clock_ms)
+        return self.validate_block(block)
+
     def validate_block(self, block: Block) -> ExecutionResult:
         """Check a proposed block against the head and execute it; InvalidBlock if it fails.
 
@@ -261,8 +318,7 @@ class Ledger:
         if header.parent_hash != self.head.block_hash:
             raise InvalidBlock(f"block parent 0x{header.parent_hash.hex()[:16]}… is not the "
                                f"head 0x{self.head.block_hash.hex()[:16]}…")
-        if header.timestamp_ms < self.head.timestamp_ms:
-            raise InvalidBlock("block timestamp is earlier than its parent's")
+        check_timestamp_order(header.timestamp_ms, self.head.timestamp_ms)
         if len(block.transactions) > MAX_BLOCK_TRANSACTIONS:
             raise InvalidBlock(f"block holds over {MAX_BLOCK_TRANSACTIONS} transactions")
         admitted = self._admit_block_transactions(block)
@@ -341,6 +397,7 @@ class Ledger:
         for transaction in admitted:
             self._nonces[transaction.sender] = transaction.nonce + 1
         self.mempool.remove_committed({a.sender: a.nonce + 1 for a in admitted})
+        self.mempool.expire_gapped(self.next_nonce, header.timestamp_ms)
         self._executed.clear()
         return events
 

@@ -64,6 +64,8 @@ class Preset:
     enterprises: tuple[EnterpriseSpec, ...]
     genesis_timestamp_ms: int = GENESIS_TIMESTAMP_MS
     dispute_window_blocks: int = DISPUTE_WINDOW_BLOCKS
+    payload_backups: tuple[tuple[str, str], ...] = ()
+    """(origin node id, backup node id) pairs overriding chain.payload_backup's default."""
 
     @property
     def cities(self) -> tuple[City, ...]:

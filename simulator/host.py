@@ -208,6 +208,11 @@ class SkewedClock:
         """Local milliseconds."""
         return self.host.local_ms()
 
+    def chain_ms(self) -> int:
+        """Local milliseconds counted from the genesis timestamp: chain time starts at genesis
+        when virtual time starts at 0 (consensus timers keep running on `now_ms`)."""
+        return self.host.genesis.preset.genesis_timestamp_ms + self.host.local_ms()
+
     def monotonic_s(self) -> float:
         """Virtual seconds."""
         return self.host.carrier.now_ms() / 1000

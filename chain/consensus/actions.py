@@ -40,12 +40,18 @@ class BuildBlock:
 
 @dataclass(frozen=True, slots=True)
 class ExecuteBlock:
-    """Ask the application to check a proposed block; answer with BlockExecuted."""
+    """Ask the application to check a proposed block; answer with BlockExecuted.
+
+    fresh: the block is a new proposal to vote on (not a re-proposal of a value a quorum prepared,
+    nor a value a quorum committed): the application also checks its timestamp against its own
+    clock (chain.chain_time's drift rule).
+    """
 
     height: int
     round: int
     block_hash: bytes
     block: bytes
+    fresh: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -425,7 +425,9 @@ class ConsensusState:
                 block = self._learn_block(block_hash, proposal.block)
             if block is not None and block_hash not in self._at.executing:
                 self._at.executing[block_hash] = block
-                self._out.append(ExecuteBlock(self._height, self._round, block_hash, block))
+                fresh = highest_prepared(proposal.justification) is None
+                self._out.append(
+                    ExecuteBlock(self._height, self._round, block_hash, block, fresh))
             return
         if self._claim_vote(self._round, VoteKind.PREPARE, block_hash):
             prepare = self._send(Prepare(self._height, self._round, block_hash, self._node_id))

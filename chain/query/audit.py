@@ -202,6 +202,9 @@ class AuditTrail:
             raise ValueError(f"audit batch {batch.batch_seq} starts at {batch.first_sequence}, "
                              f"expected {self.anchored_through + 1}")
         self.add_batch(batch)
+        # A wiped node learns from the chain that entries up to here exist (their bytes are
+        # gone with its disk): new entries continue after them, never reusing an anchored id.
+        self.last_sequence = max(self.last_sequence, batch.last_sequence)
 
     def proof(self, sequence: int) -> AuditProof:
         """The inclusion proof of an entry; NotFound or NotAnchored (409) if there is none."""
@@ -212,8 +215,12 @@ class AuditTrail:
         if batch is None:
             raise NotAnchored(f"audit entry {entry.entry_id} is not anchored yet; batches are "
                               f"anchored every {ANCHOR_INTERVAL_S:g} s", field="entry")
-        leaves = [encode_entry(self.entries[s])
-                  for s in range(batch.first_sequence, batch.last_sequence + 1)]
+        held = [self.entries.get(s) for s in range(batch.first_sequence, batch.last_sequence + 1)]
+        if any(item is None for item in held):
+            raise NotFound(f"node {self.node_id} no longer holds every entry of batch "
+                           f"{batch.batch_seq} (its disk was wiped); the anchored root remains "
+                           "on chain", field="entry")
+        leaves = [encode_entry(item) for item in held if item is not None]
         return AuditProof(entry, leaves[sequence - batch.first_sequence], batch,
                           merkle_proof(leaves, sequence - batch.first_sequence))
 

@@ -13,12 +13,15 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from chain.crypto import checksum_address
-from chain.errors import MalformedInput, YrdError
+from chain.errors import YrdError
 from contracts import bindings
+from nodes.api.dashboard_detail import dashboard_detail_router
 from nodes.api.durability import DurableAnswers
-from nodes.api.http_io import BoundedJsonBodies, error_response, parse_hex, parse_json, read_body
+from nodes.api.http_io import BoundedJsonBodies, error_response, parse_hex
+from nodes.api.limits import EdgeLimits
 from nodes.api.metrics import RouteMetrics
 from nodes.api.openapi import install_openapi
+from nodes.api.path_params import Hash32Param
 from nodes.api.payload_upload import payload_upload_router
 from nodes.api.peer_reads import install_peer_reads
 from nodes.api.rate_limits import RateLimits
@@ -32,8 +35,6 @@ from nodes.dashboard.events import announce_commit
 from nodes.dashboard.routes import dashboard_router
 from nodes.runtime.node import NodeRuntime
 
-MAX_TRANSACTION_BODY_BYTES = 256 * 1024
-
 
 def create_app(runtime: NodeRuntime) -> FastAPI:
     """The FastAPI application of one node."""
@@ -44,6 +45,7 @@ def create_app(runtime: NodeRuntime) -> FastAPI:
     )
     app.state.runtime = runtime
     app.add_middleware(BoundedJsonBodies)
+    app.add_middleware(EdgeLimits)  # outermost: header count and body read timeout
 
     @app.exception_handler(YrdError)
     async def _yrd_error(_: Request, error: YrdError) -> JSONResponse:
@@ -67,17 +69,9 @@ def create_app(runtime: NodeRuntime) -> FastAPI:
             ],
         }
 
-    @app.post("/v1/transactions", tags=["transactions"], status_code=202)
-    async def submit_transaction(request: Request) -> dict[str, Any]:
-        """Submit a signed raw transaction (`{"raw": "0x…"}`); answers its hash."""
-        body = await read_body(request, MAX_TRANSACTION_BODY_BYTES)
-        raw = _raw_transaction(body)
-        admitted = runtime.submit_transaction(raw)
-        return {"transaction_hash": "0x" + admitted.hash.hex(),
-                "from": checksum_address(admitted.sender), "nonce": admitted.nonce}
 
     @app.get("/v1/transactions/{transaction_hash}", tags=["transactions"])
-    async def transaction_status(transaction_hash: str) -> dict[str, Any]:
+    async def transaction_status(transaction_hash: Hash32Param) -> dict[str, Any]:
         """Pending, committed (with its receipt), or unknown."""
         digest = parse_hex(transaction_hash, "transaction_hash", 32)
         found = runtime.ledger.receipt(digest)
@@ -106,13 +100,6 @@ def create_app(runtime: NodeRuntime) -> FastAPI:
     return app
 
 
-def _raw_transaction(body: bytes) -> bytes:
-    document = parse_json(body, "body")
-    if not isinstance(document, dict) or not isinstance(document.get("raw"), str):
-        raise MalformedInput('body must be JSON {"raw": "0x…"}', field="raw")
-    return parse_hex(document["raw"], "raw")
-
-
 def mount_api(app: FastAPI, runtime: NodeRuntime, limits: RateLimits | None = None) -> NodeServices:
     """Add the REST API, signed reads, peer routes and JSON-RPC to a node's app."""
     services = build_services(runtime, limits)
@@ -122,6 +109,7 @@ def mount_api(app: FastAPI, runtime: NodeRuntime, limits: RateLimits | None = No
     app.include_router(read_router(services))
     app.include_router(signed_router(services))
     app.include_router(payload_upload_router(services))
+    app.include_router(dashboard_detail_router(services))
     rpc_http, rpc = rpc_router(services)
     app.state.rpc = rpc
     app.include_router(rpc_http)

@@ -25,6 +25,7 @@ from chain.query.signing import (
     TIMESTAMP_HEADER,
     canonical_request,
 )
+from nodes.api.path_params import AUDIT_ENTRY_PATTERN, HEIGHT_PATTERN
 
 HASH = {"type": "string", "pattern": "^0x[0-9a-fA-F]{64}$"}
 ADDRESS = {"type": "string", "pattern": "^0x[0-9a-fA-F]{40}$"}
@@ -35,10 +36,10 @@ PATH_PATTERNS = {
     "record_id": HASH["pattern"],
     "dispute_id": HASH["pattern"],
     "credit_code": CREDIT_CODE_PATTERN,
-    "entry": r"^[a-z0-9-]+\.[0-9]+$",
+    "entry": AUDIT_ENTRY_PATTERN,
     "node_id": "^[a-z0-9-]+$",
     "verb": "^(stop|restart)$",
-    "height": None,  # an integer: minimum 0 instead of a pattern
+    "height": HEIGHT_PATTERN,  # canonical decimal: "04", "+4" and " 4" are refused
 }
 SIGNED_SCHEME_NAMES = ("yrdTimestamp", "yrdNonce", "yrdSignature")
 
@@ -141,6 +142,9 @@ COMPONENT_SCHEMAS: dict[str, dict[str, Any]] = {
     "ReplayDocument": _object({"topology": _ref("Topology"),
                                "events": _array({"type": "object"})},
                               description="docs/spec/dashboard-events.md"),
+    "DashboardDetail": _object({"node_id": STRING, "events": _array({"type": "object"})},
+                               description="this node's recent dashboard events in full "
+                               "(docs/spec/dashboard-events.md)"),
     "ControlOutcome": {"type": "object", "description": "What a control action did: the "
                        "nodes it applied to and those unreachable, or the burst started",
                        "properties": {"applied": _array(STRING),
@@ -183,6 +187,8 @@ RESPONSE_SCHEMAS: dict[tuple[str, str], tuple[str, str, dict[str, Any]]] = {
     ("get", "/v1/enterprises/{credit_code}/queries"): ("200", "application/json",
                                                        _ref("AuditTrail")),
     ("get", "/v1/audit/proof/{entry}"): ("200", "application/json", _ref("AuditProof")),
+    ("get", "/v1/dashboard/recent"): ("200", "application/json", _ref("DashboardDetail")),
+    ("get", "/v1/dashboard/events"): ("200", "text/event-stream", EVENT_STREAM),
     ("get", "/dashboard/topology"): ("200", "application/json", _ref("Topology")),
     ("get", "/dashboard/recent"): ("200", "application/json", _ref("ReplayDocument")),
     ("get", "/dashboard/events"): ("200", "text/event-stream", EVENT_STREAM),
@@ -195,6 +201,8 @@ SIGNED_ROUTES = {
     ("get", "/v1/enterprises/{credit_code}/report"),
     ("get", "/v1/enterprises/{credit_code}/queries"),
     ("get", "/v1/audit/proof/{entry}"),
+    ("get", "/v1/dashboard/recent"),
+    ("get", "/v1/dashboard/events"),
     ("put", "/v1/records/{record_id}/payload"),
 }
 

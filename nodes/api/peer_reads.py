@@ -15,7 +15,10 @@ fetches no payload and no audit entry without a querier's signature and grant:
   `{"entries": [...]}`.
 - `AUDIT_PROOF`: the signer is the entry's enterprise, its querier or a regulator. Answer: the
   proof as JSON.
-- `STORE_PAYLOADS`: only from a node of this node's city (replication of new payloads).
+- `STORE_PAYLOADS`: only from a node that shares this node's payload duty (a node of this city,
+  or a single-node city whose designated backup this node is: `chain.payload_backup`).
+- `RESTORE_PAYLOADS`: the same partners, for a wiped node restoring what it must hold. Answer:
+  one frame per hash, `0x01 || payload` or `0x00`.
 
 Refusals are `PeerRefused` with a reason; nothing is written by a refused request.
 """
@@ -29,6 +32,7 @@ from typing import Any
 from chain.crypto import Address, address_text
 from chain.enterprise import parse_credit_code
 from chain.errors import YrdError
+from chain.payload_backup import shares_payload_duty
 from chain.query.audit import AuditEntry, entry_to_json, parse_entry_id, proof_to_json
 from chain.query.consent import require_role
 from chain.query.report import STATUS_REVOKED
@@ -80,7 +84,6 @@ def install_peer_reads(services: NodeServices) -> None:
     runtime = services.runtime
     ledger = runtime.ledger
     node_id = runtime.config.node_id
-    my_city = runtime.node.city
 
     async def payloads(peer: str, body: bytes) -> bytes:
         request, (hashes_body,) = _decode(body, 1)
@@ -144,20 +147,33 @@ def install_peer_reads(services: NodeServices) -> None:
                                   "its querier or a regulator", code="forbidden")
         return json.dumps(proof_to_json(found), separators=(",", ":")).encode("utf-8")
 
+    def require_partner(peer: str) -> None:
+        if not shares_payload_duty(runtime.preset, node_id, peer):
+            raise PeerRefused("payloads are exchanged only between nodes that hold the same "
+                              "payloads (one city, or a city and its designated backup)")
+
     async def store(peer: str, body: bytes) -> bytes:
-        if runtime.preset.node(peer).city != my_city:
-            raise PeerRefused("payloads are replicated between nodes of one city only")
+        require_partner(peer)
         try:
             frames = decode_frames(body)
         except ValueError as error:
             raise PeerRefused(str(error)) from error
         return str(store_replicated(runtime.record_store, frames)).encode("ascii")
 
+    async def restore(peer: str, body: bytes) -> bytes:
+        require_partner(peer)
+        try:
+            hashes = decode_hashes(body)
+        except ValueError as error:
+            raise PeerRefused(str(error)) from error
+        return answer_fetch(runtime.record_store, hashes)
+
     handlers = runtime.transport.handlers
     handlers[PeerMethod.PAYLOADS] = payloads
     handlers[PeerMethod.AUDIT_TRAIL] = trail
     handlers[PeerMethod.AUDIT_PROOF] = proof
     handlers[PeerMethod.STORE_PAYLOADS] = store
+    handlers[PeerMethod.RESTORE_PAYLOADS] = restore
 
 
 def _batch(services: NodeServices, entry: AuditEntry) -> dict[str, Any]:

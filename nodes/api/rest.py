@@ -16,13 +16,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from eth_abi.abi import decode
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from chain.admission import check_call
+from chain.admission import check_call, check_transaction
+from chain.call_admission import decode_arguments
 from chain.crypto import checksum_address, keccak
 from chain.enterprise import EnterpriseId, parse_credit_code
 from chain.errors import MalformedInput, NotFound, UnknownEnterprise, WrongFunction
@@ -41,12 +41,15 @@ from nodes.api.http_io import (
     text_field,
 )
 from nodes.api.metrics import CONTENT_TYPE, process_metrics, render, request_metrics
+from nodes.api.path_params import CreditCodeParam, Hash32Param, HeightParam, parse_height
 from nodes.api.services import NodeServices
 
 LOGGER = logging.getLogger(__name__)
 MAX_WRITE_BODY_BYTES = 256 * 1024  # a signed transaction in hex plus a few fields
 MAX_PUBLISH_BODY_BYTES = 8 * 1024 * 1024  # a batch of 64 payloads of up to 64 KiB each, in JSON
 MAX_HEIGHT = 2**63 - 1
+RAW_PATTERN = r"^0x([0-9a-fA-F]{2})+$"
+RECORD_WRITES = ("publish", "publish_batch", "correct")  # calls whose payloads stay off chain
 
 
 class ErrorBody(BaseModel):
@@ -60,7 +63,8 @@ class ErrorBody(BaseModel):
 class TransactionBody(BaseModel):
     """A signed transaction (legacy EIP-155 or EIP-1559) as 0x-prefixed hex."""
 
-    raw: str = Field(description="0x-prefixed hex of the signed transaction")
+    raw: str = Field(description="0x-prefixed hex of the signed transaction",
+                     pattern=RAW_PATTERN)
 
 
 class PublishBody(BaseModel):
@@ -70,7 +74,8 @@ class PublishBody(BaseModel):
     as a string (the exact UTF-8 bytes that were hashed).
     """
 
-    raw: str = Field(description="0x-prefixed hex of the signed transaction")
+    raw: str = Field(description="0x-prefixed hex of the signed transaction",
+                     pattern=RAW_PATTERN)
     payload: dict[str, Any] | str | None = Field(None, description="one record payload")
     payloads: list[dict[str, Any] | str] | None = Field(
         None, description="the payloads of a publish_batch, in any order")
@@ -104,7 +109,9 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, error: StarletteHTTPException) -> Response:
         code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
-        return json_response(error_document(code, str(error.detail), None), error.status_code)
+        response = json_response(error_document(code, str(error.detail), None), error.status_code)
+        response.headers.update(error.headers or {})  # 405 names the allowed methods (Allow)
+        return response
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, error: Exception) -> Response:
@@ -129,11 +136,7 @@ def admit_call(services: NodeServices, raw: bytes, functions: tuple[str, ...]) -
     if function.name not in functions:
         raise WrongFunction(f"this route takes {' or '.join(functions)}; the transaction calls "
                             f"{function.name}", field="raw")
-    try:
-        arguments = tuple(decode(list(function.input_types), admitted.transaction.data[4:]))
-    except Exception as error:  # eth_abi raises several unrelated types for bad calldata
-        raise MalformedInput(f"calldata of {function.name} does not decode: {error}",
-                             field="raw") from error
+    arguments = decode_arguments(function, admitted.transaction.data)
     ledger.check_admissible(admitted)
     return admitted, arguments
 
@@ -221,7 +224,12 @@ def write_router(services: NodeServices) -> APIRouter:
         the node refuses the request unless every payload hashes to its hash in the calldata.
         """
         document, raw = await raw_of(request, MAX_PUBLISH_BODY_BYTES)
-        admitted, arguments = admit_call(services, raw, ("publish", "publish_batch", "correct"))
+        admitted, arguments = admit_call(services, raw, RECORD_WRITES)
+        return store_and_submit(document, admitted, arguments)
+
+    def store_and_submit(document: dict[str, Any], admitted: AdmittedTransaction,
+                         arguments: tuple[Any, ...]) -> Response:
+        """Check the payloads against the calldata, store them, queue the write: 202."""
         function = bindings.function_for(admitted.transaction.data).name
         items = publish_items(function, arguments)
         payloads = match_payloads(document, items)
@@ -231,6 +239,24 @@ def write_router(services: NodeServices) -> APIRouter:
             "0x" + payload_hash.hex() for payload_hash, _, _ in items])
         services.in_background(services.payloads.replicate(payloads))
         return response
+
+    @router.post("/v1/transactions", status_code=202, openapi_extra=body_schema(PublishBody))
+    async def submit_transaction(request: Request) -> Response:
+        """Submit any signed transaction (`{"raw": "0x…"}`); answers its hash.
+
+        A record write (publish, publish_batch, correct) carries its payload(s) as at
+        `POST /v1/records`: nothing is queued for a record whose payload the node does not hold.
+        """
+        document, raw = await raw_of(request, MAX_PUBLISH_BODY_BYTES)
+        ledger = runtime.ledger
+        admitted = ledger.senders.admit(ledger.decode(raw))
+        function = check_transaction(admitted, ledger.members, ledger.contracts,
+                                     ledger.member_contracts)
+        if function is not None and function.name in RECORD_WRITES:
+            arguments = decode_arguments(function, admitted.transaction.data)
+            ledger.check_admissible(admitted)
+            return store_and_submit(document, admitted, arguments)
+        return submitted(services, admitted)
 
     @router.post("/v1/grants", status_code=202, openapi_extra=body_schema(TransactionBody))
     async def grant(request: Request) -> Response:
@@ -256,7 +282,7 @@ def write_router(services: NodeServices) -> APIRouter:
 
     @router.post("/v1/disputes/{dispute_id}/response", status_code=202,
                  openapi_extra=body_schema(TransactionBody))
-    async def respond(dispute_id: str, request: Request) -> Response:
+    async def respond(dispute_id: Hash32Param, request: Request) -> Response:
         """The record's publisher answers a dispute (CreditRegistry.respond)."""
         expected = parse_hex(dispute_id, "dispute_id", 32)
         _, raw = await raw_of(request)
@@ -266,7 +292,7 @@ def write_router(services: NodeServices) -> APIRouter:
 
     @router.post("/v1/disputes/{dispute_id}/resolution", status_code=202,
                  openapi_extra=body_schema(TransactionBody))
-    async def resolve(dispute_id: str, request: Request) -> Response:
+    async def resolve(dispute_id: Hash32Param, request: Request) -> Response:
         """A regulator decides a dispute (CreditRegistry.resolve)."""
         expected = parse_hex(dispute_id, "dispute_id", 32)
         _, raw = await raw_of(request)
@@ -326,32 +352,31 @@ def read_router(services: NodeServices) -> APIRouter:
         return json_response(block_summary(ledger, ledger.head.height))
 
     @router.get("/v1/blocks/{height}", tags=["explorer"])
-    async def block_at(height: int) -> Response:
+    async def block_at(height: HeightParam) -> Response:
         """A committed block by height."""
-        return json_response(block_summary(ledger, height))
+        return json_response(block_summary(ledger, parse_height(height)))
 
     @router.get("/v1/records/{record_id}", tags=["explorer"])
-    async def record_versions(record_id: str) -> Response:
+    async def record_versions(record_id: Hash32Param) -> Response:
         """A record's on-chain facts and its whole version chain (no payload)."""
         versions = ledger.record_versions(parse_hex(record_id, "record_id", 32))
         return json_response({"record_id": record_id.lower(), "versions": [
             record_summary(entry, ledger.members) for entry in versions]})
 
     @router.get("/v1/enterprises/{credit_code}", tags=["explorer"])
-    async def enterprise_summary(credit_code: str) -> Response:
+    async def enterprise_summary(credit_code: CreditCodeParam) -> Response:
         """An enterprise's key, grant nonce (what its next signature carries) and record count."""
         enterprise = known_enterprise(services, credit_code)
         code = enterprise.to_bytes32()
         key = services.consent.enterprise_key(code)
-        nonce = bindings.decode_uint(ledger.call(
-            ledger.contracts.authorization, bindings.encode_grant_nonce_of(code)).output)
+        nonce = ledger.pending_grant_nonce(code)
         return json_response({
             "credit_code": enterprise.code, "city": enterprise.city.value,
             "key": checksum_address(key) if key else None, "grant_nonce": nonce,
             "record_versions": len(ledger.records_of(enterprise.code))})
 
     @router.get("/v1/disputes/{dispute_id}", tags=["disputes"])
-    async def dispute(dispute_id: str) -> Response:
+    async def dispute(dispute_id: Hash32Param) -> Response:
         """A dispute: its record, opener, status, deadline and the hashes of reason and response."""
         identifier = parse_hex(dispute_id, "dispute_id", 32)
         view = bindings.decode_dispute(ledger.call(

@@ -79,6 +79,8 @@ class Rpc:
         """The response to one request object, or None for a notification."""
         if not isinstance(request, dict) or not isinstance(request.get("method"), str):
             return error_answer(None, RpcError(-32600, "a request is an object with a method"))
+        if request.get("jsonrpc") != "2.0":
+            return error_answer(None, RpcError(-32600, 'jsonrpc must be "2.0"'))
         identifier = request.get("id")
         if not isinstance(identifier, str | int | float | type(None)) or isinstance(
                 identifier, bool):
@@ -186,8 +188,8 @@ def rpc_router(services: NodeServices) -> tuple[APIRouter, Rpc]:
         body = await read_body(request, MAX_RPC_BODY_BYTES)
         try:
             document = parse_json(body)
-        except MalformedInput:
-            return json_response(parse_error())
+        except MalformedInput:  # an empty or unparsable body is not a JSON-RPC exchange: 400
+            return json_response(parse_error(), 400)
         answer = rpc.answer_document(document)
         return json_response(answer) if answer is not None else Response(status_code=204)
 

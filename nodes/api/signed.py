@@ -42,6 +42,7 @@ from nodes.api.http_io import (
     scope_target,
 )
 from nodes.api.metrics import ROUTE_SCOPE_KEY
+from nodes.api.path_params import AuditEntryParam, CreditCodeParam
 from nodes.api.rest import ERROR_RESPONSES, known_enterprise
 from nodes.api.services import NodeServices, wall_clock_ms
 from nodes.query.payloads import PayloadEmbedder, forwarded_from
@@ -195,7 +196,7 @@ def signed_router(services: NodeServices) -> APIRouter:
 
     @router.get("/v1/enterprises/{credit_code}/report", tags=["queries"],
                 openapi_extra=SIGNED_HEADERS)
-    async def report(credit_code: str, request: Request) -> Response:
+    async def report(credit_code: CreditCodeParam, request: Request) -> Response:
         """An enterprise's credit report for a querier holding its grant (a signed request).
 
         Every record version in the grant's scope, with provenance, and its payload when the
@@ -207,7 +208,7 @@ def signed_router(services: NodeServices) -> APIRouter:
 
     @router.get("/v1/enterprises/{credit_code}/queries", tags=["queries"],
                 openapi_extra=SIGNED_HEADERS)
-    async def trail(credit_code: str, request: Request,
+    async def trail(credit_code: CreditCodeParam, request: Request,
                     limit: int = Query(DEFAULT_TRAIL_ENTRIES, ge=1, le=MAX_TRAIL_ENTRIES)
                     ) -> Response:
         """The audit trail (查询留痕) of an enterprise across every node, newest first.
@@ -243,7 +244,7 @@ def signed_router(services: NodeServices) -> APIRouter:
                                   "unreachable_nodes": sorted(unreachable)})
 
     @router.get("/v1/audit/proof/{entry}", tags=["queries"], openapi_extra=SIGNED_HEADERS)
-    async def audit_proof(entry: str, request: Request) -> Response:
+    async def audit_proof(entry: AuditEntryParam, request: Request) -> Response:
         """The Merkle inclusion proof of an audit entry against its root anchored on chain.
 
         Signed by the entry's enterprise, its querier or a regulator. `verified` says this node

@@ -18,10 +18,14 @@ import uvloop
 from chain.crypto import require_coincurve
 from chain.genesis import build_genesis
 from nodes.api.app import create_app
+from nodes.api.limits import server_settings
+from nodes.api.services import NodeServices
 from nodes.cli.logs import configure_node_logging
 from nodes.cluster.certificates import ensure_certificates, load_validator_set
+from nodes.query.payload_rebuild import rebuild_payloads
 from nodes.runtime.asyncio_ports import process_node
 from nodes.runtime.config import NodeConfig, load_config
+from nodes.runtime.node import NodeRuntime
 from nodes.runtime.pending import JOURNAL_FILE_NAME, PendingJournal
 from nodes.storage.blocks import LmdbBlockStore
 from nodes.storage.records import LmdbRecordStore
@@ -47,8 +51,7 @@ async def serve_node(config: NodeConfig) -> None:
     app = create_app(runtime)
     server = uvicorn.Server(uvicorn.Config(
         app, host=config.host, port=config.port, log_level="warning", access_log=False,
-        http="httptools",  # the C HTTP/1.1 parser (the loop is uvloop's, see run_node)
-        lifespan="off", timeout_graceful_shutdown=STREAM_CLOSE_GRACE_S))
+        lifespan="off", timeout_graceful_shutdown=STREAM_CLOSE_GRACE_S, **server_settings()))
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -58,6 +61,8 @@ async def serve_node(config: NodeConfig) -> None:
     while not server.started and not serving.done():
         await asyncio.sleep(0.02)
     await node.start()
+    services = app.state.services
+    services.in_background(_restore_payloads(services, runtime))
     LOGGER.info("%s serving on %s at height %d", config.node_id, config.url,
                 runtime.ledger.head.height)
     stopping = asyncio.create_task(stop.wait())
@@ -70,6 +75,12 @@ async def serve_node(config: NodeConfig) -> None:
     runtime.pending_journal.close()
     record_store.close()
     store.close()
+
+
+async def _restore_payloads(services: NodeServices, runtime: NodeRuntime) -> None:
+    """After catch-up: fetch the payloads this node must hold and lacks (a wiped disk)."""
+    await rebuild_payloads(runtime.ledger, runtime.record_store, services.payloads.channels,
+                           runtime.preset, runtime.config.node_id)
 
 
 def run_node(config_path: Path) -> int:

@@ -46,7 +46,8 @@ def _announce(network: RunningNetwork, latency: str, say: Printer) -> None:
     print_accounts(preset, say)
     if network.supervisor is not None:
         say(f"control: the dashboard may stop and restart nodes (supervisor at "
-            f"{network.supervisor.url}); open {network.nodes[0].url}/dashboard")
+            f"{network.supervisor.url}); open {network.nodes[0].url}/dashboard#control="
+            f"{network.members[0].config.control_token}")
     say("Ctrl-C or SIGTERM stops every node.")
 
 

@@ -9,6 +9,7 @@ directory resumes the chain.
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -64,6 +65,15 @@ def find_free_base_port(count: int, attempts: int = 200) -> int:
     raise RuntimeError(f"no {count} consecutive free ports found")
 
 
+CONTROL_TOKEN_BYTES = 24
+
+
+def new_control_token() -> str:
+    """A fresh random token for a network started with control on: every node of the network
+    holds it, the dashboard's control requests carry it (nodes/dashboard/control_guard.py)."""
+    return secrets.token_urlsafe(CONTROL_TOKEN_BYTES)
+
+
 def write_network(preset: Preset, data_dir: Path, base_port: int, latency: str,
                   control: bool = False, host: str = "127.0.0.1",
                   execution: str = "native") -> list[NetworkProcess]:
@@ -74,13 +84,14 @@ def write_network(preset: Preset, data_dir: Path, base_port: int, latency: str,
             for index, node in enumerate(preset.nodes)}
     channels = {node.node_id: f"{host}:{base_port + len(preset.nodes) + index}"
                 for index, node in enumerate(preset.nodes)}
+    token = new_control_token() if control else ""
     network = []
     for index, node in enumerate(preset.nodes):
         config = NodeConfig(
             node_id=node.node_id, preset=preset.name, data_dir=data_dir / node.node_id,
             host=host, port=base_port + index,
             peers={peer: url for peer, url in urls.items() if peer != node.node_id},
-            latency=latency, control=control, execution=execution,
+            latency=latency, control=control, execution=execution, control_token=token,
             peer_port=base_port + len(preset.nodes) + index,
             peer_channels={peer: address for peer, address in channels.items()
                            if peer != node.node_id},

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 
 from nodes.cluster.supervisor import supervisor_url
+from nodes.dashboard.control_guard import CONTROL_HEADER
 from nodes.dashboard.model import partition_plan, slow_plan
 from nodes.runtime.node import NodeRuntime
 
@@ -81,7 +82,8 @@ async def set_links_everywhere(runtime: NodeRuntime, plan: dict[str, list[str] |
                 body["extra_delay_ms"] = extra_delay_ms
             try:
                 response = await client.post(
-                    f"{node_url(runtime, node_id)}/dashboard/control/links", json=body)
+                    f"{node_url(runtime, node_id)}/dashboard/control/links", json=body,
+                    headers={CONTROL_HEADER: runtime.config.control_token})
                 (done if response.status_code == 200 else unreachable).append(node_id)
             except httpx.HTTPError:
                 unreachable.append(node_id)

@@ -23,13 +23,15 @@ import json
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 
 from nodes.dashboard import burst as dashboard_burst
 from nodes.dashboard import control as dashboard_control
 from nodes.dashboard.control import ControlError
+from nodes.dashboard.control_guard import ControlRefused, allowed_origins, check_control_request
+from nodes.dashboard.privacy import public_event
 from nodes.dashboard.snapshot import network_snapshot
 from nodes.dashboard.stream import NetworkStream, node_events
 from nodes.dashboard.webfont import FONT_DIRECTORY, FONT_FILES
@@ -159,8 +161,22 @@ def dashboard_router(runtime: NodeRuntime) -> APIRouter:
 
     @router.get("/dashboard/recent")
     async def recent() -> dict[str, Any]:
-        """A replay document: the topology and this node's recent events."""
-        return {"topology": network.topology(), "events": list(runtime.recent_events)}
+        """A replay document: the topology and this node's recent events (public form: queries
+        as city-to-city arcs, nodes/dashboard/privacy.py)."""
+        return {"topology": network.topology(),
+                "events": [public_event(event) for event in runtime.recent_events]}
+
+    origins = allowed_origins([runtime.config.url, *runtime.config.peers.values()])
+
+    async def control_guard(request: Request) -> None:
+        """Before the body is used: control on, the token, JSON only, no foreign origin."""
+        if not runtime.config.control:
+            return  # `controlled` answers 403 "control is off"
+        refusal = check_control_request(request.headers, runtime.config.control_token, origins)
+        if refusal is not None:
+            raise ControlRefused(refusal.message, refusal.field, refusal.status)
+
+    guarded = [Depends(control_guard)]
 
     async def controlled(action: Any) -> JSONResponse:
         if not runtime.config.control:
@@ -171,7 +187,7 @@ def dashboard_router(runtime: NodeRuntime) -> APIRouter:
         except ControlError as error:
             return _refused(error.status, error.message)
 
-    @router.post("/dashboard/control/links")
+    @router.post("/dashboard/control/links", dependencies=guarded)
     async def links(request: LinksRequest) -> JSONResponse:
         """Cut or restore, slow or speed up this node's outgoing links."""
         async def act() -> dict[str, Any]:
@@ -179,7 +195,7 @@ def dashboard_router(runtime: NodeRuntime) -> APIRouter:
                                                  request.extra_delay_ms)
         return await controlled(act)
 
-    @router.post("/dashboard/control/nodes/{node_id}/{verb}")
+    @router.post("/dashboard/control/nodes/{node_id}/{verb}", dependencies=guarded)
     async def supervise(node_id: str, verb: str) -> JSONResponse:
         """Stop or restart a node (through the supervisor of `yrdchain up --control`)."""
         async def act() -> dict[str, Any]:
@@ -189,14 +205,14 @@ def dashboard_router(runtime: NodeRuntime) -> APIRouter:
                 runtime, node_id, "stop" if verb == "stop" else "start")
         return await controlled(act)
 
-    @router.post("/dashboard/control/partition")
+    @router.post("/dashboard/control/partition", dependencies=guarded)
     async def partition(request: PartitionRequest) -> JSONResponse:
         """Partition two groups of cities: every node cuts its links to the other group."""
         async def act() -> dict[str, Any]:
             return await dashboard_control.partition(runtime, request.group_a, request.group_b)
         return await controlled(act)
 
-    @router.post("/dashboard/control/slow")
+    @router.post("/dashboard/control/slow", dependencies=guarded)
     async def slow(request: SlowRequest) -> JSONResponse:
         """Slow every link between two cities."""
         async def act() -> dict[str, Any]:
@@ -204,12 +220,12 @@ def dashboard_router(runtime: NodeRuntime) -> APIRouter:
                                                 request.extra_delay_ms)
         return await controlled(act)
 
-    @router.post("/dashboard/control/heal")
+    @router.post("/dashboard/control/heal", dependencies=guarded)
     async def heal() -> JSONResponse:
         """Restore every link of every node."""
         return await controlled(lambda: dashboard_control.heal(runtime))
 
-    @router.post("/dashboard/control/burst")
+    @router.post("/dashboard/control/burst", dependencies=guarded)
     async def burst(request: BurstRequest) -> JSONResponse:
         """Start a burst in the background; its progress shows on the stream."""
         async def act() -> dict[str, Any]:

@@ -4,7 +4,8 @@
 topology, the status of every node now — this node's own, and each peer's `GET /status`, asked
 once with a short timeout (a peer that does not answer is shown down) — and the recent told
 events: the network-wide merge of the live stream when a viewer has followed it, this node's own
-otherwise. The page applies it at once, without a stream, so a headless browser's
+otherwise; queries only as city-to-city arcs, as on every public dashboard route
+(nodes/dashboard/privacy.py). The page applies it at once, without a stream, so a headless browser's
 `--virtual-time-budget` screenshot finishes.
 """
 
@@ -16,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from nodes.dashboard.privacy import public_event
 from nodes.dashboard.stream import UNTOLD_TYPES, node_status_event
 from nodes.runtime.asyncio_ports import now_ms
 from nodes.runtime.node import NodeRuntime
@@ -54,7 +56,7 @@ async def network_snapshot(runtime: NodeRuntime, topology: dict[str, Any],
         peers = await asyncio.gather(*(
             peer_state(client, peer, cities.get(peer, ""), url)
             for peer, url in sorted(runtime.config.peers.items())))
-    told = list(merged) or [event for event in runtime.recent_events
+    told = list(merged) or [public_event(event) for event in runtime.recent_events
                             if event.get("type") not in UNTOLD_TYPES]
     return {"topology": topology, "static": True,
             "events": [*told[-SNAPSHOT_EVENTS:], node_status_event(runtime), *peers]}

@@ -30,6 +30,7 @@ from nodes.dashboard.model import (
     event_key,
     sse_preamble,
 )
+from nodes.dashboard.privacy import public_event
 from nodes.runtime.asyncio_ports import now_ms
 from nodes.runtime.node import NodeRuntime
 
@@ -86,8 +87,13 @@ class Subscription:
         return batch
 
 
-async def node_events(runtime: NodeRuntime) -> AsyncIterator[bytes]:
-    """This node's own event stream (SSE bytes): a status first, then events and heartbeats."""
+async def node_events(runtime: NodeRuntime, public: bool = True) -> AsyncIterator[bytes]:
+    """This node's own event stream (SSE bytes): a status first, then events and heartbeats.
+
+    public: queries as city-to-city arcs only (nodes/dashboard/privacy.py); False for the
+    signed regulator's stream.
+    """
+    shown = public_event if public else _as_is
     subscription = Subscription()
     runtime.listeners.append(subscription.put)
     try:
@@ -100,10 +106,14 @@ async def node_events(runtime: NodeRuntime) -> AsyncIterator[bytes]:
                 batch.append(node_status_event(runtime))
                 next_beat = time.monotonic() + HEARTBEAT_INTERVAL_S
             if batch:
-                yield b"".join(encode_sse(event) for event in batch)
+                yield b"".join(encode_sse(shown(event)) for event in batch)
     finally:
         with contextlib.suppress(ValueError):
             runtime.listeners.remove(subscription.put)
+
+
+def _as_is(event: dict[str, Any]) -> dict[str, Any]:
+    return event
 
 
 class NetworkStream:
@@ -148,7 +158,8 @@ class NetworkStream:
                 self._stop()
 
     def publish(self, event: dict[str, Any]) -> None:
-        """Pass an event to every viewer, once per chain-event key."""
+        """Pass an event to every viewer (in its public form), once per chain-event key."""
+        event = public_event(event)
         key = event_key(event)
         if key is not None:
             if key in self._seen:
@@ -175,7 +186,7 @@ class NetworkStream:
         if self._tasks:
             return
         if not self.recent:
-            told = [event for event in self.runtime.recent_events
+            told = [public_event(event) for event in self.runtime.recent_events
                     if event.get("type") not in UNTOLD_TYPES]
             self.recent.extend(told[-REPLAY_EVENTS:])
             for event in told:

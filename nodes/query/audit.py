@@ -159,7 +159,10 @@ class AuditAnchorer:
             if self.log.batches and batch_seq <= self.log.batches[-1].batch_seq:
                 continue
             proposed = self.log.propose(batch_seq)
-            if proposed is None or proposed.count != count or proposed.merkle_root != root:
+            if proposed is None:
+                LOGGER.info("audit batch %d (%d entries) rebuilt from the chain: this node's "
+                            "copy of its entries is gone", batch_seq, count)
+            elif proposed.count != count or proposed.merkle_root != root:
                 LOGGER.warning("audit batch %d on chain does not match the local log", batch_seq)
             self.log.confirm(AuditBatch(batch_seq, self.log.anchored_through + 1, count, root))
 

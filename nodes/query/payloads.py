@@ -5,7 +5,9 @@ included: bytes that hash to something else are reported as tampered and never s
 this node does not hold is fetched over the authenticated peer channel
 (`nodes.runtime.peer_channels`) from the nodes of the record's origin city — one batched
 `PAYLOADS` request per origin node per report — trying each in turn until one serves bytes that
-match.
+match, then from the city's designated backup nodes (`chain.payload_backup`: a copy in another
+city when the origin city has one node). A wiped node restores what it must hold with
+`RESTORE_PAYLOADS`, which its replication partners answer (`restore_from`).
 
 Each peer request carries the querier's own signed request (`ForwardedRequest`): the peer
 answers only an authenticated node of the consortium acting for a querier whose signature,
@@ -25,6 +27,7 @@ import orjson
 
 from chain.codec import RecordEntry
 from chain.crypto import keccak
+from chain.payload_backup import backups_of_city, payload_holders
 from chain.presets import Preset
 from chain.query.report import PayloadResult, PayloadStatus, check_bytes, parse_payload
 from nodes.runtime.channel import PeerMethod, PeerRefused, PeerUnavailable
@@ -171,6 +174,21 @@ class PayloadFetcher:
                 if checked.status is not PayloadStatus.VERIFIED:
                     still.append(payload_hash)  # another node of the city may hold good bytes
             wanted = still
+        # The designated backups (another city) only for payloads no node of the origin city
+        # served at all; bytes the origin city served tampered stay flagged as tampered.
+        wanted = [payload_hash for payload_hash in wanted if payload_hash not in results]
+        for backup in backups_of_city(self.preset, city):
+            if not wanted or backup not in self.channels.links:
+                continue
+            _, answers = await self._fetch(backup, wanted, request)
+            still = []
+            for payload_hash, payload in zip(wanted, answers, strict=True):
+                backed = check_bytes(payload_hash, payload, backup) if payload else None
+                if backed is not None and backed.status is PayloadStatus.VERIFIED:
+                    results[payload_hash] = backed
+                else:
+                    still.append(payload_hash)
+            wanted = still
         for payload_hash in wanted:
             results.setdefault(payload_hash, PayloadResult(
                 PayloadStatus.NOT_UPLOADED, None, None,
@@ -208,10 +226,12 @@ class PayloadFetcher:
             return None
 
     async def replicate(self, payloads: list[bytes]) -> None:
-        """Push new payloads to the other nodes of this node's city (best effort)."""
-        city = self.preset.node(self.node_id).city.number
+        """Push new payloads to every other holder (chain.payload_backup): the other nodes of
+        this node's city and, when it is the city's only node, its designated backup in another
+        city (best effort)."""
         body = encode_frames(payloads)
-        for peer in self.city_nodes(city):
+        holders = payload_holders(self.preset, self.node_id)
+        for peer in [holder for holder in holders if holder in self.channels.links]:
             try:
                 await self.channels.request(peer, PeerMethod.STORE_PAYLOADS, body)
             except (PeerUnavailable, PeerRefused) as error:
@@ -253,3 +273,17 @@ def store_replicated(store: RecordStore, frames: list[bytes]) -> int:
     for payload in frames:
         store.save_payload(keccak(payload), payload)
     return len(frames)
+
+
+async def restore_from(channels: PeerChannels, peer: str, hashes: list[bytes]
+                       ) -> list[bytes | None]:
+    """Payloads a replication partner holds (None where it does not, or did not answer)."""
+    try:
+        frames = decode_frames(await channels.request(
+            peer, PeerMethod.RESTORE_PAYLOADS, encode_hashes(hashes), PEER_FETCH_TIMEOUT_S))
+    except (PeerUnavailable, PeerRefused, ValueError) as error:
+        LOGGER.warning("payload restore from %s failed: %s", peer, error)
+        return [None] * len(hashes)
+    if len(frames) != len(hashes):
+        return [None] * len(hashes)
+    return [frame[1:] if frame[:1] == FOUND else None for frame in frames]

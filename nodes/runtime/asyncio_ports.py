@@ -49,12 +49,20 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+@dataclass(frozen=True, slots=True)
 class WallClock:
-    """The machine's clock."""
+    """The machine's clock; `skew_ms` shifts the time block timestamps read (NodeConfig's
+    `clock_skew_ms`: a fault for tests and teaching, honest validators refuse its proposals)."""
+
+    skew_ms: int = 0
 
     def now_ms(self) -> int:
         """Wall-clock milliseconds."""
         return now_ms()
+
+    def chain_ms(self) -> int:
+        """Wall-clock milliseconds plus the skew."""
+        return now_ms() + self.skew_ms
 
     def monotonic_s(self) -> float:
         """Monotonic seconds."""
@@ -198,7 +206,7 @@ def process_node(config: NodeConfig, genesis: Genesis, store: BlockStore,
                  validator_set: ValidatorSet,
                  record_store: RecordStore | None = None) -> ProcessNode:
     """A runtime plugged into the real process's ports (nothing started yet)."""
-    clock = WallClock()
+    clock = WallClock(config.clock_skew_ms)
     pool = ThreadPoolExecutor(VERIFY_THREADS, thread_name_prefix="verify")
     seed = load_node_seed(genesis.preset, config.node_id, config.data_dir)
     transport = PeerChannels(

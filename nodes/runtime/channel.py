@@ -41,6 +41,7 @@ class PeerMethod(IntEnum):
     AUDIT_TRAIL = 3  # audit entries about an enterprise, for its key or a regulator
     AUDIT_PROOF = 4  # an audit entry's inclusion proof, for a signed reader
     BLOCKS = 5  # committed blocks with certificates, for a syncing node
+    RESTORE_PAYLOADS = 6  # payloads a wiped node must hold, from a node that shares the duty
 
 
 class AnswerStatus(IntEnum):

@@ -31,6 +31,9 @@ class NodeConfig:
     bytecode on py-evm, the reference); every node of a network must use the same.
     peer_port: the port of this node's peer channel (mutual TLS), 0 for none.
     peer_channels: node id -> "host:port" of every other validator's peer channel.
+    control_token: the secret a control request must carry (nodes/dashboard/control_guard.py).
+    clock_skew_ms: added to this node's clock for block timestamps (a fault for tests and
+    teaching: honest validators refuse its proposals, chain.chain_time).
     """
 
     node_id: str
@@ -44,6 +47,8 @@ class NodeConfig:
     execution: str = NATIVE_ENGINE
     peer_port: int = 0
     peer_channels: dict[str, str] = field(default_factory=dict)
+    control_token: str = ""
+    clock_skew_ms: int = 0
 
     @property
     def preset_value(self) -> Preset:
@@ -70,6 +75,8 @@ def save_config(config: NodeConfig, path: Path) -> None:
             "control": config.control,
             "execution": config.execution,
             "peer_port": config.peer_port,
+            "control_token": config.control_token,
+            "clock_skew_ms": config.clock_skew_ms,
         },
         "peers": dict(config.peers),
         "peer_channels": dict(config.peer_channels),
@@ -103,6 +110,8 @@ def load_config(path: Path) -> NodeConfig:
             peer_port=int(node.get("peer_port", 0)),
             peer_channels={str(k): str(v)
                            for k, v in document.get("peer_channels", {}).items()},
+            control_token=str(node.get("control_token", "")),
+            clock_skew_ms=int(node.get("clock_skew_ms", 0)),
         )
     except (KeyError, TypeError, tomllib.TOMLDecodeError) as error:
         raise ValueError(f"{path}: not a valid node configuration ({error!r})") from error

@@ -17,6 +17,7 @@ from pathlib import Path
 from chain.consensus.state import ConsensusConfig
 from chain.consensus.validators import ValidatorSet
 from chain.genesis import Genesis
+from chain.presets import GENESIS_TIMESTAMP_MS
 from chain.storage import MemoryBlockStore
 from nodes.runtime.config import NodeConfig
 from nodes.runtime.frames import encode_frames
@@ -40,13 +41,19 @@ DATA_DIR_NONE = Path("/nonexistent/in-memory-node")
 
 @dataclass
 class ManualClock:
-    """Time that moves only when told to."""
+    """Time that moves only when told to; chain time counts from `epoch_ms` (the preset's genesis
+    timestamp unless told otherwise)."""
 
     now: float = 0.0
+    epoch_ms: int = GENESIS_TIMESTAMP_MS
 
     def now_ms(self) -> int:
         """The current manual time."""
         return int(self.now)
+
+    def chain_ms(self) -> int:
+        """The manual time after the epoch."""
+        return self.epoch_ms + int(self.now)
 
     def monotonic_s(self) -> float:
         """The same time in seconds."""

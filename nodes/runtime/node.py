@@ -158,7 +158,7 @@ class NodeRuntime:
         self.started = True
         self.feed(consensus_events.Start(self.clock.now_ms(), head.height + 1, head.block_hash,
                                          self._head_round()))
-        self.feed(consensus_events.TransactionsPending(len(self.ledger.mempool),
+        self.feed(consensus_events.TransactionsPending(self.ledger.ready_transactions(),
                                                        self.clock.now_ms()))
         self.ports.observer.consensus_started()
 
@@ -277,7 +277,7 @@ class NodeRuntime:
 
     def _pending_work(self) -> None:
         if self.started:
-            self.feed(consensus_events.TransactionsPending(len(self.ledger.mempool),
+            self.feed(consensus_events.TransactionsPending(self.ledger.ready_transactions(),
                                                            self.clock.now_ms()))
 
     def _answer(self, done_ms: float | None,
@@ -321,11 +321,11 @@ class NodeRuntime:
             return
         started = self.clock.monotonic_s()
         if self.ports.adaptive_proposals:
-            block = self.ledger.build_block(self.clock.now_ms(), self.config.node_id,
+            block = self.ledger.build_block(self.clock.chain_ms(), self.config.node_id,
                                             limit=self.proposals.limit)
             self.proposals.adapt(len(block.transactions), self.clock.monotonic_s() - started)
         else:
-            block = self.ledger.build_block(self.clock.now_ms(), self.config.node_id)
+            block = self.ledger.build_block(self.clock.chain_ms(), self.config.node_id)
         self._keep_proposal(block)
         self.metrics.counters["blocks_built"] += 1
         self._publish(ProposalBuilt(height, round_number, len(block.transactions),
@@ -347,7 +347,10 @@ class NodeRuntime:
             block = decode_block(action.block)
             transactions = len(block.transactions)
             if block.hash == action.block_hash and block.height == action.height:
-                self.ledger.validate_block(block)
+                if action.fresh:
+                    self.ledger.validate_proposal(block, self.clock.chain_ms())
+                else:
+                    self.ledger.validate_block(block)
                 self._keep_proposal(block)
                 valid = True
         except YrdError as error:

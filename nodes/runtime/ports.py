@@ -33,7 +33,13 @@ class Clock(Protocol):
     """The node's clock."""
 
     def now_ms(self) -> int:
-        """Local wall-clock milliseconds: block timestamps, consensus timers, event times."""
+        """Local milliseconds: consensus timers and event times."""
+
+    def chain_ms(self) -> int:
+        """Unix milliseconds as this node reads them: the timestamp of a block it proposes and
+        the clock it checks a fresh proposal against (chain.chain_time's drift rule). A real
+        process reads the machine's clock, shifted by its configured skew (a fault); virtual
+        clocks count from the genesis timestamp."""
 
     def monotonic_s(self) -> float:
         """Seconds on a clock that never goes back: commit latencies and work durations."""

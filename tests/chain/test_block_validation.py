@@ -8,6 +8,7 @@ from dataclasses import replace
 import pytest
 
 from chain.blocks import Block, transactions_root
+from chain.chain_time import DRIFT_MS_AHEAD, DRIFT_MS_BEHIND
 from chain.crypto import derive_private_key
 from chain.errors import InvalidBlock
 from chain.genesis import Genesis
@@ -56,7 +57,10 @@ TAMPERINGS: dict[str, tuple[Callable[[Block, Genesis], Block], str]] = {
     "height": (lambda b, g: Block(replace(b.header, height=2), b.transactions),
                "block height 2, expected 1"),
     "timestamp": (lambda b, g: Block(replace(b.header, timestamp_ms=0), b.transactions),
-                  "earlier than its parent"),
+                  "not later than its parent"),
+    "timestamp equal to the parent's": (
+        lambda b, g: Block(replace(b.header, timestamp_ms=g.preset.genesis_timestamp_ms),
+                           b.transactions), "not later than its parent"),
     "transactions root": (lambda b, g: Block(replace(b.header, transactions_root=b"\3" * 32),
                                              b.transactions), "transactions root"),
     "body swapped": (lambda b, g: Block(b.header, b.transactions[:2]), "transactions root"),
@@ -153,3 +157,21 @@ def test_reopening_a_store_resumes_at_its_head(proposed: tuple[Ledger, Block],
     assert reopened.members == proposer.members
     key = genesis.preset.key("bureau:shanghai")
     assert reopened.next_nonce(key.address) == 2
+
+
+def test_a_vote_refuses_a_timestamp_off_its_clock_but_a_certified_block_is_imported(
+        proposed: tuple[Ledger, Block], genesis: Genesis) -> None:
+    """chain.chain_time: drift is checked when voting on a proposal, never on import."""
+    _, block = proposed
+    timestamp = block.header.timestamp_ms
+    validator = fresh_ledger(genesis)
+    before = store_snapshot(validator)
+    for clock_ms in (timestamp - DRIFT_MS_AHEAD - 1, timestamp + DRIFT_MS_BEHIND + 1,
+                     timestamp - 86_400_000):
+        with pytest.raises(InvalidBlock, match="validator's clock"):
+            validator.validate_proposal(block, clock_ms)
+    assert store_snapshot(validator) == before
+    validator.validate_proposal(block, timestamp)
+    importer = fresh_ledger(genesis)
+    importer.append_block(block)  # a synced, certified block: no clock involved
+    assert importer.head.block_hash == block.hash

@@ -64,7 +64,7 @@ def _run(genesis: Genesis) -> tuple[Ledger, list[tuple[Receipt, ...]]]:
     receipts = []
     for raws in _workload(genesis):
         for raw in raws:
-            ledger.admit(raw)
+            ledger.mempool.add(ledger.senders.admit(ledger.decode(raw)))
         receipts.append(next_block(ledger).receipts)
     return ledger, receipts
 
@@ -107,7 +107,7 @@ def test_a_native_block_and_its_reads_open_no_evm_state(genesis: Genesis,
     monkeypatch.setattr(chain.execution, "_open_state", refuse)
     for raws in _workload(genesis):
         for raw in raws:
-            ledger.admit(raw)
+            ledger.mempool.add(ledger.senders.admit(ledger.decode(raw)))
         next_block(ledger)
     assert is_authorized(ledger, 0, genesis.preset.key(QUERIER))
     assert ledger.account(genesis.preset.key(PUBLISHER).address).nonce == 5

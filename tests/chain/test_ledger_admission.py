@@ -17,7 +17,7 @@ from chain.errors import (
 )
 from chain.genesis import Genesis
 from chain.ledger import Ledger
-from chain.mempool import MAX_NONCE_AHEAD
+from chain.mempool import GAPPED_EXPIRY_MS, MAX_NONCE_AHEAD
 from chain.wallet import sign_legacy
 from contracts import bindings
 from tests.chain.ledger_helpers import fresh_ledger, next_block, publication, signed_call
@@ -193,3 +193,16 @@ def test_a_block_of_pending_transactions_is_neither_decoded_nor_recovered_again(
                         lambda raw: decodes.append(raw) or decode_fresh(raw))
     stranger.append_block(block)
     assert decodes == raws
+
+
+def test_gapped_transactions_ask_for_no_block_and_expire_in_chain_time(
+        ledger: Ledger, genesis: Genesis) -> None:
+    key = genesis.preset.key("bureau:shanghai")
+    ledger.admit(publication(genesis, key, 3).raw)
+    assert len(ledger.mempool) == 1
+    assert ledger.ready_transactions() == 0  # no work: the heartbeat alone makes blocks
+    assert next_block(ledger).block.transactions == ()
+    next_block(ledger, interval_ms=GAPPED_EXPIRY_MS + 1)  # a heartbeat a minute later
+    assert len(ledger.mempool) == 0
+    ledger.admit(publication(genesis, key, 0).raw)
+    assert ledger.ready_transactions() == 1

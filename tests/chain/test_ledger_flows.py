@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from chain.crypto import PrivateKey, keccak
+from chain.errors import BadSignature, MalformedInput
 from chain.execution import Receipt
 from chain.genesis import Genesis
 from chain.ledger import Ledger
@@ -189,11 +190,22 @@ def test_grant_authorizes_until_it_expires(ledger: Ledger, bank: PrivateKey,
     assert not is_authorized(ledger, 0, bank, RecordKind.TAX)
 
 
-def test_grant_already_expired_reverts(ledger: Ledger, bank: PrivateKey,
-                                       genesis: Genesis) -> None:
+def queue_unchecked(ledger: Ledger, raw: bytes) -> None:
+    """Put a transaction in the mempool past admission, as a faulty proposer's block would carry
+    it: the contract's own checks still stand behind the admission rules."""
+    ledger.mempool.add(ledger.senders.admit(ledger.decode(raw)))
+
+
+def test_grant_already_expired_is_refused_before_queueing_and_reverts(
+        ledger: Ledger, bank: PrivateKey, genesis: Genesis) -> None:
     enterprise_key = genesis.preset.key(genesis.preset.enterprises[0].label)
-    ledger.admit(grant_call(genesis, enterprise_key, bank, 0, 0,
-                            expires_at=ledger.head.timestamp_ms // 1000))
+    raw = grant_call(genesis, enterprise_key, bank, 0, 0,
+                     expires_at=ledger.head.timestamp_ms // 1000)
+    with pytest.raises(MalformedInput, match="expired") as refused:
+        ledger.admit(raw)
+    assert refused.value.field == "expires_at"
+    assert len(ledger.mempool) == 0 and ledger.pending_nonce(bank.address) == 0
+    queue_unchecked(ledger, raw)
     [receipt] = next_block(ledger).receipts
     assert (receipt.status, receipt.revert_reason) == (0, "expired")
 
@@ -221,10 +233,14 @@ def test_revoked_grant_no_longer_authorizes(ledger: Ledger, bank: PrivateKey,
     assert grant.revoked
 
 
-def test_grant_signed_by_the_wrong_key_reverts(ledger: Ledger, bank: PrivateKey,
-                                               genesis: Genesis) -> None:
+def test_grant_signed_by_the_wrong_key_is_refused_before_queueing_and_reverts(
+        ledger: Ledger, bank: PrivateKey, genesis: Genesis) -> None:
     impostor = genesis.preset.key(genesis.preset.enterprises[1].label)
-    ledger.admit(grant_call(genesis, impostor, bank, 0, 0))
+    raw = grant_call(genesis, impostor, bank, 0, 0)
+    with pytest.raises(BadSignature, match="not the enterprise's key"):
+        ledger.admit(raw)
+    assert len(ledger.mempool) == 0 and ledger.pending_nonce(bank.address) == 0
+    queue_unchecked(ledger, raw)
     [receipt] = next_block(ledger).receipts
     assert (receipt.status, receipt.revert_reason) == (0, "bad signature")
     assert receipt.logs == ()

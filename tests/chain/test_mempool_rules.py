@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from chain.crypto import PrivateKey, derive_private_key
-from chain.errors import DuplicateTransaction, MempoolFull
-from chain.mempool import Mempool
+from chain.errors import DuplicateTransaction, MempoolFull, NonceGap
+from chain.mempool import GAPPED_EXPIRY_MS, MEMPOOL_GAPPED_PER_SENDER, Mempool
 from chain.transactions import AdmittedTransaction, SenderCache, decode_transaction
 from chain.wallet import sign_legacy
 
@@ -112,3 +112,70 @@ def test_remove_committed_evicts_used_nonces_only() -> None:
     chosen = pool.select(committed({ALICE.address: 2, BOB.address: 1}), 10)
     assert nonces_of(chosen) == [(ALICE.address, 2), (ALICE.address, 3), (CAROL.address, 0),
                                  (BOB.address, 1)]
+
+
+# Hygiene: gapped transactions are limited, expire, are not work, and cannot wedge an account.
+
+
+def test_a_sender_parks_only_a_bounded_number_of_gapped_transactions() -> None:
+    pool = Mempool(gapped_per_sender=4)
+    for nonce in range(5, 9):
+        pool.add(pending(ALICE, nonce), committed({}))
+    with pytest.raises(NonceGap, match="behind a nonce gap"):
+        pool.add(pending(ALICE, 9), committed({}))
+    pool.add(pending(BOB, 3), committed({}))  # another sender's budget is its own
+    assert len(pool) == 5
+
+
+def test_gapped_transactions_are_not_work_for_a_block() -> None:
+    pool = Mempool()
+    for nonce in (2, 3, 7):
+        pool.add(pending(ALICE, nonce), committed({}))
+    assert pool.ready_count(committed({}), 1_000) == 0
+    pool.add(pending(ALICE, 0), committed({}))
+    assert pool.ready_count(committed({}), 1_000) == 1
+    pool.add(pending(ALICE, 1), committed({}))
+    assert pool.ready_count(committed({}), 1_000) == 4  # 0..3; 7 still waits
+    assert pool.ready_count(committed({}), 2) == 2
+
+
+def test_gapped_transactions_expire_in_chain_time_but_a_run_does_not() -> None:
+    pool = Mempool()
+    pool.add(pending(ALICE, 0), committed({}), chain_time_ms=1_000)
+    pool.add(pending(ALICE, 5), committed({}), chain_time_ms=1_000)
+    assert pool.expire_gapped(committed({}), 1_000 + GAPPED_EXPIRY_MS) == 0
+    assert pool.expire_gapped(committed({}), 1_001 + GAPPED_EXPIRY_MS) == 1
+    assert nonces_of(list(pool.by_hash.values())) == [(ALICE.address, 0)]
+
+
+def test_a_thousand_gapped_transactions_cannot_wedge_an_account() -> None:
+    pool = Mempool(per_sender=1_024)
+    refused = 0
+    for nonce in range(1, 1_025):
+        try:
+            pool.add(pending(ALICE, nonce), committed({}))
+        except NonceGap:
+            refused += 1
+    assert refused == 1_024 - MEMPOOL_GAPPED_PER_SENDER
+    pool.add(pending(ALICE, 0), committed({}))  # the gap filler is always taken
+    assert nonces_of(pool.select(committed({}), 1_000))[:3] == [
+        (ALICE.address, 0), (ALICE.address, 1), (ALICE.address, 2)]
+
+
+def test_a_run_extension_evicts_the_senders_furthest_gapped_transaction_when_full() -> None:
+    pool = Mempool(per_sender=4, gapped_per_sender=4)
+    for nonce in (0, 1, 5, 6):
+        pool.add(pending(ALICE, nonce), committed({}))
+    pool.add(pending(ALICE, 2), committed({}))
+    assert sorted(pool.by_sender[ALICE.address]) == [0, 1, 2, 5]
+
+
+def test_a_full_pool_makes_room_for_a_run_by_dropping_someone_elses_gapped_one() -> None:
+    pool = Mempool(capacity=3)
+    pool.add(pending(BOB, 4), committed({}))
+    pool.add(pending(ALICE, 0), committed({}))
+    pool.add(pending(ALICE, 1), committed({}))
+    pool.add(pending(CAROL, 0), committed({}))
+    assert BOB.address not in pool.by_sender and len(pool) == 3
+    with pytest.raises(MempoolFull):
+        pool.add(pending(BOB, 0), committed({}))  # nothing gapped is left to drop

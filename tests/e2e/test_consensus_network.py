@@ -84,3 +84,18 @@ def test_without_quorum_nothing_commits_and_the_network_resumes(
     local4.wait_for(lambda: _all_committed(local4, local4.node_ids, [pending]), 120,
                     "the pending transaction commits once quorum returns")
     local4.wait_for(lambda: _same_head(local4, local4.node_ids), 60, "equal heads")
+
+
+def test_gapped_transactions_cause_no_storm_of_empty_blocks(
+        local4: RunningNetwork, workload: PublishWorkload) -> None:
+    """Transactions behind a nonce gap are parked, not work: only the heartbeat makes blocks
+    (main made 76 blocks in 20 s with one gapped transaction)."""
+    label = "bureau:hefei"
+    workload.nonces[label] = workload.nonces.get(label, 0) + 50  # leave a gap of 50 nonces
+    for _ in range(5):
+        submit(local4.client, local4.url("hefei-1"), workload.next_publish("hefei"))
+    start = _heights(local4, ["hefei-1"])["hefei-1"]
+    time.sleep(12.0)
+    made = _heights(local4, ["hefei-1"])["hefei-1"] - start
+    assert made <= 12.0 / 5.0 + 2, f"{made} blocks in 12 s with only gapped transactions"
+    assert local4.status("hefei-1")["mempool"] >= 5  # parked, not dropped before they expire

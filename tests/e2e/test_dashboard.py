@@ -81,7 +81,8 @@ def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningNetwork
 @pytest.fixture(scope="module")
 def page(browser: Any, network: RunningNetwork) -> Any:
     """The dashboard of the network, opened once for the module's live tests."""
-    browser.get(f"{network.url(SERVING_NODE)}/dashboard")
+    token = network.member(SERVING_NODE).config.control_token
+    browser.get(f"{network.url(SERVING_NODE)}/dashboard#control={token}")
     return browser
 
 

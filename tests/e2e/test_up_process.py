@@ -17,6 +17,7 @@ import psutil
 import pytest
 
 from nodes.cli.main import main
+from nodes.runtime.config import load_config
 
 pytestmark = pytest.mark.slow
 
@@ -105,6 +106,8 @@ def test_up_says_where_it_is_and_stops_every_node_on_a_signal(tmp_path: Path,
         assert not any("\r" in line for line in lines)
         assert "Accounts" in text and "bureau:shanghai" in text and "0x" in text
         assert f"supervisor at http://127.0.0.1:{supervisor_port}" in text
+        token = load_config(tmp_path / "shanghai-1" / "node.toml").control_token
+        assert token and f"/dashboard#control={token}" in text
         recorded = json.loads((tmp_path / "supervisor.json").read_text(encoding="utf-8"))
         assert recorded["url"] == f"http://127.0.0.1:{supervisor_port}"
         states = httpx.get(f"{recorded['url']}/nodes", timeout=5.0).json()["nodes"]

@@ -67,6 +67,39 @@ def test_a_payload_that_does_not_match_the_hash_is_refused_and_nothing_is_kept(
     assert not node.runtime.record_store.payloads  # type: ignore[attr-defined]
 
 
+def test_a_publish_at_the_transactions_route_needs_its_payload(node: ApiNode) -> None:
+    record = tax_record(node.preset, "enterprise:shanghai:1")
+    body = node.publish_body("bureau:shanghai", record)
+    refused = _refused(node.client.post("/v1/transactions", json={"raw": body["raw"]}), 400,
+                       "malformed_input")
+    assert refused["field"] == "payload"
+    assert len(node.runtime.ledger.mempool) == 0
+    assert not node.runtime.record_store.payloads  # type: ignore[attr-defined]
+    accepted = node.client.post("/v1/transactions", json=body)
+    assert accepted.status_code == 202, accepted.text
+    assert len(node.runtime.ledger.mempool) == 1
+    assert node.runtime.record_store.has_payload(bytes.fromhex(
+        accepted.json()["payload_hashes"][0][2:]))
+
+
+def test_an_invalid_credit_code_is_refused_at_every_entry_route(node: ApiNode) -> None:
+    """REST, JSON-RPC and peer gossip run the same admission (chain.call_admission)."""
+    bad = b"91310115000010014Y".ljust(32, b"\0")
+    raws = [node.sign("bureau:shanghai", node.genesis.contracts.registry, bindings.encode_publish(
+        bytes([n]) * 32, bad, 7, b"\2" * 32)) for n in range(1, 4)]
+    record = tax_record(node.preset, "enterprise:shanghai:1")
+    _refused(node.client.post("/v1/records", json={
+        "raw": "0x" + raws[0].hex(), "payload": record.to_json_object()}), 400,
+        "invalid_credit_code")
+    rpc = node.client.post("/rpc", json={"jsonrpc": "2.0", "id": 1,
+                                         "method": "eth_sendRawTransaction",
+                                         "params": ["0x" + raws[1].hex()]}).json()
+    assert rpc["error"]["data"]["error"] == "invalid_credit_code", rpc
+    node.runtime._handle_frames("transactions", [raws[2]])
+    assert node.runtime.metrics.counters["gossip_refused"] == 1
+    assert len(node.runtime.ledger.mempool) == 0
+
+
 def test_a_route_refuses_another_function(node: ApiNode) -> None:
     raw = node.sign("bureau:shanghai", node.genesis.contracts.registry,
                     bindings.encode_revoke(b"\1" * 32, 1))
@@ -89,8 +122,11 @@ def test_a_non_member_cannot_publish(node: ApiNode) -> None:
     ("post", "/v1/grants", b'{"raw": "0x01"}', 400),
     ("post", "/v1/disputes/0x12/response", b'{"raw": "0x01"}', 400),
     ("get", "/v1/blocks/99999", None, 404),
-    ("get", "/v1/blocks/-1", None, 404),
-    ("get", "/v1/blocks/1e400", None, 422),
+    ("get", "/v1/blocks/-1", None, 400),
+    ("get", "/v1/blocks/1e400", None, 400),
+    ("get", "/v1/blocks/%204", None, 400),
+    ("get", "/v1/blocks/+4", None, 400),
+    ("get", "/v1/blocks/04", None, 400),
     ("get", "/v1/blocks/99999999999999999999999999", None, 404),
     ("get", "/v1/records/0x1234", None, 400),
     ("get", f"/v1/records/0x{'ab' * 32}", None, 404),
@@ -179,6 +215,11 @@ def test_metrics_are_prometheus_text(node: ApiNode) -> None:
 
 
 def _rpc(node: ApiNode, payload: object) -> Any:
+    if isinstance(payload, dict):
+        payload = {"jsonrpc": "2.0", **payload}
+    elif isinstance(payload, list):
+        payload = [{"jsonrpc": "2.0", **item} if isinstance(item, dict) else item
+                   for item in payload]
     response = node.client.post("/rpc", json=payload)
     assert response.status_code == 200, response.text
     return response.json()
@@ -280,3 +321,26 @@ def test_a_committed_block_s_events_are_decoded_once_for_every_consumer(
     assert [item.event for item in committed.events] == [e for e in seen if e is not None]
     assert [e.record_id for e in node.services.records.of(SHANGHAI_CODE)] == [
         node.runtime.ledger.records_of(SHANGHAI_CODE)[0].record_id]
+
+
+def test_minor_edge_answers(idle_node: ApiNode) -> None:
+    """405 names the allowed methods; JSON-RPC is 2.0 only; an empty /rpc body is a 400 with a
+    JSON-RPC parse error; path parameters and `raw` carry their patterns in the schema."""
+    refused = idle_node.client.delete("/v1/records")
+    assert refused.status_code == 405 and refused.headers["allow"] == "POST"
+    old = idle_node.client.post("/rpc", json={"jsonrpc": "1.0", "id": 1, "method": "eth_chainId"})
+    assert old.json()["error"]["code"] == -32600 and "result" not in old.json()
+    empty = idle_node.client.post("/rpc", content=b"")
+    assert empty.status_code == 400 and empty.json()["error"]["code"] == -32700
+    schema = idle_node.client.get("/openapi.json").json()
+    block = schema["paths"]["/v1/blocks/{height}"]["get"]["parameters"][0]["schema"]
+    assert block["pattern"] == "^(0|[1-9][0-9]{0,31})$"
+    for path in ("/v1/records/{record_id}", "/v1/disputes/{dispute_id}",
+                 "/v1/transactions/{transaction_hash}"):
+        assert schema["paths"][path]["get"]["parameters"][0]["schema"]["pattern"].startswith(
+            "^0x"), path
+    assert "pattern" in schema["paths"]["/v1/enterprises/{credit_code}"]["get"][
+        "parameters"][0]["schema"]
+    grants = schema["paths"]["/v1/grants"]["post"]["requestBody"]["content"][
+        "application/json"]["schema"]
+    assert "pattern" in str(grants) or "$ref" in str(grants)

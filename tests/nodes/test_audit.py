@@ -145,3 +145,24 @@ def test_an_older_json_lines_trail_is_imported_once(tmp_path: Path) -> None:
     again = AuditLog("hangzhou-1", tmp_path / "audit.journal")
     assert [e.sequence for e in again.entries_of("91310115000010014X", 10)] == [2, 1]
     again.close()
+def test_a_wiped_node_rebuilds_its_audit_state_and_never_reuses_an_anchored_id(
+        preset: Preset, genesis: Genesis, tmp_path: Path) -> None:
+    node = make_api_node(preset, genesis, tmp_path, node_id="hefei-1")
+    log = node.services.audit
+    _fill(log, 3)
+    node.services.anchorer.anchor_now()
+    node.commit()
+    assert log.anchored_through == 3
+    wiped = AuditLog("hefei-1", tmp_path / "wiped" / "audit.jsonl")  # a fresh, empty disk
+    anchorer = AuditAnchorer(wiped, node.runtime.ledger, preset.key("node:hefei-1"),
+                             node.runtime.submit_transaction)
+    assert (wiped.anchored_through, wiped.pending, anchorer.next_batch_seq()) == (3, 0, 2)
+    with pytest.raises(NotFound, match="holds no audit entry 2"):  # a 404, never a 500
+        wiped.proof(2)
+    _fill(wiped, 2)
+    assert [e.entry_id for e in wiped.entries_of("91310115000010014X", 5)] == [
+        "hefei-1.5", "hefei-1.4"]
+    assert anchorer.anchor_now() is not None
+    anchorer.on_commit(node.commit())  # the wiped node's own anchorer sees its batch commit
+    assert wiped.anchored_through == 5
+    assert check_proof(wiped.proof(5), anchored_root(node.runtime.ledger, "hefei-1", 2))

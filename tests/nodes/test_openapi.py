@@ -82,6 +82,8 @@ def test_signed_routes_name_the_scheme_and_its_canonical_text(document: dict[str
     assert signed == {("get", "/v1/enterprises/{credit_code}/report"),
                       ("get", "/v1/enterprises/{credit_code}/queries"),
                       ("get", "/v1/audit/proof/{entry}"),
+                      ("get", "/v1/dashboard/recent"),
+                      ("get", "/v1/dashboard/events"),
                       ("put", "/v1/records/{record_id}/payload")}
     for method, path in signed:
         [requirement] = document["paths"][path][method]["security"]

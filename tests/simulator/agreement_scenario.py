@@ -35,6 +35,8 @@ class SignedTransaction:
     sender: str
     city_index: int
     raw: bytes
+    payload: str | None = None
+    """A publish's record payload (a node's REST routes queue a record write only with it)."""
 
     @property
     def transaction_hash(self) -> bytes:
@@ -65,6 +67,7 @@ def seeded_scenario(preset: Preset, genesis: Genesis, seed: int) -> Scenario:
         bureau = preset.key(label)
         queue = queues.setdefault(label, [])
         calls: list[bytes] = []
+        payloads: list[str] = []
         for serial in range(PUBLISHES_PER_CITY):
             enterprise = preset.enterprise(f"enterprise:{city.value}:{serial % 3 + 1}")
             record = CreditRecord(enterprise.credit_code, RecordKind(serial % len(RecordKind)),
@@ -76,10 +79,12 @@ def seeded_scenario(preset: Preset, genesis: Genesis, seed: int) -> Scenario:
             if code not in enterprises:
                 enterprises.append(code)
             calls.append(bindings.encode_publish(record_id, code, int(record.kind), digest))
+            payloads.append(encode_record(record).decode("utf-8"))
         calls.append(calls[0])  # the same record again: the registry refuses it
-        for nonce, data in enumerate(calls):
+        payloads.append(payloads[0])
+        for nonce, (data, payload) in enumerate(zip(calls, payloads, strict=True)):
             queue.append(SignedTransaction(label, index, sign_legacy(
-                bureau, preset.chain_id, nonce, genesis.contracts.registry, data)))
+                bureau, preset.chain_id, nonce, genesis.contracts.registry, data), payload))
     for index, city in enumerate(cities):
         label = f"bank:{city.value}"
         bank = preset.key(label)

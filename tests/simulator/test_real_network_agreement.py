@@ -291,8 +291,10 @@ def process_outcome(preset: Preset, genesis: Genesis, scenario: AgreementScenari
     with yrdchain_up(preset, data_dir) as urls, httpx.Client(timeout=10.0) as client:
         for transaction in scenario.transactions:
             url = urls[node_of_city[transaction.city_index]]
-            response = client.post(f"{url}/v1/transactions",
-                                   json={"raw": "0x" + transaction.raw.hex()})
+            body = {"raw": "0x" + transaction.raw.hex()}
+            if transaction.payload is not None:
+                body["payload"] = transaction.payload
+            response = client.post(f"{url}/v1/transactions", json=body)
             assert response.status_code == 202, response.text
             time.sleep(SUBMIT_SPACING_S)
         hashes = ["0x" + t.transaction_hash.hex() for t in scenario.transactions]

@@ -153,7 +153,7 @@ def test_persist_precedes_every_broadcast(
     node.handle(Start(0, 1, GENESIS_HASH))
     proposal = signers4["nanjing-1"].sign(Proposal(1, 0, HASH_A, "", BLOCK_A))
     actions = node.handle(MessageReceived(proposal, 1))
-    assert ExecuteBlock(1, 0, HASH_A, BLOCK_A) in actions
+    assert ExecuteBlock(1, 0, HASH_A, BLOCK_A, fresh=True) in actions
     actions = node.handle(BlockExecuted(1, HASH_A, True, 2))
     persist_at = next(i for i, a in enumerate(actions) if isinstance(a, Persist))
     broadcast_at = next(i for i, a in enumerate(actions) if isinstance(a, Broadcast))
@@ -281,3 +281,29 @@ def test_quiet_network_commits_within_milliseconds() -> None:
     harness.submit_transactions(100, 10)
     assert harness.run_until_height(1, 200, harness.node_ids)
     assert max(node.commit_times_ms[1] for node in harness.nodes.values()) <= 110
+
+
+def test_only_a_new_value_is_checked_against_the_clock(
+    validators4: tuple[ValidatorSet, dict[str, bytes]], signers4: dict[str, Signer]
+) -> None:
+    """ExecuteBlock.fresh (chain.chain_time): a round-1 proposal re-proposing a value a quorum
+    prepared in round 0 is not fresh; a round-1 proposal of a new value is."""
+    validator_set, _ = validators4
+    ids = [v.node_id for v in validator_set.validators]
+    proposer = validator_set.proposer(1, 1).node_id
+    voter = next(n for n in ids if n != proposer)
+    prepares = tuple(signers4[n].sign(Prepare(1, 0, HASH_A, "")) for n in ids[:3])
+
+    def round_changes(prepared: bool) -> tuple[RoundChange, ...]:
+        return tuple(signers4[n].sign(
+            RoundChange(1, 1, 0, HASH_A, "", prepares) if prepared and n == ids[0]
+            else RoundChange(1, 1, None, b"", "")) for n in ids[:3])
+
+    for prepared, block_hash, block, fresh in ((True, HASH_A, BLOCK_A, False),
+                                               (False, HASH_B, BLOCK_B, True)):
+        node = machine(validators4, voter)
+        node.handle(Start(0, 1, GENESIS_HASH))
+        proposal = signers4[proposer].sign(
+            Proposal(1, 1, block_hash, "", block, round_changes(prepared)))
+        actions = node.handle(MessageReceived(proposal, 1))
+        assert ExecuteBlock(1, 1, block_hash, block, fresh=fresh) in actions, actions

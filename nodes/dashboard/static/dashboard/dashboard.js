@@ -603,12 +603,21 @@
     $("#slow-b").value = topology.cities[1]?.id || "";
   }
 
+  // The control token printed by `yrdchain up --control` (…/dashboard#control=TOKEN), kept for
+  // this tab; a fragment never reaches the server's logs.
+  const controlToken = (() => {
+    const match = /(?:^|[#&])control=([^&]+)/.exec(location.hash.slice(1));
+    if (match) sessionStorage.setItem("yrdControl", decodeURIComponent(match[1]));
+    return sessionStorage.getItem("yrdControl") || "";
+  })();
+
   async function control(path, body) {
     const result = $("#control-result");
     result.textContent = "…";
     try {
       const response = await fetch(`/dashboard/control/${path}`, {
-        method: "POST", headers: { "content-type": "application/json" },
+        method: "POST",
+        headers: { "content-type": "application/json", "x-yrd-control": controlToken },
         body: JSON.stringify(body || {}),
       });
       const answer = await response.json();

@@ -82,14 +82,17 @@ const YRD_NARRATE = (() => {
     },
     query(e, ctx) {
       const from = cityOf(ctx, e.from_city);
+      // The public stream names no enterprise (privacy); a signed regulator's replay does.
+      const entZh = e.enterprise ? `企业 ${short(e.enterprise)}` : "企业";
+      const entEn = e.enterprise ? `enterprise ${short(e.enterprise)}` : "an enterprise";
       const grant = e.grant_height ?? ctx.grantHeight(e.enterprise, e.from_city);
       const consent = grant != null
         ? { zh: `该企业已在第 ${grant} 块授权`, en: `the enterprise granted consent in block ${grant}` }
         : { zh: "该企业的授权已在链上核验", en: "the enterprise's consent was checked on chain" };
       if (e.outcome && e.outcome !== "answered") {
         return {
-          zh: `${from.zh}的银行查询企业 ${short(e.enterprise)}，被节点拒绝：${e.reason || e.outcome}。`,
-          en: `${from.en}'s bank asks for enterprise ${short(e.enterprise)}; the node refuses: ${e.reason || e.outcome}.`,
+          zh: `${from.zh}的银行查询${entZh}，被节点拒绝：${e.reason || e.outcome}。`,
+          en: `${from.en}'s bank asks for ${entEn}; the node refuses: ${e.reason || e.outcome}.`,
         };
       }
       let hash = { zh: "哈希校验一致", en: "its hash matched" };
@@ -101,8 +104,8 @@ const YRD_NARRATE = (() => {
         .map((id) => cityOf(ctx, id));
       const many = origins.length > 1;
       return {
-        zh: `${from.zh}的银行查询企业 ${short(e.enterprise)}；${consent.zh}；记录存于${origins.map((c) => c.zh).join("、")}；${hash.zh}。查询已留痕。`,
-        en: `${from.en}'s bank asks for enterprise ${short(e.enterprise)}; ${consent.en}; the record${many ? "s live" : " lives"} in ${origins.map((c) => c.en).join(" and ")}; ${hash.en}. The query is logged for audit.`,
+        zh: `${from.zh}的银行查询${entZh}；${consent.zh}；记录存于${origins.map((c) => c.zh).join("、")}；${hash.zh}。查询已留痕。`,
+        en: `${from.en}'s bank asks for ${entEn}; ${consent.en}; the record${many ? "s live" : " lives"} in ${origins.map((c) => c.en).join(" and ")}; ${hash.en}. The query is logged for audit.`,
       };
     },
     grant(e, ctx) {

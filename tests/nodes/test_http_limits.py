@@ -1,0 +1,108 @@
+"""HTTP edge limits (nodes/api/limits.py) on a node's app served over a real socket."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from chain.genesis import Genesis
+from chain.presets import Preset
+from nodes.api.limits import HttpLimits
+from tests.nodes.api_node import ApiNode, make_api_node
+from tests.nodes.served_node import ServedApp, read_all, served
+
+PORT = 27_101
+LIMITS = HttpLimits(header_read_timeout_s=0.5, body_read_timeout_s=0.5, max_connections=64)
+
+
+@pytest.fixture(scope="module")
+def node(preset: Preset, genesis: Genesis,
+         tmp_path_factory: pytest.TempPathFactory) -> ApiNode:
+    return make_api_node(preset, genesis, tmp_path_factory.mktemp("limits"))
+
+
+@pytest.fixture(scope="module")
+def server(node: ApiNode) -> Iterator[ServedApp]:
+    with served(node.client.app, PORT, LIMITS) as app:  # type: ignore[arg-type]
+        yield app
+
+
+def status_of(response: bytes) -> int:
+    assert response.startswith(b"HTTP/1.1 "), response[:100]
+    return int(response[9:12])
+
+
+def test_the_served_node_answers(server: ServedApp) -> None:
+    assert httpx.get(f"{server.url}/status").status_code == 200
+
+
+def test_too_many_headers_is_431(server: ServedApp) -> None:
+    headers = "".join(f"x-h{i}: v\r\n" for i in range(LIMITS.max_header_count + 1))
+    response = server.exchange(f"GET /status HTTP/1.1\r\nhost: a\r\n{headers}\r\n".encode())
+    assert status_of(response) == 431
+    assert b'"error":"headers_too_large"' in response
+
+
+def test_an_oversized_header_block_is_refused(server: ServedApp) -> None:
+    big = "x" * (LIMITS.max_header_bytes + 1024)
+    response = server.exchange(f"GET /status HTTP/1.1\r\nhost: a\r\nx-big: {big}\r\n\r\n"
+                               .encode())
+    assert status_of(response) in (400, 431)
+
+
+def test_a_32_mib_header_is_cut_off_without_reading_it_all(server: ServedApp) -> None:
+    with server.connect() as connection:
+        connection.sendall(b"GET /status HTTP/1.1\r\nhost: a\r\nx-big: ")
+        sent = 0
+        try:
+            while sent < 32 * 1024 * 1024:
+                connection.sendall(b"x" * 65_536)
+                sent += 65_536
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        assert sent < 32 * 1024 * 1024, "the server kept reading a 32 MiB header"
+
+
+def test_a_slow_request_head_is_closed_at_the_deadline(server: ServedApp) -> None:
+    with server.connect(timeout_s=5) as connection:
+        connection.sendall(b"GET /status HTTP/1.1\r\nhost: a\r\n")
+        started = time.monotonic()
+        assert read_all(connection) == b""  # closed without an answer
+        assert time.monotonic() - started < LIMITS.header_read_timeout_s + 2
+
+
+def test_an_idle_connection_after_a_response_is_closed(server: ServedApp) -> None:
+    with server.connect(timeout_s=5) as connection:
+        connection.sendall(b"GET /status HTTP/1.1\r\nhost: a\r\n\r\n")
+        time.sleep(0.1)
+        connection.sendall(b"GET /status HTTP/1.1\r\nhost: a\r\n")  # a second head, unfinished
+        started = time.monotonic()
+        answer = read_all(connection)
+        assert answer.count(b"HTTP/1.1 200") == 1
+        assert time.monotonic() - started < LIMITS.header_read_timeout_s + 2
+
+
+def test_a_trickled_body_is_408(server: ServedApp) -> None:
+    with server.connect(timeout_s=5) as connection:
+        connection.sendall(b"POST /v1/grants HTTP/1.1\r\nhost: a\r\ncontent-type: "
+                           b"application/octet-stream\r\ncontent-length: 100\r\n\r\n{")
+        response = read_all(connection)
+    assert status_of(response) == 408
+
+
+def test_the_node_answers_after_every_limit(server: ServedApp) -> None:
+    assert httpx.get(f"{server.url}/status").json()["node_id"] == "shanghai-1"
+
+
+def test_limits_reach_the_real_node_process_settings() -> None:
+    from nodes.api.limits import HTTP_LIMITS, BoundedH11Protocol, server_settings
+
+    settings = server_settings()
+    assert settings["http"] is BoundedH11Protocol
+    assert settings["limit_concurrency"] == HTTP_LIMITS.max_connections
+    assert settings["h11_max_incomplete_event_size"] == HTTP_LIMITS.max_header_bytes
+    assert Path(__file__).exists()
