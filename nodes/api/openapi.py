@@ -250,9 +250,8 @@ def complete_document(document: dict[str, Any]) -> dict[str, Any]:
                 operation["security"] = [{name: [] for name in SIGNED_SCHEME_NAMES}]
             for parameter in operation.get("parameters", []):
                 if parameter.get("in") == "path" and parameter["name"] in PATH_PATTERNS:
-                    pattern = PATH_PATTERNS[parameter["name"]]
-                    parameter["schema"] = ({"type": "string", "pattern": pattern} if pattern
-                                           else {"type": "integer", "minimum": 0})
+                    parameter["schema"] = {"type": "string",
+                                           "pattern": PATH_PATTERNS[parameter["name"]]}
     return document
 
 
