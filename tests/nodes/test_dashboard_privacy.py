@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from nodes.runtime.transport import LinkState
 
 from chain.genesis import Genesis
 from chain.presets import Preset
@@ -26,6 +25,7 @@ from nodes.dashboard.stream import node_events
 from nodes.runtime.asyncio_ports import process_node
 from nodes.runtime.config import NodeConfig
 from nodes.runtime.node import NodeRuntime
+from nodes.runtime.peer_channels import PeerLink
 from tests.nodes.api_node import ApiNode, make_api_node, tax_record
 
 SHANGHAI_CODE = "91310115000010014X"
@@ -103,10 +103,10 @@ def controlled(preset: Preset, genesis: Genesis, tmp_path: Path) -> tuple[NodeRu
     ensure_certificates(preset, tmp_path)
     config = NodeConfig("shanghai-1", preset.name, tmp_path / "shanghai-1", "127.0.0.1", 27_102,
                         peers={PEER: "http://127.0.0.1:27103"}, control=True,
-                        control_token=TOKEN)
+                        control_token=TOKEN, peer_channels={PEER: "127.0.0.1:27107"})
     runtime = process_node(config, genesis, MemoryBlockStore(),
                            load_validator_set(preset, tmp_path)).runtime
-    runtime.transport.links[PEER] = LinkState(url=config.peers[PEER], delay_ms=0.0)  # as start()
+    assert isinstance(runtime.transport.links[PEER], PeerLink)  # a link to cut and slow
     return runtime, TestClient(create_app(runtime), raise_server_exceptions=False)
 
 
