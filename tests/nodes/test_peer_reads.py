@@ -84,11 +84,22 @@ def test_the_trail_goes_to_the_enterprise_or_a_regulator_only(
              [*_forwarded(node, "bank:hangzhou", target), code.encode(), b"5"])
 
 
-def test_payloads_are_replicated_within_a_city_only(origin: tuple[ApiNode, bytes, str]) -> None:
-    node, _, _ = origin
-    with pytest.raises(PeerRefused, match="one city"):
-        _ask(node, PeerMethod.STORE_PAYLOADS, [b"junk"], peer="hefei-1")
+def test_payloads_are_exchanged_only_between_nodes_that_share_the_duty(
+        origin: tuple[ApiNode, bytes, str]) -> None:
+    node, payload, _ = origin  # shanghai-1: backed up by nanjing-1, backs up hefei-1 (local4)
+    digest = keccak(payload)
+    with pytest.raises(PeerRefused, match="hold the same payloads"):
+        _ask(node, PeerMethod.STORE_PAYLOADS, [b"junk"], peer="hangzhou-1")
+    with pytest.raises(PeerRefused, match="hold the same payloads"):
+        asyncio.run(node.runtime.transport.handlers[PeerMethod.RESTORE_PAYLOADS](
+            "hangzhou-1", digest))
     assert node.runtime.record_store.load_payload(keccak(b"junk")) is None
+    _ask(node, PeerMethod.STORE_PAYLOADS, [b"kept"], peer="hefei-1")
+    assert node.runtime.record_store.load_payload(keccak(b"kept")) == b"kept"
+    restored = decode_frames(asyncio.run(node.runtime.transport.handlers[
+        PeerMethod.RESTORE_PAYLOADS]("nanjing-1", digest + keccak(b"absent"))))
+    assert restored[0][:1] == b"\x01" and keccak(restored[0][1:]) == digest
+    assert restored[1] == b"\x00"
 
 
 def test_blocks_are_served_to_a_syncing_peer(origin: tuple[ApiNode, bytes, str]) -> None:
