@@ -43,12 +43,22 @@ COUNT_PROFILE_ENTRIES = 30
 
 
 def _progress_printer(stream: TextIO) -> ProgressCallback:
+    """A bar redrawn in place on a terminal; one plain line per tenth anywhere else (logs, CI)."""
     started = time.monotonic()
+    on_terminal = stream.isatty()
+    tenths_said: set[int] = set()
 
     def show(done_s: float, total_s: float) -> None:
         share = done_s / total_s if total_s else 1.0
-        filled = int(share * WIDTH_PROGRESS_BAR)
         wall = time.monotonic() - started
+        if not on_terminal:
+            tenth = int(share * 10)
+            if tenth not in tenths_said:
+                tenths_said.add(tenth)
+                print(f"{share:4.0%} {done_s:7.1f}/{total_s:g} s simulated, {wall:6.1f} s wall",
+                      file=stream, flush=True)
+            return
+        filled = int(share * WIDTH_PROGRESS_BAR)
         bar = "#" * filled + "." * (WIDTH_PROGRESS_BAR - filled)
         print(f"\r[{bar}] {share:4.0%} {done_s:7.1f}/{total_s:g} s simulated, "
               f"{wall:6.1f} s wall", end="", file=stream, flush=True)
@@ -136,7 +146,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         _write_profile(profiler, out_dir / "profile.txt")
     wall_s = time.monotonic() - started
     cpu_s = time.process_time() - started_cpu
-    print(file=sys.stderr)
+    if sys.stderr.isatty():
+        print(file=sys.stderr)  # end the bar's line
     (out_dir / "metrics.json").write_bytes(encode_metrics(result.metrics))
     plots = all_plots(result.metrics, [(f.at_s, f.kind) for f in scenario.faults])
     for name, data in plots.items():
