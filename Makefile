@@ -45,7 +45,7 @@ wrk:
 	command -v wrk >/dev/null || (apt-get update && apt-get install -y --no-install-recommends wrk)
 
 test: lint browser compose-v1 promtool wrk peers-install
-	YRD_REQUIRE_PROMTOOL=1 $(PY) -m pytest -q -p no:cacheprovider
+	YRD_REQUIRE_TOOLS=1 $(PY) -m pytest -q -p no:cacheprovider
 
 contracts: $(STAMP)
 	$(PY) -m contracts.build
@@ -111,7 +111,7 @@ peers-install:
 	@if command -v npm >/dev/null; then \
 		[ benchmarks/peers/node_modules/.package-lock.json -nt benchmarks/peers/package-lock.json ] \
 		|| (cd benchmarks/peers && npm ci --no-audit --no-fund --loglevel=error) \
-		|| echo "npm ci failed: the peers benchmark will skip"; \
+		|| echo "npm ci failed: the peers benchmark test will fail under make test"; \
 	else echo "npm not found: the peers benchmark will skip"; fi
 
 clean:

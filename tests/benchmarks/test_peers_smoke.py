@@ -8,13 +8,14 @@ import pytest
 
 from benchmarks import peers
 from benchmarks.machine import RESULTS_DIRECTORY
+from tests.tools import missing_tool
 
 
 @pytest.mark.slow
 def test_smoke_run_measures_every_target_and_writes_ratios() -> None:
     missing = peers.peer_tools_missing()
     if missing is not None:
-        pytest.skip(f"peers benchmark needs Hardhat and ganache: {missing}")
+        missing_tool(f"peers benchmark needs Hardhat and ganache: {missing}")
     assert peers.main(["--smoke"]) == 0
     [data] = sorted((RESULTS_DIRECTORY / "smoke").glob("peers-*.json"))[-1:]
     report = json.loads(data.read_text(encoding="utf-8"))

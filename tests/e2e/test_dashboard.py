@@ -30,6 +30,7 @@ from chain.records import ALL_KINDS_SCOPE, CreditRecord, RecordKind
 from nodes.dashboard.model import build_topology
 from nodes.dashboard.routes import replay_page
 from tests.e2e.network import RunningNetwork, running_network
+from tests.tools import missing_tool
 
 webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.webdriver.chrome.options import Options  # noqa: E402
@@ -56,7 +57,7 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """A headless Chromium with a fresh profile, driven by chromedriver."""
     binary, driver_path = shutil.which("chromium"), shutil.which("chromedriver")
     if binary is None or driver_path is None:
-        pytest.skip("Debian's chromium and chromium-driver are not installed (make browser)")
+        missing_tool("Debian's chromium and chromium-driver are not installed (make browser)")
     options = Options()
     options.binary_location = binary
     for flag in CHROMIUM_FLAGS:
@@ -289,9 +290,9 @@ def test_a_client_query_draws_its_arc(page: Any, network: RunningNetwork) -> Non
     report = bank.report(spec.credit_code.code)
     assert report["records"][0]["payload_status"] == "verified"
     recent = network.client.get(f"{network.url('hangzhou-1')}/dashboard/recent").json()
-    if not any(e.get("type") == "query" for e in recent["events"]):
-        pytest.skip("the report route does not announce queries on the dashboard stream yet "
-                    "(docs/spec/dashboard-events.md, `query`)")
+    assert any(e.get("type") == "query" for e in recent["events"]), (
+        "the report route announces each query on the dashboard stream "
+        "(docs/spec/dashboard-events.md, `query`)")
     wait_until(page, "document.querySelector("
                "'path.arc.query[data-from=\"hangzhou\"][data-to=\"shanghai\"]')", 15,
                "the Hangzhou -> Shanghai query arc is drawn")
@@ -346,7 +347,7 @@ def test_a_virtual_time_budget_screenshot_of_the_static_page_finishes(
         network: RunningNetwork, tmp_path: Path) -> None:
     binary = shutil.which("chromium")
     if binary is None:
-        pytest.skip("Debian's chromium is not installed (make browser)")
+        missing_tool("Debian's chromium is not installed (make browser)")
     picture = tmp_path / "dashboard.png"
     command = [binary, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}",
                "--virtual-time-budget=10000", f"--screenshot={picture}",

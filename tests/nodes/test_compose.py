@@ -13,12 +13,12 @@ from typing import Any
 from urllib.parse import urlparse
 
 import jsonschema
-import pytest
 import yaml
 
 from chain.presets import get_preset
 from nodes.cli.main import build_parser
 from nodes.cluster.compose import NODE_PORT, compose_document
+from tests.tools import missing_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 PRESET = get_preset("yrd-2021")
@@ -98,11 +98,11 @@ def test_valid_for_compose_v1_which_rejects_a_top_level_name(tmp_path: Path) -> 
     assert "name" not in _compose()
     binary = shutil.which("docker-compose")
     if binary is None:
-        pytest.skip("Debian's docker-compose (Compose v1) is not installed (make compose-v1)")
+        missing_tool("Debian's docker-compose (Compose v1) is not installed (make compose-v1)")
     version = subprocess.run([binary, "version", "--short"], capture_output=True, text=True,
                              timeout=60, check=False).stdout.strip()
     if not version.startswith("1."):
-        pytest.skip(f"docker-compose here is {version}, not Compose v1")
+        missing_tool(f"docker-compose here is {version}, not Compose v1 (make compose-v1)")
     for profile in ([], ["--profile", "load"]):
         checked = subprocess.run([binary, "-f", str(ROOT / "docker-compose.yml"), *profile,
                                   "config", "-q"], capture_output=True, text=True, timeout=60,

@@ -1,10 +1,9 @@
 """/metrics: a latency histogram for every route, commit latency, process metrics, build info;
 `promtool check metrics` finds nothing to say (Debian's `prometheus` package ships promtool;
-`make test` installs it and sets YRD_REQUIRE_PROMTOOL=1, so a missing promtool fails there)."""
+`make test` installs it and sets YRD_REQUIRE_TOOLS=1, so a missing promtool fails there)."""
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -17,6 +16,7 @@ from chain.presets import Preset
 from nodes.api.metrics import Metric, render
 from nodes.runtime.histogram import COMMIT_BUCKETS_S, Histogram
 from tests.nodes.api_node import ApiNode, make_api_node, tax_record
+from tests.tools import missing_tool
 
 SHANGHAI_CODE = "91310115000010014X"
 PROMTOOL_TIMEOUT_S = 30
@@ -94,9 +94,7 @@ def test_histograms_are_cumulative_and_labels_escaped() -> None:
 def test_promtool_finds_nothing_to_report(node: ApiNode, tmp_path: Path) -> None:
     promtool = shutil.which("promtool")
     if promtool is None:
-        if os.environ.get("YRD_REQUIRE_PROMTOOL") == "1":
-            pytest.fail("promtool is missing although `make test` installed Debian's prometheus")
-        pytest.skip("promtool not installed (apt-get install prometheus; `make test` does)")
+        missing_tool("promtool is not installed (Debian's prometheus: make promtool)")
     report = f"/v1/enterprises/{SHANGHAI_CODE}/report"
     node.client.get(report, headers=node.signed_headers("bank:hangzhou", report))
     node.client.get("/status")
