@@ -112,7 +112,7 @@ peers-install:
 		[ benchmarks/peers/node_modules/.package-lock.json -nt benchmarks/peers/package-lock.json ] \
 		|| (cd benchmarks/peers && npm ci --no-audit --no-fund --loglevel=error) \
 		|| echo "npm ci failed: the peers benchmark test will fail under make test"; \
-	else echo "npm not found: the peers benchmark will skip"; fi
+	else echo "npm not found: the peers benchmark test will fail under make test"; fi
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -38,6 +38,7 @@ from contracts import bindings
 from nodes.client import Enterprise, Institution, NodeClient
 from nodes.query.request_signing import sign_request
 from tests.e2e.network import RunningNetwork
+from tests.tools import missing_tool
 
 PROBE = Path(__file__).resolve().parents[1] / "chain" / "member_contracts" / "Probe.vy"
 
@@ -99,8 +100,8 @@ def test_web3_reads_the_registry_and_commits_a_publish(local4: RunningNetwork) -
 
 def _ensure_ethers() -> Path:
     if shutil.which("node") is None or shutil.which("npm") is None:
-        pytest.skip("node and npm are needed to run the ethers.js client (apt-get install "
-                    "nodejs npm)")
+        missing_tool("node and npm are needed to run the ethers.js and viem clients "
+                     "(apt-get install nodejs npm)")
     if not all((JS_DIRECTORY / "node_modules" / name).is_dir() for name in JS_PACKAGES):
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=JS_DIRECTORY, check=True,
                        timeout=NPM_TIMEOUT_S, capture_output=True)
