@@ -201,7 +201,7 @@ def render(report: dict[str, object]) -> str:
         "",
         str(report["machine"]),
         f"Load average (1, 5, 15 min) before {_load(report['load_before'])}, after "
-        f"{_load(report['load_after'])} (other engineers share the machine; CPU time is "
+        f"{_load(report['load_after'])} (other processes may share the machine; CPU time is "
         "per process)",
         "",
         "| engine | recovery µs | proposer µs (× rec.) | follower admit µs | follower append µs "
