@@ -9,6 +9,7 @@ directory resumes the chain.
 from __future__ import annotations
 
 import os
+import random
 import secrets
 import signal
 import socket
@@ -38,18 +39,21 @@ class NetworkProcess:
     process: subprocess.Popen[bytes] | None = None
 
 
+FREE_PORT_RANGE = (20_000, 32_000)  # below the ephemeral ports outgoing connections use
+
+
 def find_free_base_port(count: int, attempts: int = 200) -> int:
     """A base port for `count` nodes: 2 x `count` consecutive ports free on loopback right now.
 
     Each node takes an HTTP port (base + index) and a peer-channel port (base + count + index).
+    The base is drawn below Linux's ephemeral range (32768-60999 by default): a port found free
+    there could otherwise be taken as the source port of an outgoing connection (the first
+    nodes dialling their peers) before the node meant to listen on it binds it.
     """
     count *= 2
+    draw = random.SystemRandom()
     for _ in range(attempts):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            base = int(probe.getsockname()[1])
-        if base + count >= 65_000:
-            continue
+        base = draw.randrange(FREE_PORT_RANGE[0], FREE_PORT_RANGE[1] - count)
         sockets: list[socket.socket] = []
         try:
             for offset in range(count):

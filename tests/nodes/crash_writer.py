@@ -3,7 +3,7 @@
 Usage:
 
     python crash_writer.py DATA_DIR [MAX_HEIGHT]    one writer, until MAX_HEIGHT or killed
-    python crash_writer.py --fork-server            writers on demand, forked from this process
+    python crash_writer.py --fork-server            writers on demand, one process each
 
 The chain is deterministic (preset `local4`; block `h` holds one publish from each city's credit
 bureau, derived from `h`), so every writer writes the same chain whatever height it resumes at.
@@ -14,9 +14,9 @@ A writer prints, each line flushed at once:
     resumed H           the ledger resumed at head H (genesis is committed on an empty store)
     committed H         block H is committed: save_commit returned, the block is durable
 
-The fork server pays the imports (py-evm, about a second) once: it reads commands
-`DATA_DIR MAX_HEIGHT` on stdin, forks a writer for each (the writer opens the store itself, after
-the fork), waits for it to end, killed or not, and prints `exited PID CODE` (-9 after SIGKILL).
+The server reads commands `DATA_DIR MAX_HEIGHT` on stdin, starts a fresh writer process for each
+(its lines go straight to the server's stdout), waits for it to end, killed or not, and prints
+`exited PID CODE` (-9 after SIGKILL).
 
 The tests import `next_block` and `PRESET_NAME` from here, to build the same chain in process.
 """
@@ -24,8 +24,8 @@ The tests import `next_block` and `PRESET_NAME` from here, to build the same cha
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
-import traceback
 from pathlib import Path
 
 from chain.blocks import Block
@@ -78,24 +78,20 @@ def write_chain(genesis: Genesis, data_directory: Path, max_height: int) -> None
 
 
 def serve_forks(genesis: Genesis) -> None:
-    """Fork a writer for each command line on stdin; report how each ended."""
+    """Start a writer process for each command line on stdin; report how each ended.
+
+    Each writer is a fresh interpreter (`python crash_writer.py DATA MAX`) writing straight to
+    this server's stdout, not a `fork()` of this process: a forked child can inherit a lock
+    another thread held at the fork and hang before it prints a word.
+    """
+    del genesis  # each writer builds its own
     print("ready", flush=True)
     for command in sys.stdin:
         directory, max_height = command.split()
-        pid = os.fork()
-        if pid == 0:
-            code = 0
-            try:
-                write_chain(genesis, Path(directory), int(max_height))
-            except BaseException:
-                traceback.print_exc()
-                code = 1
-            finally:
-                sys.stdout.flush()
-                sys.stderr.flush()
-                os._exit(code)  # never return into the server's loop
-        _, status = os.waitpid(pid, 0)
-        print(f"exited {pid} {os.waitstatus_to_exitcode(status)}", flush=True)
+        writer = subprocess.Popen([sys.executable, __file__, directory, max_height],
+                                  stdout=sys.stdout, stderr=sys.stderr)
+        status = writer.wait()
+        print(f"exited {writer.pid} {status}", flush=True)
 
 
 def main(arguments: list[str]) -> int:

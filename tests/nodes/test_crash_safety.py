@@ -110,6 +110,9 @@ class ForkServer:
         """Read lines (into `said`) until one starts with `prefix`; that line."""
         deadline = time.monotonic() + timeout_s
         while True:
+            if time.monotonic() >= deadline:
+                pytest.fail(f"no {prefix!r} from the writer in {timeout_s} s; it said "
+                            f"{(said or [])[-5:]}:\n{self.log.read_text()}")
             line = self.next_line(max(0.0, deadline - time.monotonic()))
             if said is not None:
                 said.append(line)
