@@ -67,15 +67,7 @@ def check_call(
         raise UnsupportedTransaction(
             f"{contract} has no state-changing function {function.name}", field="data"
         )
-    member = members.get(admitted.sender)
-    if member is None:
-        raise NotAMember(
-            f"0x{admitted.sender.hex()} is not an admitted institution of the consortium",
-            field="from",
-        )
-    if member.status != STATUS_ACTIVE:
-        state = {2: "suspended", 3: "removed"}.get(member.status, "inactive")
-        raise MemberSuspended(f"{member.name} (0x{admitted.sender.hex()}) is {state}", "from")
+    member = _active_member(admitted, members)
     if function.required_roles and not member.roles & function.required_roles:
         raise MissingRole(
             f"{function.name} needs the {role_names(function.required_roles)} role; "
