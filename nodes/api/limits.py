@@ -79,7 +79,7 @@ class BoundedHttpProtocol(HttpToolsProtocol):
     _head_bytes: int = 0
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
+        super().connection_made(CoalescedWrites(transport, self.loop))  # type: ignore[arg-type]
         self._arm_head_deadline()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -134,6 +134,50 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         waiting_for_head = self.cycle is None or self.cycle.response_complete
         if waiting_for_head and not self.transport.is_closing():
             self.transport.close()
+
+
+class CoalescedWrites:
+    """A transport whose writes of one event-loop iteration leave as one write.
+
+    uvicorn writes a response's head and body separately, and libuv sends each at once: two
+    system calls and two TCP segments per answer. Joined at the end of the iteration, they are
+    one (and pipelined answers of the same iteration join too). `close` sends what is waiting
+    first; everything else is the wrapped transport's.
+    """
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._waiting: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        """Queue `data` for the end of this loop iteration."""
+        if not self._waiting:
+            self._loop.call_soon(self.flush)
+        self._waiting.append(bytes(data))
+
+    def writelines(self, chunks: list[bytes]) -> None:
+        """Queue each chunk, in order."""
+        for chunk in chunks:
+            self.write(chunk)
+
+    def flush(self) -> None:
+        """Write what is waiting, as one write."""
+        waiting, self._waiting = self._waiting, []
+        if waiting and not self._transport.is_closing():
+            self._transport.write(waiting[0] if len(waiting) == 1 else b"".join(waiting))
+
+    def get_write_buffer_size(self) -> int:
+        """Bytes waiting here and in the wrapped transport."""
+        return sum(map(len, self._waiting)) + self._transport.get_write_buffer_size()
+
+    def close(self) -> None:
+        """Send what is waiting, then close."""
+        self.flush()
+        self._transport.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
 
 
 def bounded_http_protocol(limits: HttpLimits) -> type[BoundedHttpProtocol]:
