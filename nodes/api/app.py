@@ -17,6 +17,7 @@ from chain.errors import YrdError
 from contracts import bindings
 from nodes.api.dashboard_detail import dashboard_detail_router
 from nodes.api.durability import DurableAnswers
+from nodes.api.fast_path import NodeApp, ReportFastPath
 from nodes.api.http_io import BoundedJsonBodies, error_response, parse_hex
 from nodes.api.limits import EdgeLimits
 from nodes.api.metrics import RouteMetrics
@@ -25,20 +26,20 @@ from nodes.api.path_params import Hash32Param
 from nodes.api.payload_upload import payload_upload_router
 from nodes.api.peer_reads import install_peer_reads
 from nodes.api.rate_limits import RateLimits
-from nodes.api.request_log import RequestLog, commit_logger
+from nodes.api.request_log import RefusalLog, RequestLog, commit_logger
 from nodes.api.rest import install_error_handlers, read_router, write_router
 from nodes.api.rpc import rpc_router
 from nodes.api.rpc_subscriptions import websocket_router
 from nodes.api.services import NodeServices, build_services
-from nodes.api.signed import ReportFastPath, signed_router
+from nodes.api.signed import signed_router
 from nodes.dashboard.events import announce_commit
 from nodes.dashboard.routes import dashboard_router
 from nodes.runtime.node import NodeRuntime
 
 
-def create_app(runtime: NodeRuntime) -> FastAPI:
+def create_app(runtime: NodeRuntime) -> NodeApp:
     """The FastAPI application of one node."""
-    app = FastAPI(
+    app = NodeApp(
         title=f"yrdchain node {runtime.config.node_id}",
         description="A city node of the Yangtze River Delta credit information chain.",
         version="0.1.0",
@@ -96,7 +97,9 @@ def create_app(runtime: NodeRuntime) -> FastAPI:
     runtime.commit_hooks.append(lambda committed: announce_commit(runtime, committed))
     install_openapi(app)
     runtime.commit_hooks.append(commit_logger(runtime.config.node_id))
-    app.add_middleware(RequestLog, node_id=runtime.config.node_id)
+    refusals = RefusalLog(runtime.config.node_id)
+    app.add_middleware(RequestLog, refusals=refusals)
+    app.fast_path = ReportFastPath(app.state.services, refusals, app.state.durable_journals)
     return app
 
 
@@ -114,8 +117,8 @@ def mount_api(app: FastAPI, runtime: NodeRuntime, limits: RateLimits | None = No
     app.state.rpc = rpc
     app.include_router(rpc_http)
     app.include_router(websocket_router(rpc))
-    app.add_middleware(ReportFastPath, services=services)
     install_peer_reads(services)
-    app.add_middleware(DurableAnswers, journals=(runtime.pending_durable, services.audit.durable))
+    app.state.durable_journals = (runtime.pending_durable, services.audit.durable)
+    app.add_middleware(DurableAnswers, journals=app.state.durable_journals)
     app.add_middleware(RouteMetrics, requests=services.requests)
     return services

@@ -117,13 +117,29 @@ class RefusalBudget:
         return True
 
 
+class RefusalLog:
+    """A node's lines about refused requests, within one budget per second."""
+
+    def __init__(self, node_id: str = "") -> None:
+        self.node_id = node_id
+        self.budget = RefusalBudget()
+
+    def refused(self, method: str, path: str, status: int, body: bytes, client: str) -> None:
+        """Log a 4xx/5xx answer (its error code and field read from the body)."""
+        if self.budget.take(time.monotonic()):
+            log_event(refusal_level(status), "refused", node=self.node_id, method=method,
+                      path=path, status=status, **_error_fields(body), client=client)
+
+
 class RequestLog:
     """ASGI middleware: a line per refused request, a quiet line per client disconnect."""
 
-    def __init__(self, app: ASGIApp, node_id: str = "") -> None:
+    def __init__(self, app: ASGIApp, refusals: RefusalLog | None = None,
+                 node_id: str = "") -> None:
         self.app = app
-        self.node_id = node_id
-        self.budget = RefusalBudget()
+        self.refusals = refusals if refusals is not None else RefusalLog(node_id)
+        self.node_id = self.refusals.node_id
+        self.budget = self.refusals.budget
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -150,10 +166,7 @@ class RequestLog:
             return
         client = (scope.get("client") or ("", 0))[0]
         if status >= 400:
-            if self.budget.take(time.monotonic()):
-                log_event(refusal_level(status), "refused", node=self.node_id,
-                          method=scope["method"], path=scope["path"], status=status,
-                          **_error_fields(bytes(body)), client=client)
+            self.refusals.refused(scope["method"], scope["path"], status, bytes(body), client)
         elif rpc and len(body) <= MAX_LOGGED_BODY_BYTES:
             refused = rpc_error_fields(bytes(body))
             if refused is not None and self.budget.take(time.monotonic()):

@@ -10,13 +10,11 @@ channel, each request carrying the institution's signed request (`nodes.api.peer
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from chain.codec import Member
 from chain.crypto import Address, address_text, keccak
@@ -35,20 +33,13 @@ from chain.query.audit import (
 from chain.query.consent import require_role
 from chain.query.report import assemble_report, city_name, in_scope, wanted_payloads
 from contracts import bindings
-from nodes.api.http_io import (
-    error_response,
-    json_response,
-    request_target,
-    scope_target,
-)
-from nodes.api.metrics import ROUTE_SCOPE_KEY
+from nodes.api.http_io import json_response, request_target
 from nodes.api.path_params import AuditEntryParam, CreditCodeParam
 from nodes.api.rest import ERROR_RESPONSES, known_enterprise
 from nodes.api.services import NodeServices, wall_clock_ms
 from nodes.query.payloads import PayloadEmbedder, forwarded_from
 from nodes.runtime.channel import PeerMethod, PeerRefused
 
-REPORT_PATH = re.compile(r"/v1/enterprises/([^/]+)/report")
 REPORT_ROUTE = "/v1/enterprises/{credit_code}/report"
 EMBED_PAYLOAD = PayloadEmbedder()  # verdicts are about bytes: one cache serves every node
 MAX_TRAIL_ENTRIES = 1_000
@@ -150,35 +141,6 @@ def announce_query(services: NodeServices, headers: Mapping[str, str], querier: 
         "verified": summary["tampered"] == 0 and summary["unavailable"] == 0
         and summary["not_uploaded"] == 0,
         "tampered": summary["tampered"], "unavailable": summary["unavailable"]})
-
-
-class ReportFastPath:
-    """ASGI middleware answering `GET /v1/enterprises/{code}/report` before FastAPI routing.
-
-    The report is the query hot path; FastAPI's route matching and dependency solving cost
-    more than the query itself (ADR 0004). This answers the same `serve_report` the documented
-    route does, with the same errors; every other request passes through.
-    """
-
-    def __init__(self, app: ASGIApp, services: NodeServices) -> None:
-        self.app = app
-        self.services = services
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "GET":
-            match = REPORT_PATH.fullmatch(scope["path"])
-            if match is not None:
-                scope[ROUTE_SCOPE_KEY] = REPORT_ROUTE
-                headers = {name.decode("latin-1"): value.decode("latin-1")
-                           for name, value in scope["headers"]}
-                try:
-                    response = await serve_report(self.services, match.group(1),
-                                                  scope_target(scope), headers)
-                except YrdError as error:
-                    response = error_response(error)
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
 
 
 def entry_json(entry: AuditEntry, batch_seq: int | None) -> dict[str, Any]:
