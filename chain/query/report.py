@@ -27,6 +27,7 @@ from chain.query.consent import KIND_NAMES, KIND_NAMES_ZH, Grant
 from contracts import bindings
 
 MAX_CACHED_ENTERPRISES = 100_000  # enterprises whose decoded record versions are kept
+MAX_RECORD_VIEWS = 200_000  # record versions whose report facts are kept (then cleared)
 STATUS_REVOKED = int(bindings.RecordStatus.REVOKED)
 RECORD_STATUS_NAMES = {int(status): status.name.lower() for status in bindings.RecordStatus}
 
@@ -39,6 +40,9 @@ class PayloadStatus(Enum):
     UNAVAILABLE = "unavailable"
     NOT_UPLOADED = "not_uploaded"
     WITHHELD = "withheld"
+
+
+STATUS_TEXT = {status: status.value for status in PayloadStatus}
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,8 +116,8 @@ def record_provenance(entry: RecordEntry, members: Mapping[bytes, Member]) -> di
     }
 
 
-def record_summary(entry: RecordEntry, members: Mapping[bytes, Member]) -> dict[str, Any]:
-    """A record version's on-chain facts (no payload), as the explorer and reports show them."""
+def record_facts(entry: RecordEntry) -> dict[str, Any]:
+    """A record version's own on-chain facts (no provenance, no payload)."""
     known = entry.kind < len(KIND_NAMES)
     return {
         "record_id": "0x" + entry.record_id.hex(),
@@ -125,8 +129,39 @@ def record_summary(entry: RecordEntry, members: Mapping[bytes, Member]) -> dict[
         "previous": "0x" + entry.previous.hex() if entry.previous else None,
         "next": "0x" + entry.next.hex() if entry.next else None,
         "payload_hash": "0x" + entry.payload_hash.hex(),
-        "provenance": record_provenance(entry, members),
     }
+
+
+def record_summary(entry: RecordEntry, members: Mapping[bytes, Member]) -> dict[str, Any]:
+    """A record version's on-chain facts (no payload), as the explorer and reports show them."""
+    return {**record_facts(entry), "provenance": record_provenance(entry, members)}
+
+
+class RecordViews:
+    """Each record version's facts and provenance, built once and shared by every report.
+
+    Keyed by the `RecordEntry` object itself (the ledger's index hands the same objects out
+    until a block changes the enterprise's records, and a changed version is a new object);
+    a view also remembers the publisher's `Member` it named, and is rebuilt when the member
+    changed. The dicts are shared: callers copy before adding to them.
+    """
+
+    def __init__(self, capacity: int = MAX_RECORD_VIEWS) -> None:
+        self.capacity = capacity
+        self._views: dict[int, tuple[RecordEntry, Member | None, dict[str, Any],
+                                     dict[str, Any]]] = {}
+
+    def of(self, entry: RecordEntry, members: Mapping[bytes, Member]
+           ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The version's facts and provenance (shared dicts: do not change them)."""
+        publisher = members.get(entry.publisher)
+        view = self._views.get(id(entry))
+        if view is None or view[0] is not entry or view[1] is not publisher:
+            if len(self._views) >= self.capacity:
+                self._views.clear()
+            view = (entry, publisher, record_facts(entry), record_provenance(entry, members))
+            self._views[id(entry)] = view
+        return view[2], view[3]
 
 
 def in_scope(entries: list[RecordEntry], scope: int) -> tuple[list[RecordEntry], int]:
@@ -144,20 +179,22 @@ def assemble_report(enterprise: EnterpriseId, querier: Member, grant: Grant,
                     entries: list[RecordEntry], withheld: int,
                     payloads: Mapping[bytes, PayloadResult], members: Mapping[bytes, Member],
                     node: dict[str, Any], height: int, now_ms: int,
-                    embed: Callable[[bytes | None], Any] | None = None) -> dict[str, Any]:
+                    embed: Callable[[bytes | None], Any] | None = None,
+                    views: RecordViews | None = None) -> dict[str, Any]:
     """The report: each record version with its payload status, payload and provenance.
 
     A payload is served only when its bytes hash to the on-chain hash ("verified"); "tampered",
     "unavailable" and "not_uploaded" carry no content, only what went wrong. `embed` turns a
     verified payload's bytes into what the report holds (default: the parsed JSON document, or
     `{"raw_hex": ...}` when the bytes are not JSON); the node passes one that embeds the bytes
-    unparsed.
+    unparsed. `views` keeps each version's facts between reports (built afresh without it).
     """
     embed = embed or parse_payload
+    views = views or RecordViews()
     records = []
-    counts = {status.value: 0 for status in PayloadStatus}
+    counts = dict.fromkeys(STATUS_TEXT.values(), 0)
     for entry in entries:
-        item = record_summary(entry, members)
+        facts, provenance = views.of(entry, members)
         result = payloads.get(entry.payload_hash)
         detail: str | None
         if entry.status == STATUS_REVOKED:
@@ -169,11 +206,13 @@ def assemble_report(enterprise: EnterpriseId, querier: Member, grant: Grant,
         else:
             status, detail, served_by = result.status, result.detail, result.node_id
             content = embed(result.payload) if status is PayloadStatus.VERIFIED else None
-        counts[status.value] += 1
-        item["payload_status"] = status.value
+        text = STATUS_TEXT[status]
+        counts[text] += 1
+        item = dict(facts)
+        item["provenance"] = {**provenance, "origin_node": served_by}
+        item["payload_status"] = text
         item["payload"] = content
         item["payload_detail"] = detail
-        item["provenance"]["origin_node"] = served_by
         records.append(item)
     return {
         "enterprise": {"credit_code": enterprise.code, "city": enterprise.city.value},

@@ -18,7 +18,7 @@ from chain.ledger import CommittedBlock
 from chain.presets import node_operator_label
 from chain.query.consent import ConsentBook
 from chain.query.replay import RequestVerifier
-from chain.query.report import EnterpriseRecords
+from chain.query.report import EnterpriseRecords, RecordViews
 from nodes.api.metrics import Metric, RequestMetrics
 from nodes.api.rate_limits import RateLimiter, RateLimits
 from nodes.query.audit import AuditAnchorer, AuditLog
@@ -42,6 +42,7 @@ class NodeServices:
     query_limiter: RateLimiter
     write_limiter: RateLimiter
     requests: RequestMetrics
+    record_views: RecordViews = field(default_factory=RecordViews)
     background: set[asyncio.Task[None]] = field(default_factory=set)
 
     @property

@@ -115,7 +115,7 @@ async def serve_report(services: NodeServices, credit_code: str, target: str,
                                                    forwarded_from(target, headers))
         document = assemble_report(enterprise, querier, grant, covered, withheld, payloads,
                                    ledger.members, services.node_summary, ledger.head.height,
-                                   now, embed=EMBED_PAYLOAD)
+                                   now, embed=EMBED_PAYLOAD, views=services.record_views)
         entry = services.audit.append(now, enterprise.code, address_text(signer), querier.name,
                                       city_name(querier.city), request_hash(headers),
                                       len(covered))

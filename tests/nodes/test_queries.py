@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 
@@ -13,7 +14,14 @@ from chain.genesis import Genesis
 from chain.presets import Preset
 from chain.query.consent import Grant
 from chain.query.replay import ReplayGuard, RequestVerifier
-from chain.query.report import PayloadResult, PayloadStatus, assemble_report, check_bytes, in_scope
+from chain.query.report import (
+    PayloadResult,
+    PayloadStatus,
+    RecordViews,
+    assemble_report,
+    check_bytes,
+    in_scope,
+)
 from chain.records import ALL_KINDS_SCOPE, RecordKind, encode_record, scope_of
 from chain.wallet import sign_digest
 from contracts import bindings
@@ -164,6 +172,39 @@ def test_revoked_versions_are_listed_without_content(preset: Preset, genesis: Ge
     assert report["records"][0]["status"] == "revoked"
     assert report["records"][0]["payload_status"] == "withheld"
     assert report["records"][0]["payload"] is None
+
+
+def test_record_views_are_shared_between_reports_without_leaking_answers(
+        preset: Preset, genesis: Genesis, tmp_path: Path) -> None:
+    node = make_api_node(preset, genesis, tmp_path)
+    record = tax_record(preset, "enterprise:shanghai:2", serial=9)
+    node.client.post("/v1/records", json=node.publish_body("bureau:shanghai", record))
+    node.commit()
+    ledger = node.runtime.ledger
+    entries = ledger.records_of(record.enterprise.code)
+    querier = ledger.members[preset.key("bank:hangzhou").address]
+    grant = Grant(ALL_KINDS_SCOPE, 2**40, False, 1)
+    views = RecordViews()
+    verified = PayloadResult(PayloadStatus.VERIFIED, encode_record(record), "shanghai-1")
+    first = assemble_report(record.enterprise, querier, grant, entries, 0,
+                            {entries[0].payload_hash: verified}, ledger.members,
+                            {"node_id": "hangzhou-1"}, ledger.head.height, 0, views=views)
+    second = assemble_report(record.enterprise, querier, grant, entries, 0, {}, ledger.members,
+                             {"node_id": "hangzhou-1"}, ledger.head.height, 0, views=views)
+    assert views.of(entries[0], ledger.members)[0] is views.of(entries[0], ledger.members)[0]
+    assert first["records"][0]["provenance"]["origin_node"] == "shanghai-1"
+    assert second["records"][0]["provenance"]["origin_node"] is None  # not the first's answer
+    assert second["records"][0]["payload_status"] == "unavailable"
+    assert "origin_node" not in views.of(entries[0], ledger.members)[1]
+    fresh = assemble_report(record.enterprise, querier, grant, entries, 0,
+                            {entries[0].payload_hash: verified}, ledger.members,
+                            {"node_id": "hangzhou-1"}, ledger.head.height, 0)
+    assert fresh == first  # the same document with or without kept views
+    renamed = dict(ledger.members)
+    publisher = renamed[entries[0].publisher]
+    renamed[entries[0].publisher] = dataclasses.replace(publisher, name="Renamed bureau")
+    _, provenance = views.of(entries[0], renamed)
+    assert provenance["publisher_name"] == "Renamed bureau"  # rebuilt for the changed member
 
 
 def test_a_report_is_answered_only_after_its_audit_entry_is_fsynced(
