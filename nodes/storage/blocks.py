@@ -10,7 +10,8 @@ sub-databases:
 - `state`    trie node or contract code hash -> node or code
 - `index`    index key (see `chain.indexer`) -> value; scanned in key order by prefix
 - `tables`   table row key (see `chain.engine.tables`) -> row: the native engine's state
-- `meta`     node-local values outside the chain (`save_meta`)
+- `meta`     node-local values of stores written before `meta.journal` (read as a fallback;
+             `save_meta` appends to `nodes.storage.meta_values`, one fsync per value)
 - `chain`    the store's own keys: `head` (the encoded `ChainHead`) and `format`
 
 `save_commit` writes a block, its receipts, state nodes, table rows, index entries and the new
@@ -39,6 +40,8 @@ from types import TracebackType
 import lmdb
 
 from chain.storage import StoreCommit
+from nodes.storage.meta_values import FILE_NAME as META_FILE_NAME
+from nodes.storage.meta_values import MetaValues
 
 DEFAULT_MAP_SIZE_BYTES = 1 << 30  # 1 GiB of address space; the file only grows as pages are used
 MAX_MAP_SIZE_BYTES = 1 << 40  # 1 TiB: the most address space a store reserves before StoreFull
@@ -197,6 +200,10 @@ class LmdbEnvironment:
         self._gate = _ResizeGate()
         self._write_lock = threading.Lock()
 
+    def require_open(self) -> None:
+        """StoreClosed once the environment is closed."""
+        self._environment()
+
     def _environment(self) -> lmdb.Environment:
         if self._env is None:
             raise StoreClosed(f"the store in {self.path} is closed")
@@ -318,6 +325,8 @@ class LmdbBlockStore:
         self._lmdb = LmdbEnvironment(self.path, BLOCK_STORE_DATABASES, map_size_bytes)
         try:
             self._check_format()
+            self._meta = MetaValues(self.path / META_FILE_NAME,
+                                    lambda key: self._lmdb.get(META_DB, key))
         except BaseException:
             self._lmdb.close()
             raise
@@ -384,8 +393,9 @@ class LmdbBlockStore:
         return self._lmdb.scan(TABLES_DB, prefix, limit, start)
 
     def load_meta(self, key: bytes) -> bytes | None:
-        """A node-local value outside the chain."""
-        return self._lmdb.get(META_DB, key)
+        """A node-local value outside the chain (`nodes.storage.meta_values`)."""
+        self._lmdb.require_open()
+        return self._meta.load(key)
 
     # Writes ------------------------------------------------------------------------------
 
@@ -422,15 +432,16 @@ class LmdbBlockStore:
         self._lmdb.write(apply)
 
     def save_meta(self, key: bytes, value: bytes) -> None:
-        """Durably write a node-local value (its own transaction, synced before returning)."""
+        """Durably write a node-local value (one journal append, fsynced before returning)."""
+        self._lmdb.require_open()
         self._check_key(key, "meta")
-        meta_db = self._lmdb.database(META_DB)
-        self._lmdb.write(lambda transaction: transaction.put(key, value, db=meta_db))
+        self._meta.save(key, value)
 
     # Lifetime ----------------------------------------------------------------------------
 
     def close(self) -> None:
         """Close the environment and release the data directory (idempotent)."""
+        self._meta.close()
         self._lmdb.close()
 
     def __enter__(self) -> LmdbBlockStore:
