@@ -17,7 +17,7 @@ from chain.errors import YrdError
 from contracts import bindings
 from nodes.api.dashboard_detail import dashboard_detail_router
 from nodes.api.durability import DurableAnswers
-from nodes.api.fast_path import NodeApp, ReportFastPath
+from nodes.api.fast_path import FastRoutes, NodeApp
 from nodes.api.http_io import BoundedJsonBodies, error_response, parse_hex
 from nodes.api.limits import EdgeLimits
 from nodes.api.metrics import RouteMetrics
@@ -99,7 +99,8 @@ def create_app(runtime: NodeRuntime) -> NodeApp:
     runtime.commit_hooks.append(commit_logger(runtime.config.node_id))
     refusals = RefusalLog(runtime.config.node_id)
     app.add_middleware(RequestLog, refusals=refusals)
-    app.fast_path = ReportFastPath(app.state.services, refusals, app.state.durable_journals)
+    app.fast_routes = FastRoutes(app.state.services, app.state.rpc, refusals,
+                                 app.state.durable_journals)
     return app
 
 

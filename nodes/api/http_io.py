@@ -96,7 +96,7 @@ class BoundedJsonBodies:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in _BODY_METHODS or not _json_typed(
+        if scope["type"] != "http" or scope["method"] not in _BODY_METHODS or not json_typed(
                 scope):
             await self.app(scope, receive, send)
             return
@@ -127,7 +127,8 @@ class BoundedJsonBodies:
                                          "more_body": False}], receive), send)
 
 
-def _json_typed(scope: Scope) -> bool:
+def json_typed(scope: Scope) -> bool:
+    """Whether a request body is JSON by its content type (no content type counts as JSON)."""
     for name, value in scope["headers"]:
         if name == b"content-type":
             return b"json" in value.lower()

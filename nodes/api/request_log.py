@@ -130,6 +130,20 @@ class RefusalLog:
             log_event(refusal_level(status), "refused", node=self.node_id, method=method,
                       path=path, status=status, **_error_fields(body), client=client)
 
+    def rpc_refused(self, method: str, path: str, status: int, body: bytes,
+                    client: str) -> None:
+        """Log a JSON-RPC answer that carries an error (a 200 with `error` inside)."""
+        if len(body) > MAX_LOGGED_BODY_BYTES:
+            return
+        refused = rpc_error_fields(body)
+        if refused is not None and self.budget.take(time.monotonic()):
+            log_event(logging.INFO, "refused", node=self.node_id, method=method, path=path,
+                      status=status, **refused, client=client)
+
+    def disconnected(self, method: str, path: str) -> None:
+        """A quiet line: the client went away before its request was read."""
+        log_event(logging.INFO, "disconnect", node=self.node_id, method=method, path=path)
+
 
 class RequestLog:
     """ASGI middleware: a line per refused request, a quiet line per client disconnect."""
@@ -161,14 +175,11 @@ class RequestLog:
         try:
             await self.app(scope, receive, watch)
         except ClientDisconnect:
-            log_event(logging.INFO, "disconnect", node=self.node_id, method=scope["method"],
-                      path=scope["path"])
+            self.refusals.disconnected(scope["method"], scope["path"])
             return
         client = (scope.get("client") or ("", 0))[0]
         if status >= 400:
             self.refusals.refused(scope["method"], scope["path"], status, bytes(body), client)
-        elif rpc and len(body) <= MAX_LOGGED_BODY_BYTES:
-            refused = rpc_error_fields(bytes(body))
-            if refused is not None and self.budget.take(time.monotonic()):
-                log_event(logging.INFO, "refused", node=self.node_id, method=scope["method"],
-                          path=scope["path"], status=status, **refused, client=client)
+        elif rpc:
+            self.refusals.rpc_refused(scope["method"], scope["path"], status, bytes(body),
+                                      client)

@@ -156,9 +156,19 @@ def error_answer(identifier: Any, error: RpcError) -> dict[str, Any]:
     return {"jsonrpc": "2.0", "id": identifier, "error": body}
 
 
-def parse_error() -> dict[str, Any]:
-    """-32700: the body is not JSON."""
-    return error_answer(None, RpcError(-32700, "parse error: body is not JSON"))
+def parse_error(reason: str = "body is not JSON") -> dict[str, Any]:
+    """-32700: the body is not JSON (`reason` says how)."""
+    return error_answer(None, RpcError(-32700, f"parse error: {reason}"))
+
+
+def answer_body(rpc: Rpc, body: bytes) -> Response:
+    """The HTTP answer to a JSON-RPC body: one request or a batch (the route and fast path)."""
+    try:
+        document = parse_json(body)
+    except MalformedInput as error:  # an empty or unparsable body is not an exchange: 400
+        return json_response(parse_error(error.message), 400)
+    answer = rpc.answer_document(document)
+    return json_response(answer) if answer is not None else Response(status_code=204)
 
 
 RPC_REQUEST_SCHEMA: dict[str, Any] = {"oneOf": [
@@ -185,12 +195,6 @@ def rpc_router(services: NodeServices) -> tuple[APIRouter, Rpc]:
                       "204": {"description": "Only notifications were sent"}}})
     async def json_rpc(request: Request) -> Response:
         """Ethereum JSON-RPC 2.0 (web3.py, ethers, viem): one request or a batch."""
-        body = await read_body(request, MAX_RPC_BODY_BYTES)
-        try:
-            document = parse_json(body)
-        except MalformedInput:  # an empty or unparsable body is not a JSON-RPC exchange: 400
-            return json_response(parse_error(), 400)
-        answer = rpc.answer_document(document)
-        return json_response(answer) if answer is not None else Response(status_code=204)
+        return answer_body(rpc, await read_body(request, MAX_RPC_BODY_BYTES))
 
     return router, rpc

@@ -61,6 +61,9 @@ def read_all(connection: socket.socket) -> bytes:
 def served(app: FastAPI, port: int, limits: HttpLimits) -> Iterator[ServedApp]:
     """Serve `app` on 127.0.0.1:`port` with `limits` until the block ends."""
     bounded = EdgeLimits(app, limits)  # the app's own EdgeLimits keeps the default bounds
+    fast_routes = getattr(app, "fast_routes", None)
+    if fast_routes is not None:  # the hot routes apply their bounds themselves
+        fast_routes.limits = limits
     server = uvicorn.Server(uvicorn.Config(bounded, host="127.0.0.1", port=port, log_level="error",
                                            access_log=False, lifespan="off",
                                            **server_settings(limits)))

@@ -95,6 +95,34 @@ def test_a_trickled_body_is_408(server: ServedApp) -> None:
     assert status_of(response) == 408
 
 
+def test_a_trickled_json_rpc_body_is_408(server: ServedApp) -> None:
+    with server.connect(timeout_s=5) as connection:
+        connection.sendall(b"POST /rpc HTTP/1.1\r\nhost: a\r\ncontent-type: application/json"
+                           b"\r\ncontent-length: 100\r\n\r\n{")
+        response = read_all(connection)
+    assert status_of(response) == 408
+    assert b'"error":"request_timeout"' in response
+
+
+def test_a_json_rpc_body_past_its_limit_is_413_before_it_is_read(server: ServedApp) -> None:
+    with server.connect(timeout_s=5) as connection:
+        connection.sendall(b"POST /rpc HTTP/1.1\r\nhost: a\r\ncontent-type: application/json"
+                           b"\r\ncontent-length: 99999999\r\n\r\n[")
+        response = read_all(connection)
+    assert status_of(response) == 413
+    assert b'"error":"oversized"' in response
+
+
+def test_too_many_headers_on_a_fast_route_is_431(server: ServedApp) -> None:
+    headers = "".join(f"x-h{i}: v\r\n" for i in range(LIMITS.max_header_count + 1))
+    for head in ("GET /v1/enterprises/91310000000000000X/report",
+                 "POST /rpc"):
+        response = server.exchange(f"{head} HTTP/1.1\r\nhost: a\r\ncontent-length: 0\r\n"
+                                   f"{headers}\r\n".encode())
+        assert status_of(response) == 431, head
+        assert b'"error":"headers_too_large"' in response
+
+
 def test_the_node_answers_after_every_limit(server: ServedApp) -> None:
     assert httpx.get(f"{server.url}/status").json()["node_id"] == "shanghai-1"
 
