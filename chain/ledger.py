@@ -88,6 +88,7 @@ from chain.transactions import (
 from contracts import bindings
 
 EXECUTED_BLOCKS_KEPT = 64  # proposals executed but not yet committed (several rounds' worth)
+RECENT_BLOCKS_KEPT = 64  # committed blocks kept decoded, with receipts (clients poll receipts)
 ZERO_ADDRESS = b"\0" * 20
 ROWS_PER_SCAN = 10_000  # rows read at a time when the set hash is recomputed
 
@@ -146,6 +147,7 @@ class Ledger:
         self.grant_signers = GrantSignerCache()
         self._executed: OrderedDict[bytes, tuple[ExecutionResult, tuple[
             AdmittedTransaction, ...]]] = OrderedDict()
+        self._recent: OrderedDict[int, tuple[Block, tuple[Receipt, ...]]] = OrderedDict()
         self._nonces: dict[Address, int] = {}
         self.members: dict[Address, Member] = {}
         self.member_contracts: Callable[[Address], bool] | None = None
@@ -391,6 +393,9 @@ class Ledger:
             state_nodes=result.state_nodes, index=index, rows=result.table_rows,
         ))
         self.head = head
+        self._recent[header.height] = (block, tuple(result.receipts))
+        if len(self._recent) > RECENT_BLOCKS_KEPT:
+            self._recent.popitem(last=False)
         for key, value in index.items():
             if key.startswith(MEMBER_PREFIX):
                 self.members[key[1:]] = decode_member(value)
@@ -405,6 +410,9 @@ class Ledger:
 
     def block(self, height: int) -> Block:
         """The committed block at a height; NotFound otherwise."""
+        recent = self._recent.get(height)
+        if recent is not None:
+            return recent[0]
         raw = self.store.load_block(height)
         if raw is None:
             raise NotFound(f"no block at height {height}; the head is {self.head.height}",
@@ -419,7 +427,10 @@ class Ledger:
         return self.block(height)
 
     def receipts(self, height: int) -> tuple[Receipt, ...]:
-        """The receipts of a committed block."""
+        """The receipts of a committed block (the recent ones as they were committed)."""
+        recent = self._recent.get(height)
+        if recent is not None:
+            return recent[1]
         raw = self.store.load_receipts(height)
         if raw is None:
             raise NotFound(f"no receipts at height {height}", field="height")
