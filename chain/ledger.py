@@ -50,9 +50,9 @@ from chain.codec import (
     encode_receipts,
 )
 from chain.crypto import Address, keccak
+from chain.engine import set_hash as lthash
 from chain.engine.executor import NativeExecutor, is_member_contract, load_commitment
 from chain.engine.limits import MEMBER_BLOCK_GAS_LIMIT, MEMBER_TRANSACTION_GAS_LIMIT
-from chain.engine.state_hash import SET_HASH_MODULUS, table_set_hash
 from chain.errors import InvalidBlock, NotFound, YrdError
 from chain.execution import (
     AccountView,
@@ -106,17 +106,18 @@ def check_tables(store: BlockStore, state_root: bytes) -> None:
     InvalidBlock when they differ: a row was changed, added or removed behind the ledger's back.
     """
     expected = load_commitment(store, state_root).set_hash
-    found = 0
+    found = lthash.empty()
     start = b""
     while True:
         rows = store.scan_rows(b"", ROWS_PER_SCAN, start)
-        found = (found + table_set_hash(rows)) % SET_HASH_MODULUS
+        found = lthash.set_hash_of(rows, found)
         if len(rows) < ROWS_PER_SCAN:
             break
         start = rows[-1][0] + b"\0"  # the next key after the last one read
     if found != expected:
         raise InvalidBlock("the store is damaged: its table rows do not match the head's state "
-                           f"root (set hash {found:#066x}, the root commits to {expected:#066x})")
+                           f"root (set hash digest 0x{lthash.digest(found).hex()}, the root "
+                           f"commits to 0x{lthash.digest(expected).hex()})")
 
 
 @dataclass(frozen=True, slots=True)

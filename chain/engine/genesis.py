@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from chain.engine import consortium, registry
+from chain.engine import set_hash as lthash
 from chain.engine.context import SystemAddresses
 from chain.engine.executor import (
     context_for,
@@ -37,7 +38,7 @@ from chain.execution import (
     SystemCall,
 )
 
-EMPTY_COMMITMENT = StateCommitment(EMPTY_CHAIN, 0, BLANK_ROOT_HASH)
+EMPTY_COMMITMENT = StateCommitment(EMPTY_CHAIN, lthash.empty(), BLANK_ROOT_HASH)
 """The state before genesis: no change yet, no row, no account."""
 SYSTEM_CONTRACT_CODE = b"\xfe"
 SYSTEM_DEPLOYMENTS = 3
