@@ -17,9 +17,13 @@ Measured with one asyncio driver (httpx, `CONCURRENCY` requests in flight) for e
   `Consortium.has_role(account, role)`, on each peer and on our `/rpc` (one node);
 - our signed report query (`GET /v1/enterprises/{code}/report`, requests signed beforehand so
   the driver does not spend its time signing) on the same node;
-- `eth_sendRawTransaction` to receipt: `TRANSACTIONS` signed `publish` calls from the bureau,
-  sent `CONCURRENCY` at a time, each polled with `eth_getTransactionReceipt` until it has one;
-  throughput and latency per transaction. On yrdchain the receipt exists once the block is
+- `eth_sendRawTransaction` to receipt: `TRANSACTIONS` signed `publish` calls from
+  `--senders` bureaus (Shanghai, then Nanjing, Hangzhou, Hefei: each admitted as a publisher on
+  the peers too), `--in-flight` at a time (default `CONCURRENCY`), each sender's sends one at a
+  time in its nonce order (automining peers refuse a nonce gap), each transaction polled with
+  `eth_getTransactionReceipt` until it has one; throughput and latency per transaction. Many
+  institutions publishing at once is the chain's real load, and the same driver runs every
+  target. On yrdchain the receipt exists once the block is
   committed by 2f+1 of the 4 validators; on the peers once automine mined it (one node, no
   consensus).
 
@@ -32,6 +36,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime
+import itertools
 import json
 import os
 import shutil
@@ -64,6 +69,7 @@ PEERS_DIRECTORY = Path(__file__).resolve().parent / "peers"
 PRESET = "local4"
 CONCURRENCY = 16
 TRANSACTIONS = 200
+SENDERS = ("bureau:shanghai", "bureau:nanjing", "bureau:hangzhou", "bureau:hefei")
 SMOKE_TRANSACTIONS = 10
 PEER_READY_TIMEOUT_S = 60.0
 RECEIPT_POLL_S = 0.02
@@ -110,13 +116,13 @@ def _percentile(values: list[float], fraction: float) -> float:
 
 async def drive(name: str, operation: str, seconds: float,
                 request: Callable[[httpx.AsyncClient], Awaitable[bool]],
-                limit: int | None = None) -> Rate:
-    """Run `request` with CONCURRENCY in flight for `seconds` (or `limit` operations)."""
+                limit: int | None = None, concurrency: int = CONCURRENCY) -> Rate:
+    """Run `request` with `concurrency` in flight for `seconds` (or `limit` operations)."""
     latencies: list[float] = []
     errors = 0
     deadline = time.perf_counter() + seconds
     issued = 0
-    limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(timeout=30.0, limits=limits) as client:
         async def worker() -> None:
             nonlocal errors, issued
@@ -133,7 +139,7 @@ async def drive(name: str, operation: str, seconds: float,
                     errors += 1
 
         started, cpu_started = time.perf_counter(), time.process_time()
-        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
         cpu = time.process_time() - cpu_started
     return Rate(name, operation, len(latencies), errors, round(elapsed, 2),
@@ -166,18 +172,22 @@ def publish_raws(key: PrivateKey, chain_id: int, registry: bytes, first_nonce: i
     return raws
 
 
-async def send_to_receipt(name: str, url: str, raws: list[bytes]) -> Rate:
-    """Send each raw transaction and poll until its receipt exists; CONCURRENCY at a time.
+async def send_to_receipt(name: str, url: str, raws: list[list[bytes]],
+                          in_flight: int = CONCURRENCY) -> Rate:
+    """Send each raw transaction and poll until its receipt exists; `in_flight` at a time.
 
-    Sends go out one at a time in nonce order (automining peers refuse a nonce gap); the
+    `raws` holds each sender's transactions in nonce order. A sender's sends go out one at a
+    time in that order (automining peers refuse a nonce gap); senders take turns, and the
     receipt polls overlap.
     """
-    queue = iter(raws)
-    in_order = asyncio.Lock()
+    queues = [iter(own) for own in raws]
+    locks = [asyncio.Lock() for _ in raws]
+    turn = itertools.count()
 
     async def request(client: httpx.AsyncClient) -> bool:
-        async with in_order:
-            raw = next(queue, None)
+        sender = next(turn) % len(queues)
+        async with locks[sender]:
+            raw = next(queues[sender], None)
             if raw is None:
                 return False
             answer = (await client.post(url, json={"jsonrpc": "2.0", "id": 1,
@@ -197,7 +207,7 @@ async def send_to_receipt(name: str, url: str, raws: list[bytes]) -> Rate:
         return False
 
     return await drive(name, "eth_sendRawTransaction -> receipt", RECEIPT_TIMEOUT_S, request,
-                       limit=len(raws))
+                       limit=sum(map(len, raws)), concurrency=in_flight)
 
 
 # Peers -----------------------------------------------------------------------------------------
@@ -265,14 +275,14 @@ def running_peer(name: str, port: int | None = None
 
 
 def deploy_on_peer(name: str, url: str) -> tuple[Target, int]:
-    """Deploy the three contracts with the regulator's key, admit the bureau; (target, price)."""
+    """Deploy the three contracts with the regulator's key, admit the bureaus; (target, price)."""
     preset = get_preset(PRESET)
     web3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 60}))
     chain_id = web3.eth.chain_id
     gas_price = web3.eth.gas_price
-    regulator, bureau = preset.key("regulator"), preset.key("bureau:shanghai")
+    regulator = preset.key("regulator")
     funder = web3.eth.accounts[0]
-    for account in (regulator.address, bureau.address):
+    for account in (regulator.address, *(preset.key(label).address for label in SENDERS)):
         web3.eth.wait_for_transaction_receipt(web3.eth.send_transaction({
             "from": funder, "to": Web3.to_checksum_address(account), "value": FUNDING_WEI}))
 
@@ -293,14 +303,29 @@ def deploy_on_peer(name: str, url: str) -> tuple[Target, int]:
         DEPLOY_GAS)
     send(regulator, None, bindings.deploy_code(bindings.load_artifact("Authorization"),
                                                consortium), DEPLOY_GAS)
-    city = preset.institution("bureau:shanghai").city.number
-    send(regulator, consortium, bindings.encode_admit(bureau.address, bindings.ROLE_PUBLISHER,
-                                                      city, "Shanghai Credit Bureau"))
+    for label in SENDERS:
+        institution = preset.institution(label)
+        send(regulator, consortium, bindings.encode_admit(
+            preset.key(label).address, bindings.ROLE_PUBLISHER, institution.city.number,
+            institution.name))
     return Target(name, url, chain_id, consortium, registry), gas_price
 
 
-async def measure_target(target: Target, seconds: float, transactions: int,
-                         gas_price: int, first_nonce: int) -> list[Rate]:
+@dataclass(frozen=True, slots=True)
+class PublishLoad:
+    """The publish-to-receipt load: how many transactions, senders, and in flight."""
+
+    transactions: int = TRANSACTIONS
+    senders: int = 1
+    in_flight: int = CONCURRENCY
+
+    def labels(self) -> tuple[str, ...]:
+        """The sending bureaus."""
+        return SENDERS[:self.senders]
+
+
+async def measure_target(target: Target, seconds: float, load: PublishLoad,
+                         gas_price: int, first_nonces: list[int]) -> list[Rate]:
     """eth_call of two views, then publishes to receipt, on one target."""
     preset = get_preset(PRESET)
     enterprise = preset.enterprises[0].credit_code.to_bytes32()
@@ -312,9 +337,11 @@ async def measure_target(target: Target, seconds: float, transactions: int,
             target.rpc_url, target.consortium,
             bindings.encode_has_role(bureau.address, bindings.ROLE_PUBLISHER))),
     ]
-    raws = publish_raws(bureau, target.chain_id, target.registry, first_nonce, transactions,
-                        target.name, gas_price)
-    rates.append(await send_to_receipt(target.name, target.rpc_url, raws))
+    share = -(-load.transactions // load.senders)
+    raws = [publish_raws(preset.key(label), target.chain_id, target.registry, nonce, share,
+                         f"{target.name}-{label}", gas_price)
+            for label, nonce in zip(load.labels(), first_nonces, strict=True)]
+    rates.append(await send_to_receipt(target.name, target.rpc_url, raws, load.in_flight))
     return rates
 
 
@@ -340,7 +367,7 @@ async def signed_reports(url: str, node_id: str, seconds: float, grants: list[st
     return await drive("yrdchain", "signed report query", seconds, request, limit=budget)
 
 
-def measure_yrdchain(seconds: float, transactions: int, cache: Path) -> list[Rate]:
+def measure_yrdchain(seconds: float, load: PublishLoad, cache: Path) -> list[Rate]:
     """The same measurements on one node of a local4 network with the smoke data set."""
     snapshot = ensure_snapshot(PRESET, SIZES["smoke"], 1, cache, progress=False)
     preset = get_preset(PRESET)
@@ -351,23 +378,23 @@ def measure_yrdchain(seconds: float, transactions: int, cache: Path) -> list[Rat
         url = network.url("shanghai-1")
         target = Target("yrdchain", f"{url}/rpc", preset.chain_id,
                         genesis.contracts.consortium, genesis.contracts.registry)
-        bureau = preset.key("bureau:shanghai").address
-        nonce = int(httpx.post(target.rpc_url, json={
+        nonces = [int(httpx.post(target.rpc_url, json={
             "jsonrpc": "2.0", "id": 1, "method": "eth_getTransactionCount",
-            "params": ["0x" + bureau.hex(), "pending"]}).json()["result"], 16)
-        rates = asyncio.run(measure_target(target, seconds, transactions, 0, nonce))
+            "params": ["0x" + preset.key(label).address.hex(), "pending"]}).json()["result"], 16)
+            for label in load.labels()]
+        rates = asyncio.run(measure_target(target, seconds, load, 0, nonces))
         rates.insert(0, asyncio.run(signed_reports(url, "shanghai-1", seconds, grants)))
     return rates
 
 
-def measure_peer(name: str, seconds: float, transactions: int) -> list[Rate]:
+def measure_peer(name: str, seconds: float, load: PublishLoad) -> list[Rate]:
     """Start a peer, deploy, measure, stop it."""
     with running_peer(name) as (url, _):
         target, gas_price = deploy_on_peer(name, url)
-        bureau = get_preset(PRESET).key("bureau:shanghai").address
-        nonce = Web3(Web3.HTTPProvider(url)).eth.get_transaction_count(
-            Web3.to_checksum_address(bureau))
-        return asyncio.run(measure_target(target, seconds, transactions, gas_price, nonce))
+        web3 = Web3(Web3.HTTPProvider(url))
+        nonces = [web3.eth.get_transaction_count(Web3.to_checksum_address(
+            get_preset(PRESET).key(label).address)) for label in load.labels()]
+        return asyncio.run(measure_target(target, seconds, load, gas_price, nonces))
 
 
 def render(report: dict[str, Any]) -> str:
@@ -375,7 +402,8 @@ def render(report: dict[str, Any]) -> str:
     lines = [f"# yrdchain and its peers, {report['date']}", "", report["machine"], "",
              f"Command: `{report['command']}`; load average at start "
              f"{report['load_average_start']}, at end {report['load_average_end']}. One "
-             f"driver process, {CONCURRENCY} requests in flight; each target runs alone "
+             f"driver process, {CONCURRENCY} requests in flight ({report['in_flight']} for "
+             f"publishes, from {report['senders']} sending bureau(s)); each target runs alone "
              f"while measured. Peers: {report['peers_note']}", "",
              "| target | operation | ops | errors | s | ops/s | p50 ms | p99 ms | driver CPU % |",
              "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
@@ -418,13 +446,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=15.0,
                         help="length of each eth_call and report measurement")
     parser.add_argument("--transactions", type=int, default=TRANSACTIONS)
+    parser.add_argument("--senders", type=int, default=1, choices=range(1, len(SENDERS) + 1),
+                        help="publishing bureaus, each sending in its own nonce order")
+    parser.add_argument("--in-flight", type=int, default=CONCURRENCY,
+                        help="publishes in flight (send to receipt) at once")
     parser.add_argument("--smoke", action="store_true")
     parser.add_argument("--cache", type=Path, default=CACHE_DIRECTORY)
     arguments = parser.parse_args(argv)
     seconds = 2.0 if arguments.smoke else arguments.seconds
     transactions = SMOKE_TRANSACTIONS if arguments.smoke else arguments.transactions
+    load = PublishLoad(transactions, arguments.senders, arguments.in_flight)
     load_start = [round(value, 2) for value in os.getloadavg()]
-    rates = measure_yrdchain(seconds, transactions, arguments.cache)
+    rates = measure_yrdchain(seconds, load, arguments.cache)
     missing = peer_tools_missing()
     note = "Hardhat's node and ganache from npm" if missing is None else f"skipped: {missing}"
     if missing is None:
@@ -432,7 +465,7 @@ def main(argv: list[str] | None = None) -> int:
         for peer in ("hardhat", "ganache"):
             package = PEERS_DIRECTORY / "node_modules" / peer / "package.json"
             versions[peer] = json.loads(package.read_text("utf-8"))["version"]
-            rates += measure_peer(peer, seconds, transactions)
+            rates += measure_peer(peer, seconds, load)
         note = ", ".join(f"{peer} {version}" for peer, version in versions.items()) + " (npm)"
     date = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d")
     command = "python -m benchmarks.peers " + " ".join(argv if argv is not None
@@ -440,7 +473,8 @@ def main(argv: list[str] | None = None) -> int:
     report = {"benchmark": "peers", "date": date, "command": command.strip(),
               "machine": describe_machine(), "load_average_start": load_start,
               "load_average_end": [round(value, 2) for value in os.getloadavg()],
-              "peers_note": note, "rates": [asdict(rate) for rate in rates],
+              "peers_note": note, "senders": load.senders, "in_flight": load.in_flight,
+              "rates": [asdict(rate) for rate in rates],
               "ratios": ratios(rates)}
     text = render(report)
     print(text)
