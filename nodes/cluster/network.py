@@ -80,7 +80,7 @@ def new_control_token() -> str:
 
 def write_network(preset: Preset, data_dir: Path, base_port: int, latency: str,
                   control: bool = False, host: str = "127.0.0.1",
-                  execution: str = "native") -> list[NetworkProcess]:
+                  execution: str = "native", read_workers: int = 0) -> list[NetworkProcess]:
     """Write every node's configuration and the network's certificates."""
     data_dir.mkdir(parents=True, exist_ok=True)
     ensure_certificates(preset, data_dir)
@@ -99,6 +99,7 @@ def write_network(preset: Preset, data_dir: Path, base_port: int, latency: str,
             peer_port=base_port + len(preset.nodes) + index,
             peer_channels={peer: address for peer, address in channels.items()
                            if peer != node.node_id},
+            read_workers=read_workers,
         )
         path = data_dir / node.node_id / "node.toml"
         save_config(config, path)
