@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +45,8 @@ class NodeServices:
     write_limiter: RateLimiter
     requests: RequestMetrics
     background: set[asyncio.Task[None]] = field(default_factory=set)
+    worker_requests: Counter[str] = field(default_factory=Counter)
+    """Requests this node's read workers made of it, by method (`nodes.api.workers`)."""
 
     @property
     def node_summary(self) -> dict[str, str]:
@@ -147,6 +150,10 @@ class NodeServices:
                 "anchor_audit transactions submitted.", self.anchorer.anchors_submitted),
             one("yrd_rate_limited_total", "counter", "Requests refused with 429.",
                 self.query_limiter.refused + self.write_limiter.refused),
+            Metric("yrd_read_worker_requests_total", "counter",
+                   "Requests of this node's read workers, by method (ADR 0021).",
+                   tuple(({"method": method}, float(count))
+                         for method, count in sorted(self.worker_requests.items()))),
             Metric("yrd_commit_latency_seconds", "histogram",
                    "Submit-to-commit latency of the transactions this node received.",
                    (({}, runtime.metrics.commit_latency),)),

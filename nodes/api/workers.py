@@ -101,5 +101,18 @@ def worker_handlers(services: NodeServices) -> dict[WriterMethod, WriterHandler]
         runtime.emit(orjson.loads(body))
         return b""
 
-    return {WriterMethod.ADMIT: admit, WriterMethod.AUDIT: audit, WriterMethod.PEER: peer,
-            WriterMethod.EMIT: emit}
+    handlers: dict[WriterMethod, WriterHandler] = {
+        WriterMethod.ADMIT: admit, WriterMethod.AUDIT: audit, WriterMethod.PEER: peer,
+        WriterMethod.EMIT: emit}
+    return {method: _counted(services, method, handler) for method, handler in handlers.items()}
+
+
+def _counted(services: NodeServices, method: WriterMethod, handler: WriterHandler
+             ) -> WriterHandler:
+    name = method.name.lower()
+
+    async def counted(body: bytes) -> bytes:
+        services.worker_requests[name] += 1
+        return await handler(body)
+
+    return counted

@@ -37,13 +37,13 @@ def running_network(preset_name: str, data_dir: Path, latency: str = "none",
     members = None
     if clock_skews_ms or read_workers:
         port = base_port if base_port is not None else find_free_base_port(len(preset.nodes))
-        members = write_network(preset, data_dir, port, latency, control=control)
+        members = write_network(preset, data_dir, port, latency, control=control,
+                                read_workers=read_workers or 0)
         for member in members:
-            node_id = member.config.node_id
-            member.config = dataclasses.replace(
-                member.config, clock_skew_ms=(clock_skews_ms or {}).get(node_id, 0),
-                read_workers=(read_workers or {}).get(node_id, 0))
-            save_config(member.config, member.config_path)
+            skew_ms = (clock_skews_ms or {}).get(member.config.node_id, 0)
+            if skew_ms:
+                member.config = dataclasses.replace(member.config, clock_skew_ms=skew_ms)
+                save_config(member.config, member.config_path)
     with start_network(preset, data_dir, base_port=base_port, latency=latency, control=control,
                        members=members) as network:
         yield network
