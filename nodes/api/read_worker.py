@@ -11,8 +11,9 @@ must be one per node goes to the writer over `nodes.runtime.writer_link`:
   replayed through another worker — or through the node itself — is refused;
 - the audit entry is appended by the writer, which answers once its group fsync covered it
   (`AUDIT`): the report leaves only after that;
-- payloads of other cities come over the writer's peer channel (`PEER`), one batched fetch
-  per origin node as in the node itself, and are checked here against the hash on chain;
+- payloads of other cities come over the worker's own read connections to the origin nodes
+  (`nodes.runtime.read_channels`, mutual TLS with the node's certificate), one batched fetch
+  per origin node as in the node itself, checked here against the hash on chain;
 - the dashboard's query event goes to the writer's stream (`EMIT`).
 
 Every other request — writes, unsigned reads, JSON-RPC, the dashboard, the trail and proofs
@@ -43,10 +44,11 @@ from nodes.api.forward import ForwardToNode
 from nodes.api.limits import EdgeLimits
 from nodes.api.metrics import RequestMetrics
 from nodes.api.signed import ReportFastPath
-from nodes.api.workers import encode_admission, encode_peer_request, raise_refusal
+from nodes.api.workers import encode_admission, raise_refusal
 from nodes.query.payloads import PayloadFetcher
-from nodes.runtime.channel import PeerMethod, PeerRefused, PeerUnavailable
+from nodes.runtime.channel import PeerRefused, PeerUnavailable
 from nodes.runtime.config import NodeConfig
+from nodes.runtime.read_channels import ReadChannels
 from nodes.runtime.writer_link import WriterLink, WriterMethod
 from nodes.storage.records import RecordStore
 
@@ -71,21 +73,6 @@ class WorkerRuntime:
     def emit(self, event: dict[str, Any]) -> None:
         """A dashboard event, published on the writer's stream."""
         self.link.notify(WriterMethod.EMIT, orjson.dumps(event))
-
-
-@dataclass
-class WriterPeerRequests:
-    """The peer channel as a worker reaches it: through its node's writer."""
-
-    link: WriterLink
-    links: Mapping[str, object]
-
-    async def request(self, peer: str, method: PeerMethod, body: bytes,
-                      timeout_s: float = 3.0) -> bytes:
-        """A peer's answer, asked by the writer over its channel."""
-        return await self.link.request(WriterMethod.PEER,
-                                       encode_peer_request(peer, method, body, timeout_s),
-                                       timeout_s + 1.0)
 
 
 @dataclass
@@ -186,10 +173,11 @@ def load_members(ledger: Ledger) -> dict[Address, Member]:
 
 
 def worker_services(config: NodeConfig, preset: Preset, ledger: Ledger,
-                    record_store: RecordStore, link: WriterLink) -> WorkerServices:
-    """A worker's services over its read-only ledger and record store."""
+                    record_store: RecordStore, link: WriterLink,
+                    peers: ReadChannels) -> WorkerServices:
+    """A worker's services over its read-only ledger and record store and its own read
+    connections to the other nodes."""
     runtime = WorkerRuntime(config, preset, ledger, link)
-    peers = WriterPeerRequests(link, dict.fromkeys(config.peer_channels or config.peers))
     return WorkerServices(
         runtime=runtime,
         verifier=RequestVerifier(preset.chain_id, config.node_id),

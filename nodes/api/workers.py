@@ -3,10 +3,11 @@
 A node with read workers keeps every piece of per-node state in its own process, the one
 writer: the replay guard's nonces and the rate limits (`ADMIT`), the audit journal (`AUDIT`,
 answered only after the entry's group fsync, so an entry a worker acknowledged survives
-`kill -9` of the node), the peer channel (`PEER`: payload fetches from origin nodes) and the
-dashboard stream (`EMIT`). `worker_handlers` maps each `WriterMethod` to its handler over the
-node's `NodeServices`; `refusal` and `raise_refusal` carry a core error across the channel with
-its code, message and field, so a worker answers exactly what the writer would have.
+`kill -9` of the node) and the dashboard stream (`EMIT`). Payloads of other cities a worker
+fetches over its own read connections (`nodes.runtime.read_channels`). `worker_handlers` maps
+each `WriterMethod` to its handler over the node's `NodeServices`; `refusal` and
+`raise_refusal` carry a core error across the channel with its code, message and field, so a
+worker answers exactly what the writer would have.
 """
 
 from __future__ import annotations
@@ -17,8 +18,7 @@ import orjson
 
 from chain.errors import NodeUnavailable, YrdError
 from nodes.api.services import NodeServices
-from nodes.runtime.channel import PeerMethod, PeerRefused
-from nodes.runtime.frames import decode_frames, encode_frames
+from nodes.runtime.channel import PeerRefused
 from nodes.runtime.writer_link import WriterHandler, WriterMethod
 
 
@@ -56,11 +56,6 @@ def encode_admission(signer: bytes, nonce: str, now_ms: int) -> bytes:
     return orjson.dumps({"signer": signer.hex(), "nonce": nonce, "now_ms": now_ms})
 
 
-def encode_peer_request(peer: str, method: PeerMethod, body: bytes, timeout_s: float) -> bytes:
-    """The body of a PEER request: the peer, the method, the timeout and the request body."""
-    return encode_frames([peer.encode(), bytes((method,)), str(timeout_s).encode(), body])
-
-
 def worker_handlers(services: NodeServices) -> dict[WriterMethod, WriterHandler]:
     """The writer's answers to its read workers, over this node's services."""
     runtime = services.runtime
@@ -85,25 +80,12 @@ def worker_handlers(services: NodeServices) -> dict[WriterMethod, WriterHandler]
         await services.audit.durable()  # acknowledged means fsynced, as for the writer's own
         return entry_id.encode()
 
-    async def peer(body: bytes) -> bytes:
-        try:
-            name, method, timeout, request = decode_frames(body)
-            peer_method = PeerMethod(method[0])
-            timeout_s = float(timeout)
-        except (ValueError, IndexError) as error:
-            raise PeerRefused(f"malformed peer request from a read worker: {error}") from error
-        if peer_method not in (PeerMethod.PAYLOADS, PeerMethod.AUDIT_TRAIL,
-                               PeerMethod.AUDIT_PROOF):
-            raise PeerRefused(f"read workers do not send {peer_method.name}")
-        return await runtime.transport.request(name.decode(), peer_method, request, timeout_s)
-
     async def emit(body: bytes) -> bytes:
         runtime.emit(orjson.loads(body))
         return b""
 
     handlers: dict[WriterMethod, WriterHandler] = {
-        WriterMethod.ADMIT: admit, WriterMethod.AUDIT: audit, WriterMethod.PEER: peer,
-        WriterMethod.EMIT: emit}
+        WriterMethod.ADMIT: admit, WriterMethod.AUDIT: audit, WriterMethod.EMIT: emit}
     return {method: _counted(services, method, handler) for method, handler in handlers.items()}
 
 

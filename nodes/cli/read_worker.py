@@ -30,7 +30,11 @@ from nodes.api.limits import server_settings
 from nodes.api.read_worker import create_worker_app, worker_services
 from nodes.cli.logs import configure_node_logging
 from nodes.cli.read_workers import listening_socket
-from nodes.runtime.config import NodeConfig, load_config
+from nodes.cluster.certificates import load_validator_set
+from nodes.runtime.asyncio_ports import link_delays_ms
+from nodes.runtime.config import NodeConfig, channel_address, load_config
+from nodes.runtime.peer_tls import TLS_KEY_FILE_NAME, tls_contexts
+from nodes.runtime.read_channels import ReadChannels
 from nodes.runtime.writer_link import WriterLink, socket_path
 from nodes.storage.blocks import LmdbBlockStore
 from nodes.storage.records import LmdbRecordStore
@@ -57,7 +61,14 @@ async def serve_worker(config: NodeConfig, index: int) -> None:
     ledger = Ledger(store, build_genesis(preset, config.execution))
     link = WriterLink(socket_path(config.data_dir))
     await link.connect()
-    services = worker_services(config, preset, ledger, record_store, link)
+    network_dir = config.data_dir.parent
+    peers = ReadChannels(
+        config.node_id, load_validator_set(preset, network_dir),
+        tls_contexts(network_dir, config.data_dir / TLS_KEY_FILE_NAME, config.node_id,
+                     reads_only=True),
+        {peer: channel_address(address) for peer, address in config.peer_channels.items()},
+        link_delays_ms(config, ledger.genesis))
+    services = worker_services(config, preset, ledger, record_store, link, peers)
     app = create_worker_app(services, index, config.data_dir / NODE_SOCKET_FILE_NAME)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False,
                                            lifespan="off", **server_settings()))
@@ -75,6 +86,7 @@ async def serve_worker(config: NodeConfig, index: int) -> None:
     with contextlib.suppress(asyncio.CancelledError):
         await serving
     await link.close()
+    await peers.close()
     record_store.close()
     store.close()
 

@@ -51,8 +51,7 @@ class WriterMethod(IntEnum):
 
     ADMIT = 1  # a signed read's nonce and the signer's rate limit: one guard per node
     AUDIT = 2  # append an answered query to the audit trail; answered after its fsync
-    PEER = 3  # a request over the writer's peer channel (payload fetches)
-    EMIT = 4  # a dashboard event (a notice)
+    EMIT = 3  # a dashboard event (a notice)
 
 
 WriterHandler = Callable[[bytes], Awaitable[bytes]]

@@ -103,7 +103,16 @@ def report_through(scene: Scene, client: httpx.Client, headers: dict[str, str] |
     return client.get(scene.path, headers=signed)
 
 
+def metric(scene: Scene, name: str) -> float:
+    """One unlabelled counter of the node's process (`/metrics` is answered by the writer)."""
+    for line in httpx.get(scene.node.url + "/metrics", timeout=10).text.splitlines():
+        if line.startswith(name + " ") or line.startswith(name + "{"):
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError(f"no {name} in /metrics")
+
+
 def test_each_worker_answers_reports_that_verify(scene: Scene) -> None:
+    writer_fetches = metric(scene, "yrd_payload_remote_fetches_total")
     for worker in ("1", "2"):
         with closing(connection_to(scene, worker)) as client:
             for _ in range(3):
@@ -117,6 +126,8 @@ def test_each_worker_answers_reports_that_verify(scene: Scene) -> None:
                 assert item["payload_status"] == "verified"
                 assert item["provenance"]["origin_node"] == "shanghai-1"
                 assert report["audit_entry"].startswith(NODE + ".")
+    # the workers fetched Shanghai's payloads over their own read connections
+    assert metric(scene, "yrd_payload_remote_fetches_total") == writer_fetches
 
 
 def test_a_request_replayed_through_another_worker_is_refused(scene: Scene) -> None:
