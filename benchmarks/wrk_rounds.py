@@ -395,15 +395,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port-base", type=int, default=23_400)
     parser.add_argument("--no-peers", action="store_true", help="ours only (bench-query)")
     parser.add_argument("--target", help="a running node restored from the smoke snapshot")
-    parser.add_argument("--read-workers", type=int, default=0, metavar="N",
+    parser.add_argument("--read-workers", type=int, metavar="N",
                         help=f"read worker processes of {NODE} (ADR 0021; not with --target)")
     arguments = parser.parse_args(argv)
     report = run(arguments.rounds, arguments.seconds, arguments.port_base,
-                 not arguments.no_peers, arguments.target, arguments.read_workers)
+                 not arguments.no_peers, arguments.target, arguments.read_workers or 0)
     text = render(report)
     print(text)
-    name = "wrk-rounds" + (f"-read-workers-{arguments.read_workers}"
-                           if arguments.read_workers else "")
+    name = "wrk-rounds" + (f"-read-workers-{arguments.read_workers}"  # 0 too: kept apart
+                           if arguments.read_workers is not None else "")
     markdown, data = results_path(name, smoke=arguments.rounds < 2)
     markdown.write_text(text, encoding="utf-8")
     data.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
