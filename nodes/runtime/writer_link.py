@@ -95,6 +95,7 @@ class WriterLinkServer:
         self.requests_served = 0
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._connections: set[asyncio.StreamWriter] = set()
 
     async def start(self) -> None:
         """Listen on the socket path (a stale socket file of a killed node is replaced)."""
@@ -110,6 +111,8 @@ class WriterLinkServer:
             self._server = None
         for task in list(self._tasks):
             task.cancel()
+        for connection in list(self._connections):
+            connection.close()
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
 
@@ -121,6 +124,7 @@ class WriterLinkServer:
     async def _connection(self, reader: asyncio.StreamReader,
                           writer: asyncio.StreamWriter) -> None:
         outbox = Outbox(writer)
+        self._connections.add(writer)
         try:
             while True:
                 kind, request_id, body = await read_frame(reader)
@@ -131,6 +135,7 @@ class WriterLinkServer:
             if not isinstance(error, asyncio.IncompleteReadError):
                 LOGGER.warning("read worker connection closed: %s", error)
         finally:
+            self._connections.discard(writer)
             writer.close()
 
     async def _answer(self, outbox: Outbox, request_id: int, body: bytes) -> None:
