@@ -16,9 +16,10 @@ must be one per node goes to the writer over `nodes.runtime.writer_link`:
   per origin node as in the node itself, checked here against the hash on chain;
 - the dashboard's query event goes to the writer's stream (`EMIT`).
 
-Every other request — writes, unsigned reads, JSON-RPC, the dashboard, the trail and proofs
-(which read the writer's audit trail) — is forwarded to the node's process
-(`nodes.api.forward`). Every response carries `x-yrd-read-worker: <index>`.
+JSON-RPC requests that read only committed state (`eth_call` and its kind) are answered here
+too (`nodes.api.worker_rpc`). Every other request — writes, unsigned REST reads, filters, the
+dashboard, the trail and proofs (which read the writer's audit trail) — is forwarded to the
+node's process (`nodes.api.forward`). Every response carries `x-yrd-read-worker: <index>`.
 """
 
 from __future__ import annotations
@@ -43,7 +44,9 @@ from chain.query.report import EnterpriseRecords
 from nodes.api.forward import ForwardToNode
 from nodes.api.limits import EdgeLimits
 from nodes.api.metrics import RequestMetrics
+from nodes.api.rpc import Rpc
 from nodes.api.signed import ReportFastPath
+from nodes.api.worker_rpc import LocalReadRpc
 from nodes.api.workers import encode_admission, raise_refusal
 from nodes.query.payloads import PayloadFetcher
 from nodes.runtime.channel import PeerRefused, PeerUnavailable
@@ -213,6 +216,8 @@ def create_worker_app(services: WorkerServices, index: int, node_socket: Path) -
     """A worker's application: the report here, everything else forwarded to the node."""
     follower = LedgerFollower(services.runtime.ledger, services.on_events, services.forget_all)
     forward = ForwardToNode(node_socket)
-    app: ASGIApp = ReportFastPath(forward, services=services)  # type: ignore[arg-type]
+    rpc = Rpc(services)  # type: ignore[arg-type]  # only WORKER_METHODS are dispatched here
+    app: ASGIApp = LocalReadRpc(forward, rpc)
+    app = ReportFastPath(app, services=services)  # type: ignore[arg-type]
     app = WorkerEdge(app, follower, index)
     return EdgeLimits(app)

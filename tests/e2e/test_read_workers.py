@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from chain.records import ALL_KINDS_SCOPE, CreditRecord, RecordKind
+from contracts import bindings
 from nodes.api.services import AUDIT_FILE_NAME
 from nodes.client import Enterprise, Institution, NodeClient
 from nodes.cluster.network import start_node, stop_node, wait_ready
@@ -174,6 +175,35 @@ def test_writes_and_status_through_a_worker_reach_the_node(scene: Scene) -> None
         refused = worker.post("/v1/transactions", content=b"{not json",
                               headers={"content-type": "application/json"})
         assert refused.status_code in (400, 422) and "error" in refused.json()
+
+
+def test_json_rpc_reads_through_a_worker_match_the_node(scene: Scene) -> None:
+    enterprise = scene.network.preset.enterprise(ENTERPRISE).credit_code.to_bytes32()
+    call = {"jsonrpc": "2.0", "id": 1, "method": "eth_call", "params": [
+        {"to": "0x" + scene.node.contracts().registry.hex(),
+         "data": "0x" + bindings.encode_record_count(enterprise).hex()}, "latest"]}
+    bad = {"jsonrpc": "2.0", "id": 2, "method": "eth_call", "params": [{"to": "0x12"}]}
+    pending = {"jsonrpc": "2.0", "id": 3, "method": "eth_getTransactionCount",
+               "params": ["0x" + scene.bank.address.hex(), "pending"]}
+    with closing(connection_to(scene, "1")) as worker, \
+            closing(connection_to(scene, None)) as node_itself:
+        for body in (call, [call, {**call, "id": 4}], bad, [call, pending], pending):
+            here, there = worker.post("/rpc", json=body), node_itself.post("/rpc", json=body)
+            assert here.headers[WORKER_HEADER] == "1"
+            assert (here.status_code, here.json()) == (there.status_code, there.json())
+        served_by_node = rpc_requests_at_node(scene)
+        assert int(worker.post("/rpc", json=call).json()["result"], 16) >= 1
+        assert "error" in worker.post("/rpc", json=bad).json()
+        assert rpc_requests_at_node(scene) == served_by_node  # the worker answered both
+        worker.post("/rpc", json=pending)
+        assert rpc_requests_at_node(scene) == served_by_node + 1  # the mempool's is the node's
+
+
+def rpc_requests_at_node(scene: Scene) -> float:
+    """`POST /rpc` requests the node's process answered (its latency histogram's count)."""
+    return sum(float(line.rsplit(" ", 1)[1]) for line in httpx.get(
+        scene.node.url + "/metrics", timeout=10).text.splitlines()
+        if line.startswith("yrd_api_request_seconds_count") and 'route="/rpc"' in line)
 
 
 def test_a_killed_worker_is_restarted(scene: Scene) -> None:
