@@ -23,10 +23,11 @@ from websockets.exceptions import WebSocketException
 
 from nodes.api.http_io import error_document, json_response, scope_target
 from nodes.api.limits import HTTP_LIMITS
+from nodes.api.request_log import FORWARDED_SCOPE_KEY
 
 NODE_SOCKET_FILE_NAME = "http.sock"  # in the node's data directory, beside writer.sock
 HOP_BY_HOP = frozenset({b"connection", b"keep-alive", b"transfer-encoding", b"upgrade",
-                        b"proxy-connection", b"te", b"trailer", b"host"})
+                        b"proxy-connection", b"te", b"trailer"})
 CONNECT_TIMEOUT_S = 5.0
 WRITE_TIMEOUT_S = HTTP_LIMITS.body_read_timeout_s
 IDLE_CONNECTIONS = 64  # kept open to the node between forwarded requests
@@ -45,6 +46,7 @@ class ForwardToNode:
                                 max_keepalive_connections=IDLE_CONNECTIONS))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope[FORWARDED_SCOPE_KEY] = True  # the node logs it: the worker's log stays quiet
         if scope["type"] == "http":
             await self._http(scope, receive, send)
         elif scope["type"] == "websocket":
@@ -109,8 +111,8 @@ class ForwardToNode:
             return
         headers = [(name.decode("latin-1"), value.decode("latin-1"))
                    for name, value in scope["headers"]
-                   if name.lower() not in HOP_BY_HOP and not name.lower().startswith(
-                       b"sec-websocket")]
+                   if name.lower() not in HOP_BY_HOP and name.lower() != b"host"
+                   and not name.lower().startswith(b"sec-websocket")]
         try:
             upstream = await unix_connect(str(self.node_socket), "ws://node" + scope_target(scope),
                                           additional_headers=headers,

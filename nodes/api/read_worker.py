@@ -44,6 +44,7 @@ from chain.query.report import EnterpriseRecords
 from nodes.api.forward import ForwardToNode
 from nodes.api.limits import EdgeLimits
 from nodes.api.metrics import RequestMetrics
+from nodes.api.request_log import RequestLog
 from nodes.api.rpc import Rpc
 from nodes.api.signed import ReportFastPath
 from nodes.api.worker_rpc import LocalReadRpc
@@ -219,5 +220,6 @@ def create_worker_app(services: WorkerServices, index: int, node_socket: Path) -
     rpc = Rpc(services)  # type: ignore[arg-type]  # only WORKER_METHODS are dispatched here
     app: ASGIApp = LocalReadRpc(forward, rpc)
     app = ReportFastPath(app, services=services)  # type: ignore[arg-type]
+    app = RequestLog(app, node_id=services.runtime.config.node_id)
     app = WorkerEdge(app, follower, index)
     return EdgeLimits(app)

@@ -117,6 +117,9 @@ class RefusalBudget:
         return True
 
 
+FORWARDED_SCOPE_KEY = "yrd.forwarded"  # set on a request a read worker forwards to its node
+
+
 class RequestLog:
     """ASGI middleware: a line per refused request, a quiet line per client disconnect."""
 
@@ -148,6 +151,8 @@ class RequestLog:
             log_event(logging.INFO, "disconnect", node=self.node_id, method=scope["method"],
                       path=scope["path"])
             return
+        if scope.get(FORWARDED_SCOPE_KEY):
+            return  # a read worker passed it to its node, which logs it (ADR 0021)
         client = (scope.get("client") or ("", 0))[0]
         if status >= 400:
             if self.budget.take(time.monotonic()):

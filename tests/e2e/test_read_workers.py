@@ -9,6 +9,7 @@ restarted by its node; an audit entry a worker acknowledged is in the node's jou
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from websockets.sync.client import connect as websocket_connect
 
 from chain.records import ALL_KINDS_SCOPE, CreditRecord, RecordKind
 from contracts import bindings
@@ -204,6 +206,30 @@ def rpc_requests_at_node(scene: Scene) -> float:
     return sum(float(line.rsplit(" ", 1)[1]) for line in httpx.get(
         scene.node.url + "/metrics", timeout=10).text.splitlines()
         if line.startswith("yrd_api_request_seconds_count") and 'route="/rpc"' in line)
+
+
+def test_websockets_and_event_streams_through_a_worker_reach_the_node(scene: Scene) -> None:
+    ws_url = scene.node.url.replace("http://", "ws://") + "/ws"
+    deadline = time.monotonic() + WAIT_S
+    while True:  # a connection the kernel gave to a worker
+        socket = websocket_connect(ws_url, open_timeout=10)
+        if socket.response.headers.get(WORKER_HEADER):
+            break
+        socket.close()
+        assert time.monotonic() < deadline, "no WebSocket reached a read worker"
+    with socket:
+        socket.send(json.dumps({"jsonrpc": "2.0", "id": 7, "method": "eth_subscribe",
+                                "params": ["newHeads"]}))
+        subscribed = json.loads(socket.recv(timeout=10))
+        assert subscribed["id"] == 7 and subscribed["result"].startswith("0x")
+        head = json.loads(socket.recv(timeout=30))  # anchors commit blocks every second
+        assert head["method"] == "eth_subscription"
+        assert head["params"]["subscription"] == subscribed["result"]
+    with closing(connection_to(scene, "2")) as worker, worker.stream(
+            "GET", "/dashboard/events", timeout=httpx.Timeout(10.0)) as events:
+        assert events.status_code == 200 and events.headers[WORKER_HEADER] == "2"
+        assert events.headers["content-type"].startswith("text/event-stream")
+        assert next(events.iter_lines(), None) is not None
 
 
 def test_a_killed_worker_is_restarted(scene: Scene) -> None:
