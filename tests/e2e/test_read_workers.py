@@ -1,10 +1,13 @@
 """Read workers on real processes: local4 with hangzhou-1 serving reports from 2 workers.
 
-Reports answered by each worker verify (payloads fetched from Shanghai, the origin, through the
-node's peer channel); a signed request answered by one worker and replayed through the other
-(or through the node itself) is refused by the node's one replay guard; a worker killed is
-restarted by its node; an audit entry a worker acknowledged is in the node's journal after
-`kill -9` of the node, whose workers die with it, and the restarted node serves it again.
+Reports answered by each worker verify (payloads fetched from Shanghai, the origin, over the
+worker's own read connection, not the node's); a signed request answered by one worker and
+replayed through the other (or through the node itself) is refused by the node's one replay
+guard; bad requests get the node's refusals; writes, JSON-RPC (`eth_call` answered by the
+worker, mempool reads by the node), a WebSocket subscription and the dashboard's event stream
+work through a worker; a worker killed is restarted by its node; an audit entry a worker
+acknowledged is in the node's journal after `kill -9` of the node, whose workers die with it,
+and the restarted node's workers serve again (ADR 0021).
 """
 
 from __future__ import annotations
