@@ -10,7 +10,9 @@ checks of the querier's forwarded signature, grant and role (`nodes.api.peer_rea
 `ReadChannels.request(peer, method, body, timeout_s)` has the peer channel's signature, so the
 same `PayloadFetcher` runs in a worker; each peer's connection is dialed on first use, shared
 by every request in flight (multiplexed by request id), and dialed again after it drops. The
-regional latency model's one-way delay of the link is applied to each request.
+regional latency model's one-way delay of the link is applied to each request. After a failed
+dial, requests to that peer fail at once for `REDIAL_AFTER_S` (a city that is down costs a
+report no wait beyond the first).
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import time
 from dataclasses import dataclass, field
 
+from chain.consensus.validators import ValidatorSet
 from nodes.runtime.channel import (
     FrameKind,
     PeerMethod,
@@ -38,6 +42,7 @@ from nodes.runtime.peer_channels import (
 from nodes.runtime.peer_tls import READS_PROTOCOL, PeerIdentityError, PeerTls, peer_node_id
 
 LOGGER = logging.getLogger(__name__)
+REDIAL_AFTER_S = 1.0  # after a failed dial, requests to that peer fail at once for this long
 
 
 @dataclass
@@ -50,12 +55,13 @@ class ReadConnection:
     writer: asyncio.StreamWriter | None = None
     requests: dict[int, asyncio.Future[bytes]] = field(default_factory=dict)
     dialing: asyncio.Lock = field(default_factory=asyncio.Lock)
+    redial_at: float = 0.0  # monotonic seconds: no dial before (the peer was unreachable)
 
 
 class ReadChannels:
     """A worker's read connections to the other nodes, by node id."""
 
-    def __init__(self, node_id: str, validators: object, tls: PeerTls,
+    def __init__(self, node_id: str, validators: ValidatorSet, tls: PeerTls,
                  peers: dict[str, Address], delays_ms: dict[str, float] | None = None) -> None:
         self.node_id = node_id
         self.validators = validators
@@ -102,29 +108,38 @@ class ReadChannels:
         async with link.dialing:
             if link.writer is not None:
                 return link.writer
+            if time.monotonic() < link.redial_at:
+                raise PeerUnavailable(f"{link.peer} was unreachable moments ago")
             try:
-                reader, writer = await asyncio.wait_for(asyncio.open_connection(
-                    link.address[0], link.address[1], ssl=self.tls.client,
-                    ssl_handshake_timeout=HANDSHAKE_TIMEOUT_S), min(timeout_s,
-                                                                    HANDSHAKE_TIMEOUT_S))
-            except (OSError, TimeoutError) as error:
-                raise PeerUnavailable(f"no read connection to {link.peer}: {error!r}") from error
-            try:
-                ssl_object = writer.get_extra_info("ssl_object")
-                if peer_node_id(ssl_object, self.validators) != link.peer:  # type: ignore[arg-type]
-                    raise PeerIdentityError(f"dialed {link.peer}, reached another node")
-                if ssl_object.selected_alpn_protocol() != READS_PROTOCOL:
-                    raise PeerIdentityError(f"{link.peer} does not take read connections")
-            except (PeerIdentityError, ValueError) as error:
-                writer.close()
-                raise PeerUnavailable(f"read connection to {link.peer} refused: {error}"
-                                      ) from error
-            link.writer = writer
-            self.connections_opened += 1
-            task = asyncio.get_running_loop().create_task(self._read(link, reader, writer))
-            self._readers.add(task)
-            task.add_done_callback(self._readers.discard)
-            return writer
+                return await self._connect(link, timeout_s)
+            except PeerUnavailable:
+                link.redial_at = time.monotonic() + REDIAL_AFTER_S
+                raise
+
+    async def _connect(self, link: ReadConnection, timeout_s: float) -> asyncio.StreamWriter:
+        try:
+            reader, writer = await asyncio.wait_for(asyncio.open_connection(
+                link.address[0], link.address[1], ssl=self.tls.client,
+                ssl_handshake_timeout=HANDSHAKE_TIMEOUT_S),
+                min(timeout_s, HANDSHAKE_TIMEOUT_S))
+        except (OSError, TimeoutError) as error:
+            raise PeerUnavailable(f"no read connection to {link.peer}: {error!r}") from error
+        try:
+            ssl_object = writer.get_extra_info("ssl_object")
+            if peer_node_id(ssl_object, self.validators) != link.peer:
+                raise PeerIdentityError(f"dialed {link.peer}, reached another node")
+            if ssl_object.selected_alpn_protocol() != READS_PROTOCOL:
+                raise PeerIdentityError(f"{link.peer} does not take read connections")
+        except (PeerIdentityError, ValueError) as error:
+            writer.close()
+            raise PeerUnavailable(f"read connection to {link.peer} refused: {error}"
+                                  ) from error
+        link.writer = writer
+        self.connections_opened += 1
+        task = asyncio.get_running_loop().create_task(self._read(link, reader, writer))
+        self._readers.add(task)
+        task.add_done_callback(self._readers.discard)
+        return writer
 
     async def _read(self, link: ReadConnection, reader: asyncio.StreamReader,
                     writer: asyncio.StreamWriter) -> None:

@@ -9,6 +9,7 @@ import asyncio
 import random
 import socket
 import ssl
+import time
 from pathlib import Path
 
 import pytest
@@ -211,5 +212,46 @@ def test_a_read_workers_connection_carries_reads_only(tmp_path: Path) -> None:
             await reads.close()
             await dialer.stop()
             await acceptor.stop()
+
+    asyncio.run(scenario())
+
+
+def test_a_read_connection_to_an_unreachable_peer_fails_fast_and_dials_again(
+        tmp_path: Path) -> None:
+    """A peer that is down costs one failed dial; the next requests fail at once until the
+    redial pause ends, and then a dial reaches the peer once it is up."""
+    preset = get_preset("local4")
+    ensure_certificates(preset, tmp_path)
+    port = _free_port()
+
+    async def scenario() -> None:
+        peer_tls(tmp_path, tmp_path / DIALER, DIALER,  # writes the node's TLS key
+                 load_node_seed(preset, DIALER, tmp_path / DIALER))
+        reads = ReadChannels(DIALER, load_validator_set(preset, tmp_path),
+                             tls_contexts(tmp_path, tmp_path / DIALER / TLS_KEY_FILE_NAME,
+                                          DIALER, reads_only=True),
+                             {ACCEPTOR: ("127.0.0.1", port)})
+        try:
+            with pytest.raises(PeerUnavailable, match="no read connection"):
+                await reads.request(ACCEPTOR, PeerMethod.PAYLOADS, b"x", 2.0)
+            started = time.monotonic()
+            with pytest.raises(PeerUnavailable, match="unreachable moments ago"):
+                await reads.request(ACCEPTOR, PeerMethod.PAYLOADS, b"x", 2.0)
+            assert time.monotonic() - started < 0.5
+            reads.links[ACCEPTOR].redial_at = 0.0  # the pause is over
+            acceptor = _channels(preset, tmp_path, ACCEPTOR, DIALER, None, [])
+            acceptor.listen = ("127.0.0.1", port)
+            await acceptor.start()
+
+            async def echo(peer: str, body: bytes) -> bytes:
+                return body
+
+            acceptor.handlers[PeerMethod.PAYLOADS] = echo
+            try:
+                assert await reads.request(ACCEPTOR, PeerMethod.PAYLOADS, b"up", 2.0) == b"up"
+            finally:
+                await acceptor.stop()
+        finally:
+            await reads.close()
 
     asyncio.run(scenario())
