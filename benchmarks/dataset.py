@@ -42,7 +42,7 @@ import shutil
 import tempfile
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -451,12 +451,15 @@ def ensure_snapshot(preset_name: str, size: DatasetSize, seed: int,
 
 
 def restore_snapshot(snapshot: Snapshot, data_dir: Path, latency: str = "none",
-                     base_port: int | None = None) -> list[NetworkProcess]:
-    """Copy a snapshot's data directories to `data_dir` and configure them on free ports."""
+                     base_port: int | None = None,
+                     read_workers: Mapping[str, int] | None = None) -> list[NetworkProcess]:
+    """Copy a snapshot's data directories to `data_dir` and configure them on free ports
+    (`read_workers`: node id -> read worker processes of that node)."""
     shutil.copytree(snapshot.network_directory, data_dir, dirs_exist_ok=True)
     preset = get_preset(snapshot.manifest["preset"])
     members = write_network(preset, data_dir,
-                            base_port or find_free_base_port(len(preset.nodes)), latency)
+                            base_port or find_free_base_port(len(preset.nodes)), latency,
+                            read_workers=read_workers or 0)
     (data_dir / "logs").mkdir(exist_ok=True)
     return members
 

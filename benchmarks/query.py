@@ -39,7 +39,7 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -319,11 +319,13 @@ def cache_rates(totals: dict[str, float]) -> dict[str, float]:
 
 
 @contextmanager
-def live_network(snapshot: Snapshot, latency: str = "none", base_port: int | None = None
-                 ) -> Iterator[RunningNetwork]:
-    """A copy of the snapshot running as node processes; stopped and removed afterwards."""
+def live_network(snapshot: Snapshot, latency: str = "none", base_port: int | None = None,
+                 read_workers: Mapping[str, int] | None = None) -> Iterator[RunningNetwork]:
+    """A copy of the snapshot running as node processes; stopped and removed afterwards
+    (`read_workers`: node id -> read worker processes of that node, ADR 0021)."""
     with tempfile.TemporaryDirectory(prefix="yrd-bench-query-") as directory:
-        members = restore_snapshot(snapshot, Path(directory), latency, base_port)
+        members = restore_snapshot(snapshot, Path(directory), latency, base_port,
+                                   read_workers)
         preset = get_preset(snapshot.manifest["preset"])
         with start_network(preset, Path(directory), members=members) as network:
             yield network

@@ -1,7 +1,8 @@
 """Signed reports and eth_call against Hardhat and ganache: interleaved wrk rounds, one run.
 
 `python -m benchmarks.wrk_rounds [--rounds 3] [--seconds 5] [--port-base 23400] [--no-peers]
-[--target URL]` (`make bench-peers`; `make bench-query` runs it without the peers):
+[--target URL] [--read-workers N]` (`make bench-peers`; `make bench-query` runs it without the
+peers):
 
 - a local4 network restored from the smoke data set (`benchmarks.dataset`) on ports from
   `--port-base` + 10, or a running node given with `--target URL` (restored from the same
@@ -18,7 +19,10 @@
   generator threads were 90% busy or more is marked saturated and gives no ratio;
 - CPU per report: user + system time of every node process and of wrk over the round, per
   report, also as a multiple of one coincurve public-key recovery measured in the same run;
-- after the rounds, one report round at 80% of the median maximum rate gives the p99 there.
+- after the rounds, one report round at 80% of the median maximum rate gives the p99 there;
+- `--read-workers N`: shanghai-1 serves with N read worker processes beside its own (ADR
+  0021); the rounds start once a connection reached each worker, and the node's CPU counts its
+  workers (its child processes). Run it with 0, 1, 2 … to see how a node scales with cores.
 
 Medians over valid rounds and same-round ratios go to stdout and to
 `benchmarks/results/wrk-rounds-<date>.md` and `.json`, with the load average.
@@ -76,6 +80,7 @@ class Measured:
     cpu_by_process: dict[str, float]  # seconds per served process (node id or peer name)
     void: bool
     saturated: bool
+    reports_by_workers: float | None = None  # the share of reports read workers answered
 
     @property
     def cpu_us_per_request(self) -> float:
@@ -101,16 +106,20 @@ def recovery_us() -> float:
 
 
 def _cpu_seconds(processes: dict[str, psutil.Process]) -> dict[str, float]:
+    """CPU seconds so far of each process and, apart, of its children (a node's read workers,
+    under "<node> workers"; a worker restarted meanwhile loses its count)."""
     found = {}
     for name, process in processes.items():
-        total = 0.0
+        own = children = 0.0
         with contextlib.suppress(psutil.Error):
             times = process.cpu_times()
-            total += times.user + times.system
+            own = times.user + times.system
             for child in process.children(recursive=True):
                 child_times = child.cpu_times()
-                total += child_times.user + child_times.system
-        found[name] = total
+                children += child_times.user + child_times.system
+        found[name] = own
+        if children:
+            found[name + " workers"] = children
     return found
 
 
@@ -160,13 +169,31 @@ def measure(target: Target, round_number: int, seconds: float, script: Path,
         if time.monotonic() - started > MAX_SIGNING_S:  # too old for the window: sign a half
             write_signed_reports(target.file, node_id, codes, budget // 2)
     assert target.file is not None
+    audits_before = _audit_counts(target.url) if target.signed else None
     before = _cpu_seconds(target.processes)
     result = run_wrk(target.url, target.file, script, seconds, rate=rate)
     after = _cpu_seconds(target.processes)
-    used = {name: round(after[name] - before[name], 3) for name in after}
+    used = {name: round(after[name] - before.get(name, 0.0), 3) for name in after}
+    share = None
+    if audits_before is not None:
+        audits_after = _audit_counts(target.url)
+        answered = audits_after[0] - audits_before[0]
+        share = round((audits_after[1] - audits_before[1]) / answered, 3) if answered else None
     return Measured(round_number, target.name, result, round(sum(used.values()), 3), used,
                     void=result.failed_fraction > VOID_FRACTION,
-                    saturated=result.cpu_percent_of_threads >= SATURATED_PERCENT)
+                    saturated=result.cpu_percent_of_threads >= SATURATED_PERCENT,
+                    reports_by_workers=share)
+
+
+def _audit_counts(url: str) -> tuple[float, float]:
+    """(audit entries written, of which for read workers) from a node's /metrics."""
+    written = by_workers = 0.0
+    for line in httpx.get(url + "/metrics", timeout=10).text.splitlines():
+        if line.startswith("yrd_audit_entries_total"):
+            written = float(line.rsplit(" ", 1)[1])
+        elif line.startswith("yrd_read_worker_requests_total") and 'method="audit"' in line:
+            by_workers = float(line.rsplit(" ", 1)[1])
+    return written, by_workers
 
 
 def _median(values: list[float]) -> float | None:
@@ -222,8 +249,20 @@ def peers(port_base: int, enabled: bool) -> Iterator[list[Target]]:
         yield found
 
 
+def wait_for_workers(url: str, workers: int, timeout_s: float = 60.0) -> None:
+    """Return once fresh connections to `url` reached each of its read workers."""
+    wanted = {str(index) for index in range(1, workers + 1)}
+    deadline = time.monotonic() + timeout_s
+    while wanted and time.monotonic() < deadline:
+        with contextlib.suppress(httpx.HTTPError):
+            wanted.discard(httpx.get(url + "/status", timeout=5).headers.get(
+                "x-yrd-read-worker", ""))
+    if wanted:
+        raise RuntimeError(f"read workers {sorted(wanted)} of {url} never answered")
+
+
 def run(rounds: int, seconds: float, port_base: int, with_peers: bool,
-        target_url: str | None) -> dict[str, Any]:
+        target_url: str | None, read_workers: int = 0) -> dict[str, Any]:
     """Every round; returns the report document."""
     preset = get_preset(PRESET)
     snapshot = ensure_snapshot(PRESET, SIZES["smoke"], 1, CACHE_DIRECTORY, progress=False)
@@ -240,8 +279,10 @@ def run(rounds: int, seconds: float, port_base: int, with_peers: bool,
         directory = Path(temporary)
         script = write_script(directory)
         if target_url is None:
-            members = stack.enter_context(live_network(snapshot, base_port=port_base + 10)).members
+            members = stack.enter_context(live_network(
+                snapshot, base_port=port_base + 10, read_workers={NODE: read_workers})).members
             url = next(m.config.url for m in members if m.config.node_id == NODE)
+            wait_for_workers(url, read_workers)
             node_processes = {m.config.node_id: psutil.Process(m.process.pid)
                               for m in members if m.process}
         else:
@@ -258,8 +299,8 @@ def run(rounds: int, seconds: float, port_base: int, with_peers: bool,
         idle_before = _cpu_seconds(node_processes)
         time.sleep(IDLE_SECONDS)  # what the nodes burn with no load: timers, heartbeats
         idle_after = _cpu_seconds(node_processes)
-        idle_per_s = {name: round((idle_after[name] - idle_before[name]) / IDLE_SECONDS, 4)
-                      for name in idle_after}
+        idle_per_s = {name: round((idle_after[name] - idle_before.get(name, 0.0))
+                                  / IDLE_SECONDS, 4) for name in idle_after}
         warm = measure(report, 0, 3.0, script, 1_000.0, node_id, codes, directory)
         last_rate = max(warm.wrk.per_s, 100.0)  # sizes the first round's signed requests
         for number in range(1, rounds + 1):
@@ -281,6 +322,7 @@ def run(rounds: int, seconds: float, port_base: int, with_peers: bool,
     return {"benchmark": "wrk-rounds", "date": datetime.datetime.now(datetime.UTC).isoformat(),
             "machine": describe_machine(), "load_average_start": load_start,
             "load_average_end": os.getloadavg(), "recovery_us": recovery,
+            "read_workers": read_workers,
             "remote_enterprise_fraction": round(remote, 2), "rounds": rounds,
             "idle_node_cpu_per_s": idle_per_s,
             "report_cpu_us_net_of_idle": _net_of_idle(measured, idle_per_s, recovery),
@@ -307,7 +349,9 @@ def _line(m: Measured, recovery: float) -> str:
     return (f"round {m.round} {m.target:<18} {m.wrk.per_s:>9,.0f}/s p50 {m.wrk.p50_ms:.1f} ms "
             f"p99 {m.wrk.p99_ms:.1f} ms non-2xx {m.wrk.non_2xx} wrk CPU "
             f"{m.wrk.cpu_percent_of_threads:.0f}% CPU/request {m.cpu_us_per_request:.0f} us "
-            f"({m.cpu_us_per_request / recovery:.1f} recoveries) {flags}\n    CPU us/request: "
+            f"({m.cpu_us_per_request / recovery:.1f} recoveries) {flags}"
+            + (f" by workers {m.reports_by_workers:.0%}" if m.reports_by_workers else "")
+            + "\n    CPU us/request: "
             + ", ".join(f"{name} {1e6 * used / max(m.wrk.requests, 1):.0f}"
                         for name, used in [*m.cpu_by_process.items(),
                                            ("wrk", m.wrk.cpu_seconds)]))
@@ -319,7 +363,8 @@ def render(report: dict[str, Any]) -> str:
              report["machine"], "",
              f"Load average at start {report['load_average_start']}, at end "
              f"{report['load_average_end']}; {report['rounds']} rounds of "
-             f"{report['seconds']} s, wrk -t2 -c32; one coincurve recovery "
+             f"{report['seconds']} s, wrk -t2 -c32; {report.get('read_workers', 0)} read "
+             f"workers at {NODE}; one coincurve recovery "
              f"{report['recovery_us']} us; {report['remote_enterprise_fraction']:.0%} of the "
              "queried enterprises live in another city.", "",
              "| target | valid rounds | median /s | p99 ms | CPU us/request | recoveries | "
@@ -350,12 +395,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port-base", type=int, default=23_400)
     parser.add_argument("--no-peers", action="store_true", help="ours only (bench-query)")
     parser.add_argument("--target", help="a running node restored from the smoke snapshot")
+    parser.add_argument("--read-workers", type=int, metavar="N",
+                        help=f"read worker processes of {NODE} (ADR 0021; not with --target)")
     arguments = parser.parse_args(argv)
     report = run(arguments.rounds, arguments.seconds, arguments.port_base,
-                 not arguments.no_peers, arguments.target)
+                 not arguments.no_peers, arguments.target, arguments.read_workers or 0)
     text = render(report)
     print(text)
-    markdown, data = results_path("wrk-rounds", smoke=arguments.rounds < 2)
+    name = "wrk-rounds" + (f"-read-workers-{arguments.read_workers}"  # 0 too: kept apart
+                           if arguments.read_workers is not None else "")
+    markdown, data = results_path(name, smoke=arguments.rounds < 2)
     markdown.write_text(text, encoding="utf-8")
     data.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     return 0

@@ -227,3 +227,11 @@ class WrongFunction(YrdError):
 
     code = "wrong_function"
     http_status = 422
+
+
+@dataclass(eq=False)
+class NodeUnavailable(YrdError):
+    """A read worker could not reach its node's process (restarting, or overloaded)."""
+
+    code = "node_unavailable"
+    http_status = 503

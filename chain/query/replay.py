@@ -70,11 +70,19 @@ class RequestVerifier:
 
     def verify(self, method: str, path: str, headers: Mapping[str, str], now_ms: int) -> Address:
         """The signer of a request; Unauthenticated, StaleRequest, BadSignature or Replayed."""
+        signer, nonce = self.authenticate(method, path, headers, now_ms)
+        self.guard.remember(signer, nonce, now_ms)
+        return signer
+
+    def authenticate(self, method: str, path: str, headers: Mapping[str, str],
+                     now_ms: int) -> tuple[Address, str]:
+        """The signer and nonce of a request whose nonce is not yet checked (a read worker
+        sends it to its node's one replay guard); Unauthenticated, StaleRequest or
+        BadSignature."""
         signed = parse_request_signature(headers.get("x-yrd-timestamp"),
                                          headers.get("x-yrd-nonce"),
                                          headers.get("x-yrd-signature"))
         self.guard.check_time(signed.timestamp_ms, now_ms)
         self.verifications += 1
-        signer = recover_request_signer(self.chain_id, self.node_id, method, path, signed)
-        self.guard.remember(signer, signed.nonce, now_ms)
-        return signer
+        return recover_request_signer(self.chain_id, self.node_id, method, path,
+                                      signed), signed.nonce

@@ -30,7 +30,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 
 from fastapi import FastAPI, Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from chain.errors import OversizedInput, YrdError
 from chain.json_document import require_shallow
@@ -170,3 +170,22 @@ class NodeApp(FastAPI):
                 await fast.answer(found[0], found[1], scope, receive, send)
                 return
         await super().__call__(scope, receive, send)
+
+
+class ReportsFirst:
+    """ASGI middleware: the signed report answered by `FastRoutes`, the rest passed on.
+
+    A read worker's application (`nodes.api.read_worker`) is not a `NodeApp`: it serves the
+    report here and hands every other request to its own stack.
+    """
+
+    def __init__(self, app: ASGIApp, routes: FastRoutes) -> None:
+        self.app = app
+        self.routes = routes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        found = self.routes.route(scope)
+        if found is not None and found[0] == REPORT_ROUTE:
+            await self.routes.answer(found[0], found[1], scope, receive, send)
+            return
+        await self.app(scope, receive, send)

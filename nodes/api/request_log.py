@@ -117,6 +117,9 @@ class RefusalBudget:
         return True
 
 
+FORWARDED_SCOPE_KEY = "yrd.forwarded"  # set on a request a read worker forwards to its node
+
+
 class RefusalLog:
     """A node's lines about refused requests, within one budget per second."""
 
@@ -177,6 +180,8 @@ class RequestLog:
         except ClientDisconnect:
             self.refusals.disconnected(scope["method"], scope["path"])
             return
+        if scope.get(FORWARDED_SCOPE_KEY):
+            return  # a read worker passed it to its node, which logs it (ADR 0021)
         client = (scope.get("client") or ("", 0))[0]
         if status >= 400:
             self.refusals.refused(scope["method"], scope["path"], status, bytes(body), client)

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Coroutine
+from collections import Counter
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from chain.crypto import Address
 from chain.ledger import CommittedBlock
 from chain.presets import node_operator_label
 from chain.query.consent import ConsentBook
@@ -44,6 +46,8 @@ class NodeServices:
     requests: RequestMetrics
     record_views: RecordViews = field(default_factory=RecordViews)
     background: set[asyncio.Task[None]] = field(default_factory=set)
+    worker_requests: Counter[str] = field(default_factory=Counter)
+    """Requests this node's read workers made of it, by method (`nodes.api.workers`)."""
 
     @property
     def node_summary(self) -> dict[str, str]:
@@ -66,6 +70,25 @@ class NodeServices:
         task = asyncio.get_running_loop().create_task(work)
         self.background.add(task)
         task.add_done_callback(self.background.discard)
+
+    async def admit_signed(self, method: str, target: str, headers: Mapping[str, str],
+                           now_ms: int) -> Address:
+        """The signer of a signed read after signature, window, nonce and rate-limit checks.
+
+        A read worker's services (`nodes.api.read_worker`) check the signature themselves and
+        ask this node's process for the nonce and the rate limit: one guard per node."""
+        signer = self.verifier.verify(method, target, headers, now_ms)
+        self.take_query(signer)
+        return signer
+
+    async def audit_query(self, time_ms: int, enterprise: str, querier: str, querier_name: str,
+                          querier_city: str, request_hash: str, records: int) -> str:
+        """Append an answered query to the audit trail; its entry id (fsynced before the
+        answer leaves: `nodes.api.durability`)."""
+        entry = self.audit.append(time_ms, enterprise, querier, querier_name, querier_city,
+                                  request_hash, records)
+        self.anchorer.schedule()
+        return entry.entry_id
 
     def take_query(self, account: bytes) -> None:
         """Spend one of the account's signed-read tokens (429 when out)."""
@@ -128,6 +151,10 @@ class NodeServices:
                 "anchor_audit transactions submitted.", self.anchorer.anchors_submitted),
             one("yrd_rate_limited_total", "counter", "Requests refused with 429.",
                 self.query_limiter.refused + self.write_limiter.refused),
+            Metric("yrd_read_worker_requests_total", "counter",
+                   "Requests of this node's read workers, by method (ADR 0021).",
+                   tuple(({"method": method}, float(count))
+                         for method, count in sorted(self.worker_requests.items()))),
             Metric("yrd_commit_latency_seconds", "histogram",
                    "Submit-to-commit latency of the transactions this node received.",
                    (({}, runtime.metrics.commit_latency),)),

@@ -103,7 +103,7 @@ async def serve_report(services: NodeServices, credit_code: str, target: str,
     with observed(services, "report"):
         ledger = services.runtime.ledger
         now = wall_clock_ms()
-        signer = verified_headers(services, "GET", target, headers, now)
+        signer = await services.admit_signed("GET", target, headers, now)
         querier = require_role(ledger.members, signer, bindings.ROLE_QUERIER, "a report")
         enterprise = parse_credit_code(credit_code)
         entries = services.records.of(enterprise.code)
@@ -116,11 +116,9 @@ async def serve_report(services: NodeServices, credit_code: str, target: str,
         document = assemble_report(enterprise, querier, grant, covered, withheld, payloads,
                                    ledger.members, services.node_summary, ledger.head.height,
                                    now, embed=EMBED_PAYLOAD, views=services.record_views)
-        entry = services.audit.append(now, enterprise.code, address_text(signer), querier.name,
-                                      city_name(querier.city), request_hash(headers),
-                                      len(covered))
-        services.anchorer.schedule()
-        document["audit_entry"] = entry.entry_id
+        document["audit_entry"] = await services.audit_query(
+            now, enterprise.code, address_text(signer), querier.name, city_name(querier.city),
+            request_hash(headers), len(covered))
         announce_query(services, headers, querier, enterprise.code, enterprise.city.value,
                        document)
         return json_response(document)

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from chain.crypto import require_coincurve
 from chain.engine import ENGINES, NATIVE_ENGINE
 from chain.presets import PRESETS, get_preset
+from nodes.runtime.config import MAX_READ_WORKERS
 
 
 def _keys(arguments: argparse.Namespace) -> int:
@@ -51,7 +52,7 @@ def _node(arguments: argparse.Namespace) -> int:
     from nodes.runtime.config import NodeConfig, save_config
 
     if arguments.config:
-        return run_node(Path(arguments.config))
+        return run_node(Path(arguments.config), arguments.read_workers)
     if not (arguments.preset and arguments.node_id):
         raise SystemExit("yrdchain node: give --config FILE, or --preset and --node-id")
     preset = get_preset(arguments.preset)
@@ -66,7 +67,7 @@ def _node(arguments: argparse.Namespace) -> int:
         peers={node.node_id: arguments.peer_url_template.format(node_id=node.node_id)
                for node in preset.nodes if node.node_id != arguments.node_id},
         latency=arguments.latency, execution=arguments.execution,
-        peer_port=peer_port,
+        peer_port=peer_port, read_workers=arguments.read_workers or 0,
         peer_channels={node.node_id: channel_template.format(node_id=node.node_id)
                        for node in preset.nodes if node.node_id != arguments.node_id},
     )
@@ -92,7 +93,8 @@ def _up(arguments: argparse.Namespace) -> int:
 
     return run_network(get_preset(arguments.preset), Path(arguments.data_dir).resolve(),
                        arguments.base_port, arguments.latency, arguments.control,
-                       arguments.supervisor_port, execution=arguments.execution)
+                       arguments.supervisor_port, execution=arguments.execution,
+                       read_workers=arguments.read_workers)
 
 
 def _k8s(arguments: argparse.Namespace) -> int:
@@ -160,6 +162,9 @@ def build_parser(extra: Mapping[str, ExtraCommand] | None = None) -> argparse.Ar
     node.add_argument("--latency", choices=["none", "regional"], default="none")
     node.add_argument("--execution", choices=ENGINES, default=NATIVE_ENGINE,
                       help="without --config: native system contracts, or evm (the reference)")
+    node.add_argument("--read-workers", type=int, choices=range(MAX_READ_WORKERS + 1),
+                      metavar="N", help="worker processes serving signed reports beside the "
+                      "node's process, on its port (default: node.toml's, else 0)")
     node.set_defaults(run=_node)
     certs = commands.add_parser(
         "certs", help="fresh CA, node keys and certificates for a real deployment")
@@ -175,6 +180,8 @@ def build_parser(extra: Mapping[str, ExtraCommand] | None = None) -> argparse.Ar
     up.add_argument("--execution", choices=ENGINES, default=NATIVE_ENGINE,
                     help="native system contracts over tables, or evm: the Vyper bytecode on "
                          "py-evm for the whole network (the reference engine)")
+    up.add_argument("--read-workers", type=int, default=0, choices=range(MAX_READ_WORKERS + 1),
+                    metavar="N", help="worker processes per node serving signed reports")
     up.add_argument("--control", action="store_true",
                     help="let the dashboard stop nodes, partition cities and slow links")
     up.add_argument("--supervisor-port", type=int, default=0,

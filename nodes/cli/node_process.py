@@ -2,14 +2,21 @@
 
 Loads the configuration, writes or reads the network's certificates, opens the LMDB store,
 builds the runtime and serves its HTTP application with uvicorn until SIGINT or SIGTERM.
+
+With `read_workers` N > 0 this process is the node's one writer: it listens on its port with
+`SO_REUSEPORT` beside N worker processes (`nodes.cli.read_workers`), answers their writer-link
+requests (`nodes.api.workers`) and serves its application on a Unix socket too, for the
+requests workers forward (ADR 0021).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import signal
+import socket
 from pathlib import Path
 
 import uvicorn
@@ -18,15 +25,19 @@ import uvloop
 from chain.crypto import require_coincurve
 from chain.genesis import build_genesis
 from nodes.api.app import create_app
+from nodes.api.forward import NODE_SOCKET_FILE_NAME
 from nodes.api.limits import server_settings
 from nodes.api.services import NodeServices
+from nodes.api.workers import worker_handlers
 from nodes.cli.logs import configure_node_logging
+from nodes.cli.read_workers import ReadWorkers, listening_socket, unix_listening_socket
 from nodes.cluster.certificates import ensure_certificates, load_validator_set
 from nodes.query.payload_rebuild import rebuild_payloads
 from nodes.runtime.asyncio_ports import process_node
 from nodes.runtime.config import NodeConfig, load_config
 from nodes.runtime.node import NodeRuntime
 from nodes.runtime.pending import JOURNAL_FILE_NAME, PendingJournal
+from nodes.runtime.writer_link import WriterLinkServer, socket_path
 from nodes.storage.blocks import LmdbBlockStore
 from nodes.storage.records import LmdbRecordStore
 
@@ -35,7 +46,7 @@ RECORD_STORE_DIRECTORY = "records"  # off-chain payloads, beside the block store
 STREAM_CLOSE_GRACE_S = 1  # open dashboard streams never end by themselves: cut them on shutdown
 
 
-async def serve_node(config: NodeConfig) -> None:
+async def serve_node(config: NodeConfig, config_path: Path | None = None) -> None:
     """Run a node until it is told to stop."""
     require_coincurve()
     preset = config.preset_value
@@ -57,10 +68,12 @@ async def serve_node(config: NodeConfig) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    serving = asyncio.create_task(server.serve())
+    workers = _ReadWorkerSide(config, config_path, app.state.services)
+    serving = asyncio.create_task(server.serve(sockets=workers.sockets()))
     while not server.started and not serving.done():
         await asyncio.sleep(0.02)
     await node.start()
+    await workers.start()
     services = app.state.services
     services.in_background(_restore_payloads(services, runtime))
     LOGGER.info("%s serving on %s at height %d", config.node_id, config.url,
@@ -68,6 +81,7 @@ async def serve_node(config: NodeConfig) -> None:
     stopping = asyncio.create_task(stop.wait())
     await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
     server.should_exit = True
+    await workers.stop()
     with contextlib.suppress(asyncio.CancelledError):
         await serving
     await node.stop()
@@ -83,8 +97,42 @@ async def _restore_payloads(services: NodeServices, runtime: NodeRuntime) -> Non
                            runtime.preset, runtime.config.node_id)
 
 
-def run_node(config_path: Path) -> int:
-    """Entry point of `yrdchain node`."""
+class _ReadWorkerSide:
+    """The writer's share of read workers: the shared sockets, the link, the processes."""
+
+    def __init__(self, config: NodeConfig, config_path: Path | None,
+                 services: NodeServices) -> None:
+        self.config = config
+        self.count = config.read_workers if config_path is not None else 0
+        self.link = WriterLinkServer(socket_path(config.data_dir), worker_handlers(services)
+                                     ) if self.count else None
+        self.workers = ReadWorkers(config_path, self.count) if config_path and self.count \
+            else None
+
+    def sockets(self) -> list[socket.socket] | None:
+        """The node's port shared with its workers, and the Unix socket they forward to."""
+        if not self.count:
+            return None
+        return [listening_socket(self.config.host, self.config.port),
+                unix_listening_socket(self.config.data_dir / NODE_SOCKET_FILE_NAME)]
+
+    async def start(self) -> None:
+        if self.link is not None and self.workers is not None:
+            await self.link.start()
+            self.workers.start()
+
+    async def stop(self) -> None:
+        if self.workers is not None:
+            await self.workers.stop()
+        if self.link is not None:
+            await self.link.stop()
+
+
+def run_node(config_path: Path, read_workers: int | None = None) -> int:
+    """Entry point of `yrdchain node` (`read_workers` overrides the configuration's)."""
     configure_node_logging()
-    uvloop.run(serve_node(load_config(config_path)))  # libuv's loop: sockets, TLS, timers
+    config = load_config(config_path)
+    if read_workers is not None:
+        config = dataclasses.replace(config, read_workers=read_workers)
+    uvloop.run(serve_node(config, config_path))  # libuv's loop: sockets, TLS, timers
     return 0

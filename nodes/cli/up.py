@@ -67,7 +67,7 @@ def _watch(network: RunningNetwork, say: Printer) -> None:
 
 def run_network(preset: Preset, data_dir: Path, base_port: int, latency: str,
                 control: bool, supervisor_port: int = 0, say: Printer = print,
-                execution: str = "native") -> int:
+                execution: str = "native", read_workers: int = 0) -> int:
     """Start the network, print its table and accounts, and stay up until stopped."""
     say(f"yrdchain up {preset.name}: starting {len(preset.nodes)} nodes on ports "
         f"{base_port}..{base_port + len(preset.nodes) - 1}")
@@ -75,7 +75,8 @@ def run_network(preset: Preset, data_dir: Path, base_port: int, latency: str,
     try:
         with terminate_as_interrupt(), start_network(
                 preset, data_dir, base_port, latency, control, supervisor_port,
-                on_ready=progress.ready, execution=execution) as network:
+                on_ready=progress.ready, execution=execution,
+                read_workers=read_workers) as network:
             progress.done("every node answers /status")
             _announce(network, latency, say)
             try:

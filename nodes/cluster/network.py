@@ -16,7 +16,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,8 +80,12 @@ def new_control_token() -> str:
 
 def write_network(preset: Preset, data_dir: Path, base_port: int, latency: str,
                   control: bool = False, host: str = "127.0.0.1",
-                  execution: str = "native") -> list[NetworkProcess]:
-    """Write every node's configuration and the network's certificates."""
+                  execution: str = "native", read_workers: int | Mapping[str, int] = 0
+                  ) -> list[NetworkProcess]:
+    """Write every node's configuration and the network's certificates.
+
+    read_workers: read worker processes of every node, or by node id (ADR 0021).
+    """
     data_dir.mkdir(parents=True, exist_ok=True)
     ensure_certificates(preset, data_dir)
     urls = {node.node_id: f"http://{host}:{base_port + index}"
@@ -99,6 +103,8 @@ def write_network(preset: Preset, data_dir: Path, base_port: int, latency: str,
             peer_port=base_port + len(preset.nodes) + index,
             peer_channels={peer: address for peer, address in channels.items()
                            if peer != node.node_id},
+            read_workers=read_workers if isinstance(read_workers, int)
+            else read_workers.get(node.node_id, 0),
         )
         path = data_dir / node.node_id / "node.toml"
         save_config(config, path)

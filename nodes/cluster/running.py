@@ -158,7 +158,8 @@ def start_network(preset: Preset, data_dir: Path, base_port: int | None = None,
                   members: list[NetworkProcess] | None = None,
                   on_ready: ReadyListener | None = None,
                   ready_timeout_s: float = READY_TIMEOUT_S,
-                  execution: str = "native") -> Iterator[RunningNetwork]:
+                  execution: str = "native", read_workers: int = 0
+                  ) -> Iterator[RunningNetwork]:
     """Start every node of `preset` as a process; stop them all on the way out.
 
     base_port: node i listens on base + i (default: a free block of loopback ports).
@@ -166,11 +167,12 @@ def start_network(preset: Preset, data_dir: Path, base_port: int | None = None,
     `supervisor_port`, 0 for any free port) stops and restarts them on request.
     members: already written configurations (a restored snapshot) instead of writing them.
     execution: the engine every node runs (`native`, or `evm` for the reference engine).
+    read_workers: worker processes per node serving signed reports (ADR 0021).
     """
     if members is None:
         port = base_port if base_port is not None else find_free_base_port(len(preset.nodes))
         members = write_network(preset, data_dir, port, latency, control=control,
-                                execution=execution)
+                                execution=execution, read_workers=read_workers)
     log_dir = data_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     network = RunningNetwork(preset, _nodes_of(members, preset), data_dir, members)

@@ -16,6 +16,7 @@ from chain.engine import ENGINES, NATIVE_ENGINE
 from chain.presets import Preset, get_preset
 
 LATENCY_MODES = ("none", "regional")
+MAX_READ_WORKERS = 64  # worker processes per node; more than the cores of any target machine
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +35,8 @@ class NodeConfig:
     control_token: the secret a control request must carry (nodes/dashboard/control_guard.py).
     clock_skew_ms: added to this node's clock for block timestamps (a fault for tests and
     teaching: honest validators refuse its proposals, chain.chain_time).
+    read_workers: worker processes serving signed reports beside the node's process, sharing
+    its port and its LMDB stores read-only (0: the node's process serves everything; ADR 0021).
     """
 
     node_id: str
@@ -49,6 +52,7 @@ class NodeConfig:
     peer_channels: dict[str, str] = field(default_factory=dict)
     control_token: str = ""
     clock_skew_ms: int = 0
+    read_workers: int = 0
 
     @property
     def preset_value(self) -> Preset:
@@ -77,6 +81,7 @@ def save_config(config: NodeConfig, path: Path) -> None:
             "peer_port": config.peer_port,
             "control_token": config.control_token,
             "clock_skew_ms": config.clock_skew_ms,
+            "read_workers": config.read_workers,
         },
         "peers": dict(config.peers),
         "peer_channels": dict(config.peer_channels),
@@ -112,11 +117,14 @@ def load_config(path: Path) -> NodeConfig:
                            for k, v in document.get("peer_channels", {}).items()},
             control_token=str(node.get("control_token", "")),
             clock_skew_ms=int(node.get("clock_skew_ms", 0)),
+            read_workers=int(node.get("read_workers", 0)),
         )
     except (KeyError, TypeError, tomllib.TOMLDecodeError) as error:
         raise ValueError(f"{path}: not a valid node configuration ({error!r})") from error
     if config.latency not in LATENCY_MODES:
         raise ValueError(f"{path}: latency must be one of {LATENCY_MODES}")
+    if not 0 <= config.read_workers <= MAX_READ_WORKERS:
+        raise ValueError(f"{path}: read_workers must be 0..{MAX_READ_WORKERS}")
     if config.execution not in ENGINES:
         raise ValueError(f"{path}: execution must be one of {ENGINES}")
     config.preset_value.node(config.node_id)

@@ -19,6 +19,11 @@ event-loop iteration (the payload fetches of every report in flight, say) are jo
 once at the end of the iteration, one TLS record and one system call instead of one per frame.
 `connections_opened` counts connections established (dialed or accepted): in steady state it
 does not grow, however many reports are served.
+
+A node's read workers (ADR 0021) dial their own connections with the node's certificate and
+the ALPN name `yrd-reads` (`nodes.runtime.read_channels`): such a connection carries only the
+worker's requests of `READ_METHODS` and their answers, answered by the same handlers, delayed
+and cut like the link's frames; it never replaces the pair's channel.
 """
 
 from __future__ import annotations
@@ -49,7 +54,7 @@ from nodes.runtime.channel import (
     encode_response,
     read_frame,
 )
-from nodes.runtime.peer_tls import PeerIdentityError, PeerTls, peer_node_id
+from nodes.runtime.peer_tls import READS_PROTOCOL, PeerIdentityError, PeerTls, peer_node_id
 
 LOGGER = logging.getLogger(__name__)
 QUEUE_FRAMES_PER_LINK = 20_000  # a slow link drops beyond this rather than grow without bound
@@ -63,6 +68,9 @@ KEEPALIVE_IDLE_S = 10  # seconds of silence before the first probe
 KEEPALIVE_INTERVAL_S = 5
 KEEPALIVE_PROBES = 4
 CONNECT_WAIT_S = 1.0  # a request to a peer whose channel is down waits this long for it
+READ_METHODS = frozenset({PeerMethod.PAYLOADS, PeerMethod.AUDIT_TRAIL, PeerMethod.AUDIT_PROOF})
+"""What a read worker's connection may ask (ADR 0021): the signed reads' fetches, nothing
+that changes a node."""
 
 Address = tuple[str, int]
 Deliver = Callable[[str, list[bytes]], None]
@@ -228,6 +236,10 @@ class PeerChannels:
         peer = self._admit(writer, expected=None)
         if peer is None:
             return
+        ssl_object = writer.get_extra_info("ssl_object")
+        if ssl_object is not None and ssl_object.selected_alpn_protocol() == READS_PROTOCOL:
+            await self._serve_reads(peer, reader, writer)
+            return
         link = self.links.get(peer)
         if link is None or link.dials:
             LOGGER.warning("%s connected but is not a peer this node accepts", peer)
@@ -292,11 +304,55 @@ class PeerChannels:
         finally:
             self._detach(link, writer)
 
+    async def _serve_reads(self, peer: str, reader: asyncio.StreamReader,
+                           writer: asyncio.StreamWriter) -> None:
+        """A read worker's connection from `peer`: its requests (`READ_METHODS` only) answered
+        in order of completion, each answer delayed and cut like the link's own frames."""
+        link = self.links.get(peer)
+        if link is None:
+            writer.close()
+            return
+        self.connections_opened += 1
+        _keep_alive(writer)
+        answering: set[asyncio.Task[None]] = set()
+
+        async def answer(request_id: int, body: bytes) -> None:
+            frame = await self._answer(link, request_id, body, READ_METHODS)
+            delay_s = (link.delay_ms + link.extra_delay_ms) / 1000
+            if delay_s > 0:
+                await asyncio.sleep(delay_s)
+            if not link.cut and not writer.is_closing():
+                writer.write(frame)
+
+        try:
+            while True:
+                kind, request_id, body = await read_frame(reader)
+                if kind is not FrameKind.REQUEST:
+                    raise ValueError(f"a read connection sent a {kind.name} frame")
+                if len(answering) >= MAX_REQUESTS_IN_FLIGHT_PER_LINK:
+                    raise ValueError("too many requests in flight on a read connection")
+                task = asyncio.create_task(answer(request_id, body))
+                answering.add(task)
+                task.add_done_callback(answering.discard)
+        except (asyncio.IncompleteReadError, ConnectionError, OSError, ValueError) as error:
+            LOGGER.debug("read connection from %s closed: %s", peer, error)
+        finally:
+            for task in answering:
+                task.cancel()
+            writer.close()
+
     async def _serve(self, link: PeerLink, request_id: int, body: bytes) -> None:
+        self._enqueue(link, await self._answer(link, request_id, body))
+
+    async def _answer(self, link: PeerLink, request_id: int, body: bytes,
+                      allowed: frozenset[PeerMethod] | None = None) -> bytes:
+        """The response frame to one request (REFUSED for a method not `allowed`)."""
         handler = None
         if body:
             with contextlib.suppress(ValueError):
-                handler = self.handlers.get(PeerMethod(body[0]))
+                method = PeerMethod(body[0])
+                if allowed is None or method in allowed:
+                    handler = self.handlers.get(method)
         if handler is None:
             answer = encode_response(AnswerStatus.REFUSED, request_id,
                                      PeerRefused("unknown method").encode())
@@ -310,7 +366,7 @@ class PeerChannels:
             except Exception:  # a failing handler answers FAILED; the channel stays up
                 LOGGER.exception("peer request %d from %s failed", request_id, link.peer)
                 answer = encode_response(AnswerStatus.FAILED, request_id, b"")
-        self._enqueue(link, answer)
+        return answer
 
     # Sending ------------------------------------------------------------------------------
 

@@ -32,6 +32,7 @@ from chain.presets import Preset
 
 NODE_KEY_FILE_NAME = "node.key"
 TLS_KEY_FILE_NAME = "peer-tls.key"
+READS_PROTOCOL = "yrd-reads"  # ALPN of a read worker's connection: requests only (ADR 0021)
 
 
 class PeerIdentityError(Exception):
@@ -67,6 +68,16 @@ def peer_tls(network_dir: Path, data_dir: Path, node_id: str, seed: bytes) -> Pe
     descriptor = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "wb") as file:
         file.write(pem)
+    return tls_contexts(network_dir, key_path, node_id)
+
+
+def tls_contexts(network_dir: Path, key_path: Path, node_id: str,
+                 reads_only: bool = False) -> PeerTls:
+    """The two contexts over a key file already written (a read worker reads its node's).
+
+    The server accepts the ALPN name `READS_PROTOCOL` (a client offering none is a node's own
+    channel); with `reads_only` the client offers it: a read worker's connection, which
+    carries its requests and their answers and nothing else."""
     certificate = network_dir / "certs" / f"{node_id}.pem"
     authority = network_dir / "ca.pem"
     contexts = []
@@ -77,6 +88,8 @@ def peer_tls(network_dir: Path, data_dir: Path, node_id: str, seed: bytes) -> Pe
         context.load_verify_locations(authority)
         context.check_hostname = False  # peers are named by certificate, checked below
         context.verify_mode = ssl.CERT_REQUIRED
+        if purpose == ssl.PROTOCOL_TLS_SERVER or reads_only:
+            context.set_alpn_protocols([READS_PROTOCOL])
         contexts.append(context)
     return PeerTls(server=contexts[0], client=contexts[1])
 

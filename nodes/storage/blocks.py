@@ -22,9 +22,11 @@ block whole or not at all, and the head always names the last whole block. LMDB'
 
 One process owns a data directory: `LmdbEnvironment` takes an exclusive `flock` on the file
 `LOCK` in it and refuses, with `DataDirectoryLocked`, a second opener (another process, or a
-second store on the same directory in this process). Inside the owning process the store is
-thread-safe: writes are serialized, reads run in their own read-only transactions, and growing
-the memory map (after `MapFullError`) waits for running reads to finish.
+second store on the same directory in this process). A node's read workers open the same
+directory with `read_only=True`: no lock, no writes, LMDB's reader table shared with the
+owner, so they see each commit whole once it returns (ADR 0021). Inside the owning process the
+store is thread-safe: writes are serialized, reads run in their own read-only transactions, and
+growing the memory map (after `MapFullError`) waits for running reads to finish.
 """
 
 from __future__ import annotations
@@ -172,14 +174,17 @@ class LmdbEnvironment:
     """
 
     def __init__(self, path: Path, names: tuple[bytes, ...],
-                 map_size_bytes: int = DEFAULT_MAP_SIZE_BYTES) -> None:
+                 map_size_bytes: int = DEFAULT_MAP_SIZE_BYTES, read_only: bool = False) -> None:
+        if read_only:
+            self._open_read_only(Path(path), names)
+            return
         if not 0 < map_size_bytes <= MAX_MAP_SIZE_BYTES:
             raise ValueError(f"map size {map_size_bytes} bytes, expected 1..{MAX_MAP_SIZE_BYTES}")
         if len(names) > MAX_SUB_DATABASES:
             raise ValueError(f"{len(names)} sub-databases, at most {MAX_SUB_DATABASES}")
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
-        self._lock = DirectoryLock(self.path)
+        self._lock: DirectoryLock | None = DirectoryLock(self.path)
         try:
             environment = lmdb.open(
                 str(self.path), map_size=map_size_bytes, max_dbs=MAX_SUB_DATABASES,
@@ -199,6 +204,40 @@ class LmdbEnvironment:
         self.max_key_bytes: int = environment.max_key_size()
         self._gate = _ResizeGate()
         self._write_lock = threading.Lock()
+        self.read_only = False
+
+    def _open_read_only(self, path: Path, names: tuple[bytes, ...]) -> None:
+        """Share an owner's environment for reading (a read worker): no lock, no writes."""
+        self.path = path
+        self._lock = None
+        if not (path / "data.mdb").exists():
+            raise StorageError(f"no store in {path} to read: its node has not created it yet")
+        environment = lmdb.open(str(path), max_dbs=MAX_SUB_DATABASES, subdir=True,
+                                readonly=True, lock=True, create=False)
+        try:
+            self._databases = {name: environment.open_db(name, create=False)
+                               for name in names}
+        except BaseException:
+            environment.close()
+            raise
+        self._env = environment
+        self.max_key_bytes = environment.max_key_size()
+        self._gate = _ResizeGate()
+        self._write_lock = threading.Lock()
+        self.read_only = True
+
+    def _begin_read(self, environment: lmdb.Environment, name: bytes) -> lmdb.Transaction:
+        """A read-only transaction; a map the owner grew meanwhile is adopted first."""
+        try:
+            return environment.begin(db=self._databases[name])
+        except lmdb.MapResizedError:
+            self._gate.leave()
+            try:
+                with self._gate.exclusive():
+                    environment.set_mapsize(0)  # 0: take the size the owner set
+            finally:
+                self._gate.enter()
+            return environment.begin(db=self._databases[name])
 
     def require_open(self) -> None:
         """StoreClosed once the environment is closed."""
@@ -226,7 +265,7 @@ class LmdbEnvironment:
         environment = self._environment()
         self._gate.enter()
         try:
-            with environment.begin(db=self._databases[name]) as transaction:
+            with self._begin_read(environment, name) as transaction:
                 value: bytes | None = transaction.get(key)
                 return value
         finally:
@@ -237,7 +276,7 @@ class LmdbEnvironment:
         environment = self._environment()
         self._gate.enter()
         try:
-            with environment.begin(db=self._databases[name]) as transaction:
+            with self._begin_read(environment, name) as transaction:
                 return [transaction.get(key) if 0 < len(key) <= self.max_key_bytes else None
                         for key in keys]
         finally:
@@ -253,7 +292,7 @@ class LmdbEnvironment:
         found: list[tuple[bytes, bytes]] = []
         self._gate.enter()
         try:
-            with environment.begin(db=self._databases[name]) as transaction:
+            with self._begin_read(environment, name) as transaction:
                 cursor = transaction.cursor()
                 positioned = cursor.set_range(first) if first else cursor.first()
                 if not positioned:
@@ -270,6 +309,8 @@ class LmdbEnvironment:
 
     def write(self, apply: Callable[[lmdb.Transaction], object]) -> None:
         """Run `apply` in one write transaction and commit it durably, growing the map if full."""
+        if self.read_only:
+            raise StorageError(f"the store in {self.path} is open read-only")
         environment = self._environment()
         with self._write_lock:
             while True:
@@ -300,7 +341,8 @@ class LmdbEnvironment:
         if self._env is not None:
             self._env.close()
             self._env = None
-            self._lock.release()
+            if self._lock is not None:
+                self._lock.release()
 
 
 def encode_height_key(height: int) -> bytes:
@@ -320,13 +362,16 @@ def decode_height_key(key: bytes) -> int:
 class LmdbBlockStore:
     """`chain.storage.BlockStore` on LMDB, durable and atomic per block (module docstring)."""
 
-    def __init__(self, path: Path, map_size_bytes: int = DEFAULT_MAP_SIZE_BYTES) -> None:
+    def __init__(self, path: Path, map_size_bytes: int = DEFAULT_MAP_SIZE_BYTES,
+                 read_only: bool = False) -> None:
         self.path = Path(path)
-        self._lmdb = LmdbEnvironment(self.path, BLOCK_STORE_DATABASES, map_size_bytes)
+        self._lmdb = LmdbEnvironment(self.path, BLOCK_STORE_DATABASES, map_size_bytes,
+                                     read_only)
         try:
             self._check_format()
-            self._meta = MetaValues(self.path / META_FILE_NAME,
-                                    lambda key: self._lmdb.get(META_DB, key))
+            # a read-only opener (a read worker) neither reads nor touches the owner's journal
+            self._meta = None if read_only else MetaValues(
+                self.path / META_FILE_NAME, lambda key: self._lmdb.get(META_DB, key))
         except BaseException:
             self._lmdb.close()
             raise
@@ -334,6 +379,8 @@ class LmdbBlockStore:
     def _check_format(self) -> None:
         stored = self._lmdb.get(CHAIN_DB, FORMAT_KEY)
         if stored is None:
+            if self._lmdb.read_only:
+                raise IncompatibleStore(f"{self.path} holds no store format yet")
             if self._lmdb.get(CHAIN_DB, HEAD_KEY) is not None:
                 raise IncompatibleStore(f"{self.path} holds a head but no format key")
             chain_db = self._lmdb.database(CHAIN_DB)
@@ -395,6 +442,8 @@ class LmdbBlockStore:
     def load_meta(self, key: bytes) -> bytes | None:
         """A node-local value outside the chain (`nodes.storage.meta_values`)."""
         self._lmdb.require_open()
+        if self._meta is None:
+            return self._lmdb.get(META_DB, key)
         return self._meta.load(key)
 
     # Writes ------------------------------------------------------------------------------
@@ -435,13 +484,16 @@ class LmdbBlockStore:
         """Durably write a node-local value (one journal append, fsynced before returning)."""
         self._lmdb.require_open()
         self._check_key(key, "meta")
+        if self._meta is None:
+            raise StorageError(f"the store in {self.path} is open read-only")
         self._meta.save(key, value)
 
     # Lifetime ----------------------------------------------------------------------------
 
     def close(self) -> None:
         """Close the environment and release the data directory (idempotent)."""
-        self._meta.close()
+        if self._meta is not None:
+            self._meta.close()
         self._lmdb.close()
 
     def __enter__(self) -> LmdbBlockStore:

@@ -26,3 +26,24 @@ def test_channel_addresses_default_to_the_peer_hosts(tmp_path: Path,
                  "10.0.0.{node_id}:9000"]) == 0
     assert load_config(tmp_path / "hefei-1" / "node.toml").peer_channels["shanghai-1"] == (
         "10.0.0.shanghai-1:9000")
+
+
+def test_read_workers_are_written_read_back_and_bounded(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--read-workers N` lands in node.toml (ADR 0021); `--config` with `--read-workers`
+    overrides it for that run; a count out of range is refused with a reason."""
+    overrides: list[int | None] = []
+    monkeypatch.setattr(node_process, "run_node",
+                        lambda path, read_workers=None: overrides.append(read_workers) or 0)
+    assert main(["node", "--preset", "local4", "--node-id", "shanghai-1", "--data-dir",
+                 str(tmp_path), "--read-workers", "3"]) == 0
+    path = tmp_path / "shanghai-1" / "node.toml"
+    assert load_config(path).read_workers == 3
+    assert main(["node", "--config", str(path), "--read-workers", "0"]) == 0
+    assert main(["node", "--config", str(path)]) == 0
+    assert overrides == [None, 0, None]
+    with pytest.raises(SystemExit):
+        main(["node", "--config", str(path), "--read-workers", "65"])
+    path.write_text(path.read_text().replace("read_workers = 3", "read_workers = 65"))
+    with pytest.raises(ValueError, match=r"read_workers must be 0\.\.64"):
+        load_config(path)

@@ -9,15 +9,25 @@ import asyncio
 import random
 import socket
 import ssl
+import time
 from pathlib import Path
 
 import pytest
 
 from chain.presets import Preset, get_preset
 from nodes.cluster.certificates import ensure_certificates, load_validator_set
-from nodes.runtime.channel import FrameKind, PeerMethod, PeerRefused, encode_frame
+from nodes.runtime.channel import (
+    FrameKind,
+    PeerMethod,
+    PeerRefused,
+    PeerUnavailable,
+    decode_answer,
+    encode_frame,
+    encode_request,
+)
 from nodes.runtime.peer_channels import PeerChannels
-from nodes.runtime.peer_tls import load_node_seed, peer_tls
+from nodes.runtime.peer_tls import TLS_KEY_FILE_NAME, load_node_seed, peer_tls, tls_contexts
+from nodes.runtime.read_channels import ReadChannels
 
 DIALER, ACCEPTOR = "hangzhou-1", "shanghai-1"  # the smaller node id dials
 TEST_PORTS = range(23_000, 24_000)  # the ports tests may listen on
@@ -152,5 +162,96 @@ def test_unauthenticated_peers_never_reach_the_state_machine(tmp_path: Path) -> 
             assert acceptor.handshakes_refused >= 1
         finally:
             await acceptor.stop()
+
+    asyncio.run(scenario())
+
+
+def test_a_read_workers_connection_carries_reads_only(tmp_path: Path) -> None:
+    """A read worker of the dialer connects with its node's certificate and `yrd-reads`: its
+    requests are answered by the acceptor's handlers on a connection of their own, requests
+    that change a node are refused, and the pair's channel stays the one it was."""
+    preset = get_preset("local4")
+    ensure_certificates(preset, tmp_path)
+
+    async def scenario() -> None:
+        acceptor, dialer, port = await _pair(preset, tmp_path, [], [])
+        stored: list[bytes] = []
+        reads = ReadChannels(DIALER, load_validator_set(preset, tmp_path),
+                             tls_contexts(tmp_path, tmp_path / DIALER / TLS_KEY_FILE_NAME,
+                                          DIALER, reads_only=True),
+                             {ACCEPTOR: ("127.0.0.1", port)})
+        try:
+            async def echo(peer: str, body: bytes) -> bytes:
+                return peer.encode() + b":" + body
+
+            async def store(peer: str, body: bytes) -> bytes:
+                stored.append(body)
+                return b""
+
+            acceptor.handlers[PeerMethod.PAYLOADS] = echo
+            acceptor.handlers[PeerMethod.STORE_PAYLOADS] = store
+            answers = await asyncio.gather(*(
+                reads.request(ACCEPTOR, PeerMethod.PAYLOADS, str(n).encode())
+                for n in range(200)))
+            assert answers == [f"{DIALER}:{n}".encode() for n in range(200)]
+            with pytest.raises(PeerUnavailable, match="does not carry"):
+                await reads.request(ACCEPTOR, PeerMethod.STORE_PAYLOADS, b"x")
+            raw = reads.links[ACCEPTOR].writer
+            assert raw is not None  # the same request written by hand is refused too
+            answer: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+            reads.links[ACCEPTOR].requests[999_999] = answer
+            raw.write(encode_request(PeerMethod.STORE_PAYLOADS, 999_999, b"x"))
+            with pytest.raises(PeerRefused, match="unknown method"):
+                decode_answer(await asyncio.wait_for(answer, 5.0))
+            assert stored == []
+            assert reads.connections_opened == 1
+            assert dialer.connected_peers() == [ACCEPTOR]  # the pair's channel is untouched
+            assert dialer.connections_opened == 1
+            assert await dialer.request(ACCEPTOR, PeerMethod.PAYLOADS, b"c") == b"hangzhou-1:c"
+        finally:
+            await reads.close()
+            await dialer.stop()
+            await acceptor.stop()
+
+    asyncio.run(scenario())
+
+
+def test_a_read_connection_to_an_unreachable_peer_fails_fast_and_dials_again(
+        tmp_path: Path) -> None:
+    """A peer that is down costs one failed dial; the next requests fail at once until the
+    redial pause ends, and then a dial reaches the peer once it is up."""
+    preset = get_preset("local4")
+    ensure_certificates(preset, tmp_path)
+    port = _free_port()
+
+    async def scenario() -> None:
+        peer_tls(tmp_path, tmp_path / DIALER, DIALER,  # writes the node's TLS key
+                 load_node_seed(preset, DIALER, tmp_path / DIALER))
+        reads = ReadChannels(DIALER, load_validator_set(preset, tmp_path),
+                             tls_contexts(tmp_path, tmp_path / DIALER / TLS_KEY_FILE_NAME,
+                                          DIALER, reads_only=True),
+                             {ACCEPTOR: ("127.0.0.1", port)})
+        try:
+            with pytest.raises(PeerUnavailable, match="no read connection"):
+                await reads.request(ACCEPTOR, PeerMethod.PAYLOADS, b"x", 2.0)
+            started = time.monotonic()
+            with pytest.raises(PeerUnavailable, match="unreachable moments ago"):
+                await reads.request(ACCEPTOR, PeerMethod.PAYLOADS, b"x", 2.0)
+            assert time.monotonic() - started < 0.5
+            reads.links[ACCEPTOR].redial_at = 0.0  # the pause is over
+            acceptor = _channels(preset, tmp_path, ACCEPTOR, DIALER, None, [])
+            acceptor.listen = ("127.0.0.1", port)
+            await acceptor.start()
+
+            async def echo(peer: str, body: bytes) -> bytes:
+                return body
+
+            acceptor.handlers[PeerMethod.PAYLOADS] = echo
+            try:
+                assert await reads.request(ACCEPTOR, PeerMethod.PAYLOADS, b"up", 2.0) == b"up"
+            finally:
+                await acceptor.stop()
+        finally:
+            await reads.close()
 
     asyncio.run(scenario())

@@ -361,3 +361,51 @@ def test_a_store_of_another_format_is_refused(tmp_path: Path) -> None:
     with pytest.raises(IncompatibleStore, match="other"):
         LmdbBlockStore(tmp_path / "data")
     LmdbEnvironment(tmp_path / "data", (CHAIN_DB,)).close()  # the refusal released the lock
+
+
+READ_ONLY_READER = """
+import sys
+from pathlib import Path
+from nodes.storage.blocks import LmdbBlockStore, StorageError
+store = LmdbBlockStore(Path(sys.argv[1]), read_only=True)
+for line in sys.stdin:
+    if line.strip() == "write":
+        try:
+            store.save_meta(b"k", b"v")
+            print("wrote", flush=True)
+        except StorageError as error:
+            print("refused", error, flush=True)
+        continue
+    head = store.load_head()
+    node = store.load_state_node(bytes([int(line), 1]) * 16)
+    print(head.decode() if head else None, len(node or b""), flush=True)
+"""
+
+
+def test_a_read_only_opener_follows_the_owner_and_writes_nothing(tmp_path: Path) -> None:
+    """A node's read worker opens its store read-only from another process, beside the owner
+    that holds the lock: it sees each commit whole once it returns, adopts a map the owner grew
+    meanwhile, and cannot write (ADR 0021)."""
+    big = b"x" * (4 * SMALL_MAP_SIZE_BYTES)
+    with LmdbBlockStore(tmp_path / "data", map_size_bytes=SMALL_MAP_SIZE_BYTES) as owner:
+        owner.save_commit(make_commit(1))
+        reader = subprocess.Popen([sys.executable, "-c", READ_ONLY_READER, str(tmp_path / "data")],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert reader.stdin is not None and reader.stdout is not None
+        try:
+            def ask(line: str) -> str:
+                assert reader.stdin is not None and reader.stdout is not None
+                reader.stdin.write(line + "\n")
+                reader.stdin.flush()
+                return reader.stdout.readline().strip()
+
+            assert ask("1") == "head-1 6"
+            owner.save_commit(make_commit(2, state={bytes([2, 1]) * 16: big}))
+            assert owner.map_size_bytes > SMALL_MAP_SIZE_BYTES
+            assert ask("2") == f"head-2 {len(big)}"
+            assert ask("write").startswith("refused")
+            assert owner.load_meta(b"k") is None
+        finally:
+            reader.stdin.close()
+            reader.wait(SUBPROCESS_TIMEOUT_S)
+        assert reader.returncode == 0
