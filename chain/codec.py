@@ -35,6 +35,12 @@ def encode_receipts(receipts: tuple[Receipt, ...] | list[Receipt]) -> bytes:
     return rlp_codec.encode([_receipt_items(receipt) for receipt in receipts])
 
 
+def encode_receipts_of(encoded: tuple[bytes, ...] | list[bytes]) -> bytes:
+    """All receipts of a block from each receipt's encoding (`encode_receipt`): the same bytes
+    as `encode_receipts`, without encoding the receipts again."""
+    return rlp_codec.encode_list_payload(b"".join(encoded))
+
+
 def encode_receipt(receipt: Receipt) -> bytes:
     """One receipt (a leaf of the receipts root)."""
     return rlp_codec.encode(_receipt_items(receipt))

@@ -8,6 +8,7 @@ Pure computation, no key handling: the digest here is what the enterprise's key 
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from eth_abi.abi import encode
@@ -22,15 +23,20 @@ GRANT_TYPE = (
 )
 REVOCATION_TYPE = "Revocation(bytes32 enterprise,address querier,uint256 nonce)"
 EIP712_PREFIX = b"\x19\x01"
+_HASH_DOMAIN_TYPE = keccak(text=DOMAIN_TYPE)
+_HASH_GRANT_TYPE = keccak(text=GRANT_TYPE)
+_HASH_REVOCATION_TYPE = keccak(text=REVOCATION_TYPE)
 
 
+@lru_cache(maxsize=64)
 def domain_separator(chain_id: int, authorization_address: bytes) -> bytes:
-    """The EIP-712 domain separator of the Authorization contract on chain `chain_id`."""
+    """The EIP-712 domain separator of the Authorization contract on chain `chain_id` (a chain
+    has one: it is computed once)."""
     return keccak(
         encode(
             ["bytes32", "bytes32", "bytes32", "uint256", "address"],
             [
-                keccak(text=DOMAIN_TYPE),
+                _HASH_DOMAIN_TYPE,
                 keccak(text=DOMAIN_NAME),
                 keccak(text=DOMAIN_VERSION),
                 chain_id,
@@ -57,7 +63,7 @@ def grant_digest(
     struct_hash = keccak(
         encode(
             ["bytes32", "bytes32", "address", "uint256", "uint256", "uint256"],
-            [keccak(text=GRANT_TYPE), enterprise, querier, scope, expires_at, nonce],
+            [_HASH_GRANT_TYPE, enterprise, querier, scope, expires_at, nonce],
         )
     )
     return _digest(chain_id, authorization_address, struct_hash)
@@ -74,7 +80,7 @@ def revocation_digest(
     struct_hash = keccak(
         encode(
             ["bytes32", "bytes32", "address", "uint256"],
-            [keccak(text=REVOCATION_TYPE), enterprise, querier, nonce],
+            [_HASH_REVOCATION_TYPE, enterprise, querier, nonce],
         )
     )
     return _digest(chain_id, authorization_address, struct_hash)
