@@ -42,8 +42,18 @@ def encode_receipts_of(encoded: tuple[bytes, ...] | list[bytes]) -> bytes:
 
 
 def encode_receipt(receipt: Receipt) -> bytes:
-    """One receipt (a leaf of the receipts root)."""
-    return rlp_codec.encode(_receipt_items(receipt))
+    """One receipt (a leaf of the receipts root): `rlp_codec.encode(_receipt_items(receipt))`,
+    written out (every node encodes every receipt of every block)."""
+    string, wrap = rlp_codec.encode_bytes, rlp_codec.encode_list_payload
+    logs = b"".join([
+        wrap(string(bytes(log.address)) + wrap(b"".join([string(bytes(t)) for t in log.topics]))
+             + string(bytes(log.data)))
+        for log in receipt.logs])
+    return wrap(string(bytes(receipt.transaction_hash))
+                + string(rlp_codec.encode_int(receipt.status))
+                + string(rlp_codec.encode_int(receipt.gas_used))
+                + string(rlp_codec.encode_int(receipt.cumulative_gas_used))
+                + wrap(logs) + string((receipt.revert_reason or "").encode("utf-8")))
 
 
 def _receipt_items(receipt: Receipt) -> rlp_codec.RlpItem:

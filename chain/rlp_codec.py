@@ -39,6 +39,16 @@ def encode(item: RlpItem) -> bytes:
     return encode_list_payload(payload)
 
 
+def encode_bytes(item: bytes) -> bytes:
+    """RLP-encode one byte string (what `encode` does for bytes, without asking which it is)."""
+    length = len(item)
+    if length == 1 and item[0] < 0x80:
+        return item
+    if length < 56:
+        return _STRING_PREFIXES[length] + item
+    return encode_length(length, 0x80) + item
+
+
 def encode_list_payload(payload: bytes) -> bytes:
     """A list from the concatenated encodings of its items (items encoded earlier are reused)."""
     length = len(payload)

@@ -15,6 +15,8 @@ from eth_abi.abi import encode
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
+from contracts.words import encode_static_words
+
 DOMAIN_NAME = "yrdchain Authorization"
 DOMAIN_VERSION = "1"
 DOMAIN_TYPE = "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
@@ -46,6 +48,12 @@ def domain_separator(chain_id: int, authorization_address: bytes) -> bytes:
     )
 
 
+def _encode(abi_types: list[str], values: list[Any]) -> bytes:
+    """ABI encoding of a struct's static fields (by hand when it can, `eth_abi` otherwise)."""
+    words = encode_static_words(abi_types, values)
+    return words if words is not None else encode(abi_types, values)
+
+
 def _digest(chain_id: int, authorization_address: bytes, struct_hash: bytes) -> bytes:
     return keccak(EIP712_PREFIX + domain_separator(chain_id, authorization_address) + struct_hash)
 
@@ -60,12 +68,9 @@ def grant_digest(
     nonce: int,
 ) -> bytes:
     """The 32-byte digest an enterprise signs to grant `querier` access to `scope`."""
-    struct_hash = keccak(
-        encode(
-            ["bytes32", "bytes32", "address", "uint256", "uint256", "uint256"],
-            [_HASH_GRANT_TYPE, enterprise, querier, scope, expires_at, nonce],
-        )
-    )
+    struct_hash = keccak(_encode(
+        ["bytes32", "bytes32", "address", "uint256", "uint256", "uint256"],
+        [_HASH_GRANT_TYPE, enterprise, querier, scope, expires_at, nonce]))
     return _digest(chain_id, authorization_address, struct_hash)
 
 
@@ -77,12 +82,8 @@ def revocation_digest(
     nonce: int,
 ) -> bytes:
     """The 32-byte digest an enterprise signs to revoke its grant to `querier`."""
-    struct_hash = keccak(
-        encode(
-            ["bytes32", "bytes32", "address", "uint256"],
-            [_HASH_REVOCATION_TYPE, enterprise, querier, nonce],
-        )
-    )
+    struct_hash = keccak(_encode(["bytes32", "bytes32", "address", "uint256"],
+                                 [_HASH_REVOCATION_TYPE, enterprise, querier, nonce]))
     return _digest(chain_id, authorization_address, struct_hash)
 
 
