@@ -6,11 +6,14 @@ and every decoder refuses what it did not produce.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from chain import rlp_codec
 from chain.errors import MalformedInput
 from chain.execution import Log, Receipt
+
+COUNT_DECODED_MEMBERS = 4_096  # membership entries kept decoded (a consortium has far fewer)
 
 
 def _items(data: bytes, count: int, what: str) -> list[rlp_codec.RlpItem]:
@@ -138,10 +141,18 @@ def encode_member(member: Member) -> bytes:
 
 
 def decode_member(data: bytes) -> Member:
-    """A membership entry from its stored bytes."""
+    """A membership entry from its stored bytes (remembered: the indexer reads the publisher's
+    entry for every record it indexes, and members change rarely)."""
+    return _decode_member_cached(data) if type(data) is bytes else _decode_member(data)
+
+
+def _decode_member(data: bytes) -> Member:
     items = _items(data, 5, "member")
     return Member(_bytes(items[0]), _int(items[1]), _int(items[2]), _int(items[3]),
                   _bytes(items[4]).decode("utf-8"))
+
+
+_decode_member_cached = functools.lru_cache(maxsize=COUNT_DECODED_MEMBERS)(_decode_member)
 
 
 @dataclass(frozen=True, slots=True)
