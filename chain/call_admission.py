@@ -30,6 +30,7 @@ from chain.enterprise import enterprise_from_bytes32
 from chain.errors import BadSignature, MalformedInput, NonceGap, NonceTooLow, UnknownEnterprise
 from contracts import bindings
 from contracts.constants import ALL_KINDS_SCOPE
+from contracts.words import decode_static_words
 
 GRANT_SIGNER_CACHE_ENTRIES = 65_536  # about 5 MiB; one entry per distinct grant seen
 GRANT_FUNCTIONS = ("grant", "revoke_grant")
@@ -109,6 +110,9 @@ class GrantSignerCache:
 
 def decode_arguments(function: bindings.ContractFunction, calldata: bytes) -> tuple[Any, ...]:
     """The ABI-decoded arguments of a call; MalformedInput if the calldata does not decode."""
+    words = decode_static_words(function.input_types, bytes(calldata[4:]))
+    if words is not None:
+        return words
     try:
         return tuple(decode(list(function.input_types), bytes(calldata[4:])))
     except Exception as error:  # eth_abi raises several unrelated types for bad calldata

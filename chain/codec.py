@@ -6,11 +6,14 @@ and every decoder refuses what it did not produce.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from chain import rlp_codec
 from chain.errors import MalformedInput
 from chain.execution import Log, Receipt
+
+COUNT_DECODED_MEMBERS = 4_096  # membership entries kept decoded (a consortium has far fewer)
 
 
 def _items(data: bytes, count: int, what: str) -> list[rlp_codec.RlpItem]:
@@ -35,9 +38,25 @@ def encode_receipts(receipts: tuple[Receipt, ...] | list[Receipt]) -> bytes:
     return rlp_codec.encode([_receipt_items(receipt) for receipt in receipts])
 
 
+def encode_receipts_of(encoded: tuple[bytes, ...] | list[bytes]) -> bytes:
+    """All receipts of a block from each receipt's encoding (`encode_receipt`): the same bytes
+    as `encode_receipts`, without encoding the receipts again."""
+    return rlp_codec.encode_list_payload(b"".join(encoded))
+
+
 def encode_receipt(receipt: Receipt) -> bytes:
-    """One receipt (a leaf of the receipts root)."""
-    return rlp_codec.encode(_receipt_items(receipt))
+    """One receipt (a leaf of the receipts root): `rlp_codec.encode(_receipt_items(receipt))`,
+    written out (every node encodes every receipt of every block)."""
+    string, wrap = rlp_codec.encode_bytes, rlp_codec.encode_list_payload
+    logs = b"".join([
+        wrap(string(bytes(log.address)) + wrap(b"".join([string(bytes(t)) for t in log.topics]))
+             + string(bytes(log.data)))
+        for log in receipt.logs])
+    return wrap(string(bytes(receipt.transaction_hash))
+                + string(rlp_codec.encode_int(receipt.status))
+                + string(rlp_codec.encode_int(receipt.gas_used))
+                + string(rlp_codec.encode_int(receipt.cumulative_gas_used))
+                + wrap(logs) + string((receipt.revert_reason or "").encode("utf-8")))
 
 
 def _receipt_items(receipt: Receipt) -> rlp_codec.RlpItem:
@@ -122,10 +141,18 @@ def encode_member(member: Member) -> bytes:
 
 
 def decode_member(data: bytes) -> Member:
-    """A membership entry from its stored bytes."""
+    """A membership entry from its stored bytes (remembered: the indexer reads the publisher's
+    entry for every record it indexes, and members change rarely)."""
+    return _decode_member_cached(data) if type(data) is bytes else _decode_member(data)
+
+
+def _decode_member(data: bytes) -> Member:
     items = _items(data, 5, "member")
     return Member(_bytes(items[0]), _int(items[1]), _int(items[2]), _int(items[3]),
                   _bytes(items[4]).decode("utf-8"))
+
+
+_decode_member_cached = functools.lru_cache(maxsize=COUNT_DECODED_MEMBERS)(_decode_member)
 
 
 @dataclass(frozen=True, slots=True)

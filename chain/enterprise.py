@@ -94,8 +94,10 @@ def parse_credit_code(text: str) -> EnterpriseId:
     return EnterpriseId(code=code, city=city)
 
 
+@functools.lru_cache(maxsize=CREDIT_CODE_CACHE_SIZE)
 def enterprise_from_bytes32(raw: bytes) -> EnterpriseId:
-    """Decode the contracts' bytes32 form back into a validated id."""
+    """Decode the contracts' bytes32 form back into a validated id (remembered: every node
+    checks each publish's enterprise, and enterprises recur)."""
     try:
         text = raw.rstrip(b"\0").decode("ascii")
     except UnicodeDecodeError as error:

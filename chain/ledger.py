@@ -47,7 +47,7 @@ from chain.codec import (
     decode_record_entry,
     encode_head,
     encode_receipt,
-    encode_receipts,
+    encode_receipts_of,
 )
 from chain.crypto import Address, keccak
 from chain.engine import set_hash as lthash
@@ -147,7 +147,7 @@ class Ledger:
         self.mempool = Mempool()
         self.grant_signers = GrantSignerCache()
         self._executed: OrderedDict[bytes, tuple[ExecutionResult, tuple[
-            AdmittedTransaction, ...]]] = OrderedDict()
+            AdmittedTransaction, ...], tuple[bytes, ...]]] = OrderedDict()
         self._recent: OrderedDict[int, tuple[Block, tuple[Receipt, ...]]] = OrderedDict()
         self._nonces: dict[Address, int] = {}
         self.members: dict[Address, Member] = {}
@@ -156,7 +156,8 @@ class Ledger:
             self.member_contracts = lambda address: is_member_contract(store, address)
         raw_head = store.load_head()
         if raw_head is None:
-            self._commit(genesis.block, genesis.result, ())
+            self._commit(genesis.block, genesis.result, (),
+                         tuple(encode_receipt(r) for r in genesis.result.receipts))
         else:
             self.head = decode_head(raw_head)
             stored = store.load_block(0)
@@ -259,6 +260,7 @@ class Ledger:
         timestamp_ms = proposal_timestamp(timestamp_ms, self.head.timestamp_ms)
         result = self.executor.execute_block(self.store, self.head.state_root,
                                self._environment(self.head.height + 1, timestamp_ms), chosen)
+        receipts = tuple(encode_receipt(r) for r in result.receipts)
         header = BlockHeader(
             height=self.head.height + 1,
             parent_hash=self.head.block_hash,
@@ -266,11 +268,11 @@ class Ledger:
             proposer=proposer,
             transactions_root=transactions_root([a.transaction.raw for a in chosen]),
             state_root=result.state_root,
-            receipts_root=merkle_root([encode_receipt(r) for r in result.receipts]),
+            receipts_root=merkle_root(receipts),
             gas_used=result.gas_used,
         )
         block = Block(header, tuple(a.transaction.raw for a in chosen))
-        self._remember(block.hash, result, tuple(chosen))
+        self._remember(block.hash, result, tuple(chosen), receipts)
         return block
 
     def _still_admissible(self, candidates: Sequence[AdmittedTransaction]) -> list[
@@ -294,8 +296,10 @@ class Ledger:
         return chosen
 
     def _remember(self, block_hash: bytes, result: ExecutionResult,
-                  admitted: tuple[AdmittedTransaction, ...]) -> None:
-        self._executed[block_hash] = (result, admitted)
+                  admitted: tuple[AdmittedTransaction, ...], receipts: tuple[bytes, ...]) -> None:
+        """Keep an executed block with its encoded receipts (encoded once: for the receipts
+        root here and for the store at commit)."""
+        self._executed[block_hash] = (result, admitted, receipts)
         while len(self._executed) > EXECUTED_BLOCKS_KEPT:
             self._executed.popitem(last=False)
 
@@ -330,11 +334,12 @@ class Ledger:
         if result.state_root != header.state_root:
             raise InvalidBlock(f"state root 0x{result.state_root.hex()[:16]}… after execution, "
                                f"header says 0x{header.state_root.hex()[:16]}…")
-        if merkle_root([encode_receipt(r) for r in result.receipts]) != header.receipts_root:
+        receipts = tuple(encode_receipt(r) for r in result.receipts)
+        if merkle_root(receipts) != header.receipts_root:
             raise InvalidBlock("receipts root does not match execution")
         if result.gas_used != header.gas_used:
             raise InvalidBlock(f"gas used {result.gas_used}, header says {header.gas_used}")
-        self._remember(block.hash, result, tuple(admitted))
+        self._remember(block.hash, result, tuple(admitted), receipts)
         return result
 
     def _admit_block_transactions(self, block: Block) -> list[AdmittedTransaction]:
@@ -375,12 +380,13 @@ class Ledger:
     def append_block(self, block: Block) -> CommittedBlock:
         """Validate (or reuse the validation of) a block and commit it atomically."""
         result = self.validate_block(block)
-        _, admitted = self._executed.pop(block.hash)
-        events = self._commit(block, result, admitted)
+        _, admitted, receipts = self._executed.pop(block.hash)
+        events = self._commit(block, result, admitted, receipts)
         return CommittedBlock(block, result.receipts, admitted, events)
 
     def _commit(self, block: Block, result: ExecutionResult,
-                admitted: tuple[AdmittedTransaction, ...]) -> tuple[BlockEvent, ...]:
+                admitted: tuple[AdmittedTransaction, ...],
+                receipts: tuple[bytes, ...]) -> tuple[BlockEvent, ...]:
         header = block.header
         hashes = [a.hash for a in admitted] if admitted else [
             r.transaction_hash for r in result.receipts]
@@ -390,7 +396,7 @@ class Ledger:
         head = ChainHead(header.height, block.hash, header.state_root, header.timestamp_ms)
         self.store.save_commit(StoreCommit(
             height=header.height, block_hash=block.hash, block=encode_block(block),
-            receipts=encode_receipts(result.receipts), head=encode_head(head),
+            receipts=encode_receipts_of(receipts), head=encode_head(head),
             state_nodes=result.state_nodes, index=index, rows=result.table_rows,
         ))
         self.head = head

@@ -16,19 +16,45 @@ MAX_DEPTH = 16  # our deepest structure (receipts in a block) nests 5 lists
 def encode_length(length: int, offset: int) -> bytes:
     """The RLP length prefix for a payload of `length` bytes."""
     if length < 56:
-        return bytes((offset + length,))
+        return _SHORT_PREFIXES[offset][length]
     length_bytes = length.to_bytes((length.bit_length() + 7) // 8, "big")
     return bytes((offset + 55 + len(length_bytes),)) + length_bytes
+
+
+_SHORT_PREFIXES = {offset: tuple(bytes((offset + n,)) for n in range(56))
+                   for offset in (0x80, 0xC0)}
+_STRING_PREFIXES = _SHORT_PREFIXES[0x80]
 
 
 def encode(item: RlpItem) -> bytes:
     """RLP-encode a byte string or a nested list of them."""
     if isinstance(item, bytes | bytearray):
-        if len(item) == 1 and item[0] < 0x80:
+        length = len(item)
+        if length == 1 and item[0] < 0x80:
             return bytes(item)
-        return encode_length(len(item), 0x80) + bytes(item)
-    payload = b"".join(encode(element) for element in item)
-    return encode_length(len(payload), 0xC0) + payload
+        if length < 56:
+            return _STRING_PREFIXES[length] + item
+        return encode_length(length, 0x80) + bytes(item)
+    payload = b"".join([encode(element) for element in item])
+    return encode_list_payload(payload)
+
+
+def encode_bytes(item: bytes) -> bytes:
+    """RLP-encode one byte string (what `encode` does for bytes, without asking which it is)."""
+    length = len(item)
+    if length == 1 and item[0] < 0x80:
+        return item
+    if length < 56:
+        return _STRING_PREFIXES[length] + item
+    return encode_length(length, 0x80) + item
+
+
+def encode_list_payload(payload: bytes) -> bytes:
+    """A list from the concatenated encodings of its items (items encoded earlier are reused)."""
+    length = len(payload)
+    if length < 56:
+        return _SHORT_PREFIXES[0xC0][length] + payload
+    return encode_length(length, 0xC0) + payload
 
 
 def encode_int(value: int) -> bytes:

@@ -14,6 +14,8 @@ from typing import Any
 from eth_abi.abi import decode
 from eth_utils.crypto import keccak
 
+from contracts.words import decode_static_word as decode_static_word  # re-exported
+
 
 @dataclass(frozen=True, slots=True)
 class InstitutionAdmitted:
@@ -316,27 +318,6 @@ def _plain(abi_type: str, value: Any) -> Any:
     if abi_type == "address":
         return bytes.fromhex(value[2:])
     return value
-
-
-def decode_static_word(abi_type: str, word: bytes) -> Any:
-    """One ABI word of a static type, as strictly as `eth_abi` decodes it (address as 20 raw
-    bytes); ValueError for dirty padding, KeyError for a type that is not a static word."""
-    if abi_type == "bytes32":
-        return bytes(word)
-    value = int.from_bytes(word, "big")
-    if abi_type == "address":
-        if value >> 160:
-            raise ValueError("address with non-zero padding")
-        return bytes(word[12:])
-    if abi_type == "bool":
-        if value > 1:
-            raise ValueError("boolean other than 0 or 1")
-        return value == 1
-    if abi_type.startswith("uint"):
-        if value >> int(abi_type[4:]):
-            raise ValueError(f"{abi_type} out of range")
-        return value
-    raise KeyError(abi_type)
 
 
 _STATIC_TYPES = frozenset({"bytes32", "address", "bool", "uint8", "uint16", "uint256"})

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
 from types import MappingProxyType
 
 from eth_utils.crypto import keccak
@@ -51,7 +52,12 @@ class ContractFunction:
     @property
     def selector(self) -> bytes:
         """The first four bytes of the keccak hash of the signature."""
-        return keccak(text=self.signature)[:SELECTOR_SIZE]
+        return _selector_of_signature(self.signature)
+
+
+@cache
+def _selector_of_signature(signature: str) -> bytes:
+    return keccak(text=signature)[:SELECTOR_SIZE]
 
 
 def _transaction(name: str, contract: str, roles: int, *input_types: str) -> ContractFunction:

@@ -8,11 +8,14 @@ Pure computation, no key handling: the digest here is what the enterprise's key 
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from eth_abi.abi import encode
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
+
+from contracts.words import encode_static_words
 
 DOMAIN_NAME = "yrdchain Authorization"
 DOMAIN_VERSION = "1"
@@ -22,15 +25,20 @@ GRANT_TYPE = (
 )
 REVOCATION_TYPE = "Revocation(bytes32 enterprise,address querier,uint256 nonce)"
 EIP712_PREFIX = b"\x19\x01"
+_HASH_DOMAIN_TYPE = keccak(text=DOMAIN_TYPE)
+_HASH_GRANT_TYPE = keccak(text=GRANT_TYPE)
+_HASH_REVOCATION_TYPE = keccak(text=REVOCATION_TYPE)
 
 
+@lru_cache(maxsize=64)
 def domain_separator(chain_id: int, authorization_address: bytes) -> bytes:
-    """The EIP-712 domain separator of the Authorization contract on chain `chain_id`."""
+    """The EIP-712 domain separator of the Authorization contract on chain `chain_id` (a chain
+    has one: it is computed once)."""
     return keccak(
         encode(
             ["bytes32", "bytes32", "bytes32", "uint256", "address"],
             [
-                keccak(text=DOMAIN_TYPE),
+                _HASH_DOMAIN_TYPE,
                 keccak(text=DOMAIN_NAME),
                 keccak(text=DOMAIN_VERSION),
                 chain_id,
@@ -38,6 +46,12 @@ def domain_separator(chain_id: int, authorization_address: bytes) -> bytes:
             ],
         )
     )
+
+
+def _encode(abi_types: list[str], values: list[Any]) -> bytes:
+    """ABI encoding of a struct's static fields (by hand when it can, `eth_abi` otherwise)."""
+    words = encode_static_words(abi_types, values)
+    return words if words is not None else encode(abi_types, values)
 
 
 def _digest(chain_id: int, authorization_address: bytes, struct_hash: bytes) -> bytes:
@@ -54,12 +68,9 @@ def grant_digest(
     nonce: int,
 ) -> bytes:
     """The 32-byte digest an enterprise signs to grant `querier` access to `scope`."""
-    struct_hash = keccak(
-        encode(
-            ["bytes32", "bytes32", "address", "uint256", "uint256", "uint256"],
-            [keccak(text=GRANT_TYPE), enterprise, querier, scope, expires_at, nonce],
-        )
-    )
+    struct_hash = keccak(_encode(
+        ["bytes32", "bytes32", "address", "uint256", "uint256", "uint256"],
+        [_HASH_GRANT_TYPE, enterprise, querier, scope, expires_at, nonce]))
     return _digest(chain_id, authorization_address, struct_hash)
 
 
@@ -71,12 +82,8 @@ def revocation_digest(
     nonce: int,
 ) -> bytes:
     """The 32-byte digest an enterprise signs to revoke its grant to `querier`."""
-    struct_hash = keccak(
-        encode(
-            ["bytes32", "bytes32", "address", "uint256"],
-            [keccak(text=REVOCATION_TYPE), enterprise, querier, nonce],
-        )
-    )
+    struct_hash = keccak(_encode(["bytes32", "bytes32", "address", "uint256"],
+                                 [_HASH_REVOCATION_TYPE, enterprise, querier, nonce]))
     return _digest(chain_id, authorization_address, struct_hash)
 
 

@@ -15,6 +15,7 @@ from eth_abi.abi import decode
 from contracts.calls import encode_call
 from contracts.constants import DisputeStatus, InstitutionStatus, RecordStatus
 from contracts.functions import FUNCTIONS
+from contracts.words import WORD, decode_static_words
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,13 +94,13 @@ def _decode_results(function_name: str, output: bytes) -> tuple[Any, ...]:
 
 def decode_bool(output: bytes) -> bool:
     """The result of a view returning one bool (has_role, is_validator, is_authorized)."""
-    (value,) = decode(["bool"], output)
+    (value,) = decode_static_words(("bool",), output) or decode(["bool"], output)
     return bool(value)
 
 
 def decode_uint(output: bytes) -> int:
     """The result of a view returning one unsigned integer."""
-    (value,) = decode(["uint256"], output)
+    (value,) = decode_static_words(("uint256",), output) or decode(["uint256"], output)
     return int(value)
 
 
@@ -111,6 +112,8 @@ def decode_bytes32(output: bytes) -> bytes:
 
 def decode_address(output: bytes) -> bytes:
     """The result of a view returning one address, as 20 raw bytes."""
+    if len(output) == WORD and not any(output[:12]):
+        return bytes(output[12:])
     (value,) = decode(["address"], output)
     return _address(value)
 

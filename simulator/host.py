@@ -31,7 +31,8 @@ from chain.ledger import CommittedBlock, Ledger
 from chain.storage import MemoryBlockStore
 from chain.transactions import AdmittedTransaction
 from nodes.runtime.config import NodeConfig
-from nodes.runtime.node import ConsensusMachine, NodeRuntime
+from nodes.runtime.consensus_setup import ConsensusMachine
+from nodes.runtime.node import NodeRuntime
 from nodes.runtime.ports import BlocksReply, Channel, PeerReply, RuntimePorts
 from nodes.storage.records import MemoryRecordStore
 from simulator.scenario import CpuSpec

@@ -12,6 +12,7 @@ delay spike adds milliseconds to one city pair. All randomness comes from the ke
 
 from __future__ import annotations
 
+import functools
 import random
 from collections import Counter
 from dataclasses import dataclass
@@ -93,6 +94,8 @@ class Network:
         if base is None:
             base = one_way_delay_ms(a, b)
             self._base_ms[(a, b)] = base
+        if not self._extra_ms:  # no delay spike anywhere (the usual case)
+            return base
         return base + self._extra_ms.get(frozenset((a, b)), 0.0)
 
     def transfer_ms(self, size_bytes: int) -> float:
@@ -111,10 +114,11 @@ class Network:
     def transmit(self, now_ms: float, sender: str, receiver: str, size_bytes: int,
                  channel: str) -> float | None:
         """Arrival time of one message, or None when it is cut off or lost."""
-        self.counters[f"{channel}_sent"] += 1
-        self.counters[f"{channel}_bytes"] += size_bytes
+        sent, sent_bytes, cut = _counter_names(channel)
+        self.counters[sent] += 1
+        self.counters[sent_bytes] += size_bytes
         if not self.connected(sender, receiver):
-            self.counters[f"{channel}_cut"] += 1
+            self.counters[cut] += 1
             return None
         if self.spec.loss and self.random.random() < self.spec.loss:
             self.counters[f"{channel}_lost"] += 1
@@ -135,3 +139,9 @@ class Network:
             self.one_way_ms(a, b) + self.one_way_ms(b, a) + self.transfer_ms(request_bytes)
             + self.transfer_ms(reply_bytes) + self.jitter_ms() + self.jitter_ms()
         )
+
+
+@functools.cache
+def _counter_names(channel: str) -> tuple[str, str, str]:
+    """The counters one channel's messages feed: sent, bytes, cut by a partition."""
+    return f"{channel}_sent", f"{channel}_bytes", f"{channel}_cut"

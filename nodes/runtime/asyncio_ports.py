@@ -24,9 +24,10 @@ from chain.genesis import Genesis
 from chain.storage import BlockStore
 from nodes.runtime.channel import PeerMethod, PeerRefused, PeerUnavailable
 from nodes.runtime.config import NodeConfig, channel_address
+from nodes.runtime.consensus_setup import default_consensus_config
 from nodes.runtime.frames import decode_frames
 from nodes.runtime.latency import one_way_delay_ms
-from nodes.runtime.node import NodeRuntime, default_consensus_config
+from nodes.runtime.node import NodeRuntime
 from nodes.runtime.peer_channels import PeerChannels
 from nodes.runtime.peer_tls import load_node_seed, peer_tls
 from nodes.runtime.ports import (

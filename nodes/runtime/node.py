@@ -15,19 +15,17 @@ it commits (or falls out of the small window of proposals in flight).
 
 from __future__ import annotations
 
-import functools
 import logging
-from collections import Counter, OrderedDict, deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from chain.blocks import Block, decode_block, encode_block
 from chain.consensus import actions as consensus_actions
 from chain.consensus import events as consensus_events
 from chain.consensus.certificate import decode_certificate, encode_certificate
 from chain.consensus.codec import decode_message, encode_message
-from chain.consensus.messages import Message, message_kind
+from chain.consensus.messages import Message
 from chain.consensus.persistence import decode_persisted_state, encode_persisted_state
 from chain.consensus.state import ConsensusConfig, ConsensusState
 from chain.consensus.validators import ValidatorSet
@@ -36,17 +34,10 @@ from chain.genesis import Genesis
 from chain.ledger import CommittedBlock, Ledger
 from chain.transactions import AdmittedTransaction
 from nodes.runtime.config import NodeConfig
-from nodes.runtime.events import (
-    BlockCommitted,
-    ConsensusNotice,
-    MessageSent,
-    ProposalBuilt,
-    RuntimeEvent,
-    RuntimeEventKind,
-    encode_runtime_event,
-)
-from nodes.runtime.frames import MAX_FRAME_BYTES, decode_frames, encode_frames
-from nodes.runtime.histogram import COMMIT_BUCKETS_S, Histogram
+from nodes.runtime.consensus_setup import ConsensusMachine, default_consensus_config
+from nodes.runtime.events import BlockCommitted, ConsensusNotice, ProposalBuilt, RuntimeEventKind
+from nodes.runtime.frames import decode_frames
+from nodes.runtime.observation import DASHBOARD_REPORTS, EventStream, NodeMetrics, status_view
 from nodes.runtime.ports import (
     CHANNEL_CONSENSUS,
     CHANNEL_TRANSACTIONS,
@@ -58,49 +49,7 @@ from nodes.runtime.sync import BlockSync
 
 LOGGER = logging.getLogger(__name__)
 CONSENSUS_META_KEY = b"consensus"
-RECENT_EVENTS = 2_000  # what the dashboard's stream can replay to a new viewer
-TIMEOUT_MS_ROUND_BASE = 5_000  # first round timer: every validator must execute the proposal in it
-INTERVAL_MS_MIN_BLOCK = 200  # a block gathers what arrives in its first 200 ms, not 1 tx
 COUNT_DECODED_PROPOSALS = 16  # decoded proposals kept from execute to commit (a few rounds)
-DASHBOARD_REPORTS = frozenset({RuntimeEventKind.ROUND_CHANGE.value,
-                               RuntimeEventKind.EQUIVOCATION.value,
-                               RuntimeEventKind.INVALID_BLOCK.value})
-
-
-class ConsensusMachine(Protocol):
-    """What the runtime needs of the state machine (ConsensusState, or a wrapper around it)."""
-
-    @property
-    def round(self) -> int:
-        """The current round."""
-
-    def handle(self, event: consensus_events.Event) -> list[consensus_actions.Action]:
-        """One event in, the actions to carry out."""
-
-
-def default_consensus_config(node_id: str, seed: bytes,
-                             validator_set: ValidatorSet) -> ConsensusConfig:
-    """The timers a real node runs with."""
-    return ConsensusConfig(node_id, seed, validator_set,
-                           timeout_ms_round_base=TIMEOUT_MS_ROUND_BASE,
-                           interval_ms_min_block=INTERVAL_MS_MIN_BLOCK)
-
-
-@functools.cache
-def snake_case(kind: str) -> str:
-    """ "RoundChange" -> "round_change" (dashboard event kinds)."""
-    return "".join(f"_{c.lower()}" if c.isupper() and i else c.lower()
-                   for i, c in enumerate(kind))
-
-
-@dataclass
-class NodeMetrics:
-    """Counters for /status and /metrics."""
-
-    counters: Counter[str] = field(default_factory=Counter)
-    commit_latencies_ms: deque[float] = field(default_factory=lambda: deque(maxlen=10_000))
-    commit_latency: Histogram = field(default_factory=lambda: Histogram(COMMIT_BUCKETS_S))
-    submitted_at: dict[bytes, float] = field(default_factory=dict)
 
 
 class NodeRuntime:
@@ -120,8 +69,9 @@ class NodeRuntime:
         self.record_store = ports.record_store
         self.ledger = Ledger(self.store, genesis, mapper=ports.mapper, executor=ports.executor)
         self.metrics = NodeMetrics()
-        self.recent_events: deque[dict[str, Any]] = deque(maxlen=RECENT_EVENTS)
-        self.listeners: list[Callable[[dict[str, Any]], None]] = []
+        self.stream = EventStream(config.node_id, self.node.city.value, self.clock)
+        self.recent_events = self.stream.recent  # the dashboard's replay and its listeners
+        self.listeners = self.stream.listeners
         self.commit_hooks: list[Callable[[CommittedBlock], None]] = []  # API caches, audit
         self.pending_journal: TransactionJournal | None = None  # node_process opens the file
         persisted_raw = self.store.load_meta(CONSENSUS_META_KEY)
@@ -313,7 +263,7 @@ class NodeRuntime:
                 self.metrics.counters[f"consensus_{kind.value}"] += 1
                 self.ports.observer.reported(action)
                 if kind.value in DASHBOARD_REPORTS:
-                    self._publish(ConsensusNotice(RuntimeEventKind(kind.value), detail,
+                    self.stream.publish(ConsensusNotice(RuntimeEventKind(kind.value), detail,
                                                   self.consensus.round))
 
     def _build(self, height: int, round_number: int) -> None:
@@ -328,7 +278,7 @@ class NodeRuntime:
             block = self.ledger.build_block(self.clock.chain_ms(), self.config.node_id)
         self._keep_proposal(block)
         self.metrics.counters["blocks_built"] += 1
-        self._publish(ProposalBuilt(height, round_number, len(block.transactions),
+        self.stream.publish(ProposalBuilt(height, round_number, len(block.transactions),
                                     block.hash.hex()))
         encoded = encode_block(block)
         self._answer(self.ports.processor.spend_block(len(block.transactions)),
@@ -378,14 +328,9 @@ class NodeRuntime:
         if synced:
             counters["blocks_synced"] += 1
         counters["transactions_committed"] += len(committed.admitted)
-        finished = self.clock.monotonic_s()
-        for admitted in committed.admitted:
-            submitted = self.metrics.submitted_at.pop(admitted.hash, None)
-            if submitted is not None:
-                self.metrics.commit_latencies_ms.append((finished - submitted) * 1000)
-                self.metrics.commit_latency.observe(finished - submitted)
+        self.metrics.committed(committed.admitted, self.clock.monotonic_s())
         header = committed.block.header
-        self._publish(BlockCommitted(header.height, round_number, committed.block.hash.hex(),
+        self.stream.publish(BlockCommitted(header.height, round_number, committed.block.hash.hex(),
                                      header.proposer, len(committed.block.transactions),
                                      header.state_root.hex()))
         self.ports.observer.block_appended(committed, round_number, synced, previous_hash)
@@ -433,52 +378,20 @@ class NodeRuntime:
     def blocks_from(self, start: int, limit: int) -> bytes:
         """`committed_blocks` as frames, as many as fit one peer frame (the peer asks again
         from where the answer ends)."""
-        blocks: list[bytes] = []
-        size = 0
-        for block in self.committed_blocks(start, limit):
-            if blocks and size + len(block) + 4 > MAX_FRAME_BYTES:
-                break
-            blocks.append(block)
-            size += len(block) + 4
-        return encode_frames(blocks)
+        return self.sync.blocks_from(start, limit)
 
     # Observation -------------------------------------------------------------------------
 
     def _observe_sent(self, message: Message) -> None:
         self.metrics.counters["consensus_messages_sent"] += 1
-        self._publish(MessageSent(snake_case(message_kind(message)), message.height,
-                                  message.round))
+        self.stream.sent(message)
 
     def emit(self, event: dict[str, Any]) -> None:
         """Publish an event on this node's dashboard stream (node, city and time_ms added)."""
-        self._emit(event)
-
-    def _publish(self, event: RuntimeEvent) -> None:
-        self._emit(encode_runtime_event(event))
-
-    def _emit(self, event: dict[str, Any]) -> None:
-        event = {"node": self.config.node_id, "city": self.node.city.value,
-                 "time_ms": self.clock.now_ms(), **event}
-        self.recent_events.append(event)
-        for listener in list(self.listeners):
-            listener(event)
+        self.stream.emit(event)
 
     def status(self) -> dict[str, Any]:
         """What GET /status answers."""
-        head = self.ledger.head
-        return {
-            "node_id": self.config.node_id,
-            "city": self.node.city.value,
-            "preset": self.preset.name,
-            "chain_id": self.preset.chain_id,
-            "height": head.height,
-            "last_block_hash": "0x" + head.block_hash.hex(),
-            "state_root": "0x" + head.state_root.hex(),
-            "round": self.consensus.round,
-            "mempool": len(self.ledger.mempool),
-            "connected_peers": self.transport.connected_peers(),
-            "validators": [
-                {"node_id": v.node_id, "city": v.city, "public_key": v.public_key.hex()}
-                for v in self.validator_set.validators
-            ],
-        }
+        return status_view(self.config.node_id, self.node.city.value, self.preset,
+                           self.ledger.head, self.consensus.round, len(self.ledger.mempool),
+                           self.transport.connected_peers(), self.validator_set)

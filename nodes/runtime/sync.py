@@ -18,6 +18,7 @@ from chain.blocks import Block, decode_block, encode_block
 from chain.consensus.certificate import decode_certificate, verify_certificate
 from chain.consensus.validators import ValidatorSet
 from chain.ledger import CommittedBlock, Ledger
+from nodes.runtime.frames import MAX_FRAME_BYTES, encode_frames
 from nodes.runtime.ports import PeerBlocks
 
 LOGGER = logging.getLogger(__name__)
@@ -108,3 +109,15 @@ class BlockSync:
         end = min(self.ledger.head.height, start + min(limit, SYNC_BATCH_BLOCKS) - 1)
         return [encode_block(self.ledger.block(height))
                 for height in range(max(start, 1), end + 1)]
+
+    def blocks_from(self, start: int, limit: int) -> bytes:
+        """`committed_blocks` as frames, as many as fit one peer frame (the peer asks again
+        from where the answer ends)."""
+        blocks: list[bytes] = []
+        size = 0
+        for block in self.committed_blocks(start, limit):
+            if blocks and size + len(block) + 4 > MAX_FRAME_BYTES:
+                break
+            blocks.append(block)
+            size += len(block) + 4
+        return encode_frames(blocks)

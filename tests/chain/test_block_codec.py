@@ -66,3 +66,28 @@ def test_a_block_nested_past_any_recursion_limit_is_malformed() -> None:
 def test_random_bytes_are_refused_as_yrd_errors(raw: bytes) -> None:
     with pytest.raises(YrdError):
         decode_block(raw)
+
+
+def test_a_receipt_written_out_encodes_as_the_generic_encoder_does() -> None:
+    import random
+
+    from chain import rlp_codec
+    from chain.codec import _receipt_items, encode_receipt, encode_receipts, encode_receipts_of
+    from chain.execution import Log, Receipt
+
+    draw = random.Random(5)
+    receipts = []
+    for _ in range(300):
+        logs = tuple(Log(draw.randbytes(20),
+                         tuple(draw.randbytes(32) for _ in range(draw.randrange(4))),
+                         draw.randbytes(draw.choice([0, 1, 55, 56, 300])))
+                     for _ in range(draw.randrange(4)))
+        receipt = Receipt(transaction_hash=draw.randbytes(32), status=draw.randrange(2),
+                          gas_used=draw.randrange(10**7),
+                          cumulative_gas_used=draw.randrange(10**8), logs=logs,
+                          revert_reason=draw.choice([None, "", "out of gas", "x" * 80]))
+        assert encode_receipt(receipt) == rlp_codec.encode(_receipt_items(receipt))
+        receipts.append(receipt)
+    assert encode_receipts_of([encode_receipt(r) for r in receipts]) == encode_receipts(receipts)
+    for item in (b"", b"\x00", b"\x7f", b"\x80", b"a" * 55, b"a" * 56, b"a" * 1000):
+        assert rlp_codec.encode_bytes(item) == rlp_codec.encode(item)

@@ -40,9 +40,10 @@ from chain.wallet import sign_legacy
 from contracts import bindings
 from nodes.cluster.certificates import consensus_chain_id
 from nodes.runtime.config import NodeConfig
+from nodes.runtime.consensus_setup import ConsensusMachine
 from nodes.runtime.frames import encode_frames
 from nodes.runtime.memory_ports import DATA_DIR_NONE, ManualScheduler, ManualTimers
-from nodes.runtime.node import CONSENSUS_META_KEY, ConsensusMachine, NodeRuntime
+from nodes.runtime.node import CONSENSUS_META_KEY, NodeRuntime
 from nodes.runtime.ports import (
     CHANNEL_CONSENSUS,
     BlocksReply,

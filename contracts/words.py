@@ -1,0 +1,74 @@
+"""ABI words of static types by hand: the hot paths' encoder and decoder, `eth_abi` the reference.
+
+Admission, execution and indexing encode and decode the same few shapes on every node for every
+transaction: calldata and results made of `bytes32`, `address`, `bool` and `uintN` words. These
+functions produce exactly the bytes and values `eth_abi` does for those; for anything else (a
+dynamic type, a value of another type, dirty padding, a length that does not match) they return
+None and the caller asks `eth_abi`, so errors stay `eth_abi`'s own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+WORD = 32
+_ZERO_PAD_ADDRESS = bytes(12)
+_UINT_BITS = {f"uint{bits}": bits for bits in range(8, 257, 8)}
+
+
+def decode_static_word(abi_type: str, word: bytes) -> Any:
+    """One ABI word of a static type, as strictly as `eth_abi` decodes it (address as 20 raw
+    bytes); ValueError for dirty padding, KeyError for a type that is not a static word."""
+    if abi_type == "bytes32":
+        return bytes(word)
+    value = int.from_bytes(word, "big")
+    if abi_type == "address":
+        if value >> 160:
+            raise ValueError("address with non-zero padding")
+        return bytes(word[12:])
+    if abi_type == "bool":
+        if value > 1:
+            raise ValueError("boolean other than 0 or 1")
+        return value == 1
+    if abi_type.startswith("uint"):
+        if value >> int(abi_type[4:]):
+            raise ValueError(f"{abi_type} out of range")
+        return value
+    raise KeyError(abi_type)
+
+
+def encode_static_words(abi_types: Sequence[str], values: Sequence[Any]) -> bytes | None:
+    """`eth_abi.encode(abi_types, values)` for static words; None off the fast path."""
+    if len(abi_types) != len(values):
+        return None
+    words: list[bytes] = []
+    for abi_type, value in zip(abi_types, values, strict=True):
+        kind = type(value)
+        if abi_type == "bytes32" and kind is bytes and len(value) == WORD:
+            words.append(value)
+        elif abi_type == "address" and kind is bytes and len(value) == 20:
+            words.append(_ZERO_PAD_ADDRESS + value)
+        elif abi_type == "bool" and kind is bool:
+            words.append(int(value).to_bytes(WORD, "big"))
+        elif kind is int and abi_type in _UINT_BITS and 0 <= value < 1 << _UINT_BITS[abi_type]:
+            words.append(value.to_bytes(WORD, "big"))
+        else:
+            return None
+    return b"".join(words)
+
+
+def decode_static_words(abi_types: Sequence[str], data: bytes) -> tuple[Any, ...] | None:
+    """`eth_abi.decode(abi_types, data)` for words of `bytes32`, `bool` and `uintN` (not
+    `address`: eth_abi answers it as checksummed text); None off the fast path."""
+    if len(data) != WORD * len(abi_types):
+        return None
+    values: list[Any] = []
+    for index, abi_type in enumerate(abi_types):
+        if abi_type == "address":
+            return None
+        try:
+            values.append(decode_static_word(abi_type, data[index * WORD:(index + 1) * WORD]))
+        except (KeyError, ValueError):
+            return None
+    return tuple(values)

@@ -1,0 +1,72 @@
+"""Static ABI words by hand (contracts/words.py) agree with eth_abi, their reference: equal bytes
+and values on the fast path, None (so the caller asks eth_abi) off it."""
+
+from __future__ import annotations
+
+import random
+
+from eth_abi import decode, encode
+
+from contracts.words import decode_static_words, encode_static_words
+
+TYPES = ("bytes32", "address", "bool", "uint8", "uint64", "uint256")
+
+
+def _value(draw: random.Random, abi_type: str) -> object:
+    if abi_type == "bytes32":
+        return draw.choice([draw.randbytes(32), draw.randbytes(31), bytearray(32)])
+    if abi_type == "address":
+        return draw.choice([draw.randbytes(20), draw.randbytes(19)])
+    if abi_type == "bool":
+        return draw.choice([True, False, 1])
+    bits = int(abi_type[4:])
+    return draw.choice([draw.randrange(1 << bits), (1 << bits) - 1, 1 << bits, -1, True, 0])
+
+
+def test_encoding_equals_eth_abi_or_leaves_it_to_eth_abi() -> None:
+    draw = random.Random(7)
+    fast_paths = 0
+    for _ in range(3_000):
+        types = [draw.choice(TYPES) for _ in range(draw.randrange(1, 6))]
+        values = [_value(draw, abi_type) for abi_type in types]
+        words = encode_static_words(types, values)
+        if words is None:
+            continue
+        fast_paths += 1
+        assert words == encode(types, values), (types, values)
+    assert fast_paths > 500
+
+
+def test_decoding_equals_eth_abi_or_leaves_it_to_eth_abi() -> None:
+    draw = random.Random(11)
+    fast_paths = 0
+    for _ in range(3_000):
+        types = [draw.choice(TYPES) for _ in range(draw.randrange(1, 6))]
+        data = draw.choice([draw.randbytes(32 * len(types)),  # dirty padding, mostly
+                            encode(types, [_clean(draw, t) for t in types])])
+        values = decode_static_words(types, data)
+        if values is None:
+            continue
+        fast_paths += 1
+        assert values == tuple(decode(types, data)), (types, data.hex())
+    assert fast_paths > 300
+
+
+def _clean(draw: random.Random, abi_type: str) -> object:
+    if abi_type == "bytes32":
+        return draw.randbytes(32)
+    if abi_type == "address":
+        return draw.randbytes(20)
+    if abi_type == "bool":
+        return draw.choice([True, False])
+    return draw.randrange(1 << int(abi_type[4:]))
+
+
+def test_off_the_fast_path() -> None:
+    assert encode_static_words(["string"], ["a"]) is None
+    assert encode_static_words(["uint8"], [256]) is None
+    assert encode_static_words(["uint256"], [True]) is None
+    assert encode_static_words(["uint8", "uint8"], [1]) is None
+    assert decode_static_words(["address"], bytes(32)) is None  # eth_abi answers text
+    assert decode_static_words(["uint8"], (256).to_bytes(32, "big")) is None
+    assert decode_static_words(["uint256"], bytes(33)) is None
