@@ -149,6 +149,7 @@ class Ledger:
         self._executed: OrderedDict[bytes, tuple[ExecutionResult, tuple[
             AdmittedTransaction, ...], tuple[bytes, ...]]] = OrderedDict()
         self._recent: OrderedDict[int, tuple[Block, tuple[Receipt, ...]]] = OrderedDict()
+        self._ready: tuple[tuple[int, int, int] | None, int] = (None, 0)
         self._nonces: dict[Address, int] = {}
         self.members: dict[Address, Member] = {}
         self.member_contracts: Callable[[Address], bool] | None = None
@@ -232,8 +233,12 @@ class Ledger:
 
     def ready_transactions(self, limit: int = MAX_BLOCK_TRANSACTIONS) -> int:
         """Pending transactions a block could hold now (gapped ones are not work), at most
-        `limit`: what the node reports to consensus as TransactionsPending."""
-        return self.mempool.ready_count(self.next_nonce, limit)
+        `limit`: what the node reports to consensus as TransactionsPending. Counted again only
+        when the mempool or the committed nonces changed since the last count."""
+        key = (self.mempool.revision, self.head.height, limit)
+        if self._ready[0] != key:
+            self._ready = (key, self.mempool.ready_count(self.next_nonce, limit))
+        return self._ready[1]
 
     def next_nonce(self, sender: Address) -> int:
         """The sender's nonce after the last committed block."""

@@ -48,6 +48,7 @@ class Mempool:
     grant_keys: dict[bytes, GrantKey] = field(default_factory=dict)
     grant_nonces: dict[bytes, set[int]] = field(default_factory=dict)
     _sequence: int = 0
+    revision: int = 0  # bumped by every insertion and removal (callers memoize on it)
 
     def __len__(self) -> int:
         return len(self.by_hash)
@@ -102,6 +103,7 @@ class Mempool:
                 f"({len(queued)} from this sender); try again after the next block")
         self.by_sender.setdefault(admitted.sender, {})[admitted.nonce] = admitted
         self.by_hash[admitted.hash] = admitted
+        self.revision += 1
         self.admitted_at_ms[admitted.hash] = chain_time_ms
         if grant is not None:
             self.grant_keys[admitted.hash] = grant
@@ -137,6 +139,7 @@ class Mempool:
                     return
 
     def _remove(self, admitted: AdmittedTransaction) -> None:
+        self.revision += 1
         queued = self.by_sender.get(admitted.sender, {})
         queued.pop(admitted.nonce, None)
         self.by_hash.pop(admitted.hash, None)

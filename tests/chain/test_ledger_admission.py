@@ -206,3 +206,7 @@ def test_gapped_transactions_ask_for_no_block_and_expire_in_chain_time(
     assert len(ledger.mempool) == 0
     ledger.admit(publication(genesis, key, 0).raw)
     assert ledger.ready_transactions() == 1
+    ledger.admit(publication(genesis, key, 1).raw)
+    assert ledger.ready_transactions() == 2  # counted again: the mempool changed
+    next_block(ledger)
+    assert ledger.ready_transactions() == 0  # and again: the block used both nonces
