@@ -21,13 +21,33 @@ def encode_length(length: int, offset: int) -> bytes:
     return bytes((offset + 55 + len(length_bytes),)) + length_bytes
 
 
+_SHORT_STRING_PREFIXES = tuple(bytes((0x80 + length,)) for length in range(56))
+
+
 def encode(item: RlpItem) -> bytes:
-    """RLP-encode a byte string or a nested list of them."""
+    """RLP-encode a byte string or a nested list of them.
+
+    Blocks, receipts and change sets are lists of many byte strings: a list's byte-string
+    elements are written in place (no call per element), nested lists recursively.
+    """
     if isinstance(item, bytes | bytearray):
         if len(item) == 1 and item[0] < 0x80:
             return bytes(item)
         return encode_length(len(item), 0x80) + bytes(item)
-    payload = b"".join(encode(element) for element in item)
+    parts: list[bytes] = []
+    append = parts.append
+    for element in item:
+        if type(element) is bytes:
+            length = len(element)
+            if length == 1 and element[0] < 0x80:
+                append(element)
+                continue
+            append(_SHORT_STRING_PREFIXES[length] if length < 56
+                   else encode_length(length, 0x80))
+            append(element)
+        else:
+            append(encode(element))
+    payload = b"".join(parts)
     return encode_length(len(payload), 0xC0) + payload
 
 
