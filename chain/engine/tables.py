@@ -113,8 +113,8 @@ def encode_row(fields: Row) -> bytes | None:
 
 def decode_row(data: bytes, kinds: str) -> Row:
     """Fields of a stored row; `kinds` is one letter a field, `i` integer or `b` bytes."""
-    items = rlp_codec.decode(data)
-    if not isinstance(items, list) or len(items) != len(kinds):
+    items = rlp_codec.decode_list_spans(data)[0]  # strict, with byte strings inlined
+    if len(items) != len(kinds):
         raise MalformedInput(f"stored row is not an RLP list of {len(kinds)} fields")
     fields: list[int | bytes] = []
     for kind, item in zip(kinds, items, strict=True):
