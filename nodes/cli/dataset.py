@@ -36,6 +36,7 @@ from nodes.cli.progress import RateProgress
 from nodes.cluster.network import write_network
 from nodes.cluster.running import TargetError, attach_network
 from nodes.dataset import http_load
+from nodes.dataset.checks import AlreadyLoaded
 from nodes.dataset.figures import LoadFigures, disk_summary, node_disk
 from nodes.dataset.offline_import import ImportRefused, import_dataset, open_offline_network
 from nodes.dataset.plan import DatasetPlan, DatasetSize, make_plan
@@ -86,9 +87,10 @@ def load_target(arguments: argparse.Namespace) -> dict[str, Any]:
             if not arguments.json:
                 print(_describe(plan, " ".join(network.urls().values())))
             progress = _progress("committed", arguments)
-            figures = asyncio.run(http_load.load(plan, network.urls(), progress.update))
+            figures = asyncio.run(http_load.load(plan, network.urls(), progress.update,
+                                                 refuse_present=True))
             progress.done()
-    except TargetError as error:
+    except (TargetError, AlreadyLoaded) as error:
         raise SystemExit(f"yrdchain dataset: --target: {error}") from error
     return {"mode": "target", "preset": plan.preset.name, "load": asdict(figures)}
 
@@ -110,7 +112,7 @@ def import_into(arguments: argparse.Namespace) -> dict[str, Any]:
             figures = import_dataset(offline, plan, progress.update)
             progress.done()
             data_dirs = {node_id: node.config.data_dir for node_id, node in offline.nodes.items()}
-    except ImportRefused as error:
+    except (ImportRefused, AlreadyLoaded) as error:
         raise SystemExit(f"yrdchain dataset: --into-data: {error}") from error
     disks = [node_disk(node_id, path) for node_id, path in data_dirs.items()]
     return {"mode": "import", "preset": plan.preset.name, "data_dir": str(data_dir),

@@ -27,6 +27,28 @@ class ViewCheck:
     accept: Callable[[bytes], bool]
 
 
+class AlreadyLoaded(RuntimeError):
+    """The network holds the data set's enterprises already; loading it again would only
+    revert."""
+
+
+def registered_key(plan: DatasetPlan) -> ViewCheck:
+    """The key view of the data set's first enterprise (zero until the data set is loaded)."""
+    first = plan.planned[0]
+    return ViewCheck(plan.contracts.authorization,
+                     bindings.encode_enterprise_key(first.code.to_bytes32()),
+                     f"{first.code.code} has no key yet", lambda output: not any(output))
+
+
+def refuse_loaded(check: ViewCheck, output: bytes) -> None:
+    """AlreadyLoaded when the first enterprise of the data set has a key on chain."""
+    if not check.accept(output):
+        raise AlreadyLoaded(
+            "the data set's enterprises are already registered in this network (loaded "
+            "before?); their credit codes do not depend on the seed, so a second data set "
+            "cannot go into the same network")
+
+
 def sample_checks(plan: DatasetPlan, count: int = SAMPLE_CHECKED) -> list[ViewCheck]:
     """Record counts, registered keys and grants of a seeded sample of enterprises."""
     contracts = plan.contracts

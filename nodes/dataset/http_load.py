@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 
 import httpx
 
-from nodes.dataset.checks import refuse_failed, sample_checks
+from nodes.dataset.checks import refuse_failed, refuse_loaded, registered_key, sample_checks
 from nodes.dataset.figures import LoadFigures
 from nodes.dataset.plan import DatasetPlan, Submission
 
@@ -116,8 +116,10 @@ def home_urls(plan: DatasetPlan, nodes: dict[str, str]) -> dict[str, str]:
 
 
 async def load(plan: DatasetPlan, nodes: dict[str, str],
-               on_progress: ProgressListener | None = None) -> LoadFigures:
-    """Submit the whole data set to a running network and wait until it is committed."""
+               on_progress: ProgressListener | None = None,
+               refuse_present: bool = False) -> LoadFigures:
+    """Submit the whole data set to a running network and wait until it is committed;
+    `refuse_present`: AlreadyLoaded first if the network holds its enterprises already."""
     urls = home_urls(plan, nodes)
     watch_url = next(iter(nodes.values()))
     total = len(plan.planned) + plan.grants_count + plan.records
@@ -125,6 +127,9 @@ async def load(plan: DatasetPlan, nodes: dict[str, str],
     deadline = began + LOAD_TIMEOUT_S
     async with httpx.AsyncClient(timeout=HTTP_TIMEOUT_S) as client:
         start_height = await _height(client, watch_url)
+        if refuse_present:
+            check = registered_key(plan)
+            refuse_loaded(check, await _call(client, watch_url, check.to, check.data))
         budget = WorkBudget()
 
         def stream(label: str, city: str) -> SenderStream:

@@ -42,7 +42,7 @@ from chain.payload_backup import payload_holders
 from chain.presets import Preset, get_preset
 from chain.records import payload_hash
 from nodes.cluster.certificates import load_validator_set
-from nodes.dataset.checks import refuse_failed, sample_checks
+from nodes.dataset.checks import refuse_failed, refuse_loaded, registered_key, sample_checks
 from nodes.dataset.figures import LoadFigures
 from nodes.dataset.plan import DatasetPlan, Submission
 from nodes.runtime.config import NodeConfig, load_config
@@ -162,8 +162,10 @@ class OfflineNetwork:
             self.runtime(self.homes[submission.city]).submit_transaction(submission.raw)
 
     def settle(self) -> None:
-        """Run the network until every node has committed everything pending, at one height."""
+        """Run the network until every node has committed everything pending, at one height;
+        RuntimeError if a transaction of the new blocks reverted."""
         runtimes = list(self.network.runtimes.values())
+        first = self.height + 1
 
         def settled() -> bool:
             heights = {runtime.ledger.head.height for runtime in runtimes}
@@ -175,6 +177,18 @@ class OfflineNetwork:
                        for node_id, r in self.network.runtimes.items()}
             raise RuntimeError(f"the import stalled: heights {heights}, pending "
                                f"{[len(r.ledger.mempool) for r in runtimes]}")
+        ledger = runtimes[0].ledger
+        for height in range(first, ledger.head.height + 1):
+            for receipt in ledger.receipts(height):
+                if receipt.status != 1:
+                    raise RuntimeError(f"transaction 0x{receipt.transaction_hash.hex()} of block "
+                                       f"{height} reverted: {receipt.revert_reason}")
+
+    def refuse_present(self, plan: DatasetPlan) -> None:
+        """AlreadyLoaded when the data set's first enterprise already has a key on chain."""
+        check = registered_key(plan)
+        refuse_loaded(check, self.runtime(next(iter(self.nodes))).ledger.call(
+            check.to, check.data).output)
 
     def verify(self, plan: DatasetPlan) -> None:
         """Read a seeded sample back on every node; RuntimeError if one is off."""
@@ -260,6 +274,7 @@ def import_dataset(offline: OfflineNetwork, plan: DatasetPlan,
                    on_progress: ProgressListener | None = None,
                    block_bytes: int = BLOCK_BYTES) -> LoadFigures:
     """Run the data set through the network's consensus, window by window."""
+    offline.refuse_present(plan)
     total = len(plan.planned) + plan.grants_count + plan.records
     start_height = offline.height
     began = time.monotonic()

@@ -60,6 +60,8 @@ def test_a_data_set_loads_into_a_running_network_and_its_dirs_refuse_an_import(
                                  ENTERPRISES), SEED)
     for check in sample_checks(plan):
         assert check.accept(_eth_call(urls[-1], check.to, check.data)), check.expected
+    with pytest.raises(SystemExit, match="already registered in this network"):
+        _dataset(capsys, "--target", *urls)
     assert local4.data_dir is not None
     with pytest.raises(SystemExit, match=r"is running .*stop the network"):
         main(["dataset", "--into-data", str(local4.data_dir), "--enterprises", "2"])
@@ -79,6 +81,8 @@ def test_an_import_is_certified_offline_and_the_started_nodes_serve_it(
     assert load["records"] == ENTERPRISES * RECORDS_PER_ENTERPRISE and load["blocks"] >= 2
     assert set(disk) == {node.node_id for node in preset.nodes}
     assert all(node["bytes_per_record"] > 0 for node in disk.values())
+    with pytest.raises(SystemExit, match="already registered in this network"):
+        _dataset(capsys, "--into-data", str(data_dir))
     with start_network(preset, data_dir, base_port) as network:
         statuses = [network.status(node_id) for node_id in network.node_ids]
         assert len({(s["height"], s["state_root"]) for s in statuses}) == 1
