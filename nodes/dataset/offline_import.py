@@ -30,7 +30,6 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from itertools import zip_longest
 from pathlib import Path
 
 from nacl.signing import SigningKey
@@ -45,6 +44,7 @@ from nodes.cluster.certificates import load_validator_set
 from nodes.dataset.checks import refuse_failed, refuse_loaded, registered_key, sample_checks
 from nodes.dataset.figures import LoadFigures
 from nodes.dataset.plan import DatasetPlan, Submission
+from nodes.dataset.signing import SignedWindows
 from nodes.runtime.config import NodeConfig, load_config
 from nodes.runtime.memory_ports import ManualClock, ManualScheduler, MemoryNetwork, memory_runtime
 from nodes.runtime.node import NodeRuntime, default_consensus_config
@@ -249,52 +249,30 @@ def open_offline_network(data_dir: Path, preset_name: str | None = None
         offline.close()
 
 
-def windows(submissions: Iterator[Submission], block_bytes: int = BLOCK_BYTES
-            ) -> Iterator[list[Submission]]:
-    """Consecutive submissions grouped into windows of about `block_bytes` raw bytes."""
-    window: list[Submission] = []
-    size = 0
-    for submission in submissions:
-        if window and size + len(submission.raw) > block_bytes:
-            yield window
-            window, size = [], 0
-        window.append(submission)
-        size += len(submission.raw)
-    if window:
-        yield window
-
-
-def interleaved(*streams: Iterator[Submission]) -> Iterator[Submission]:
-    """One submission of each stream in turn, so every sender's work is spread over blocks."""
-    for round_of in zip_longest(*streams):
-        yield from (submission for submission in round_of if submission is not None)
-
-
 def import_dataset(offline: OfflineNetwork, plan: DatasetPlan,
                    on_progress: ProgressListener | None = None,
                    block_bytes: int = BLOCK_BYTES) -> LoadFigures:
-    """Run the data set through the network's consensus, window by window."""
+    """Run the data set through the network's consensus, window by window (built and signed
+    in a worker process, `nodes.dataset.signing`)."""
     offline.refuse_present(plan)
     total = len(plan.planned) + plan.grants_count + plan.records
     start_height = offline.height
     began = time.monotonic()
-    cities = plan.cities()
-    counts = [0, 0]  # items, transactions
-
-    def run(submissions: Iterator[Submission]) -> None:
-        for window in windows(submissions, block_bytes):
-            offline.submit(window)
-            offline.settle()
-            counts[0] += sum(submission.units for submission in window)
-            counts[1] += len(window)
-            if on_progress is not None:
-                on_progress(counts[0], total)
-
-    run(interleaved(*(plan.registrations(city, offline.next_nonce(f"bureau:{city}"))
-                      for city in cities)))
-    run(interleaved(*(plan.grants(city, offline.next_nonce(f"bank:{city}")) for city in cities),
-                    *(plan.publishes(city, offline.next_nonce(f"bureau:{city}"))
-                      for city in cities)))
+    nonces = {label: offline.next_nonce(label) for city in plan.cities()
+              for label in (f"bureau:{city}", f"bank:{city}")}
+    items = transactions = 0
+    signer = SignedWindows.start(plan, nonces, block_bytes)
+    try:
+        for _phase in ("registrations", "grants and publishes"):
+            for window in signer.phase():
+                offline.submit(window)
+                offline.settle()
+                items += sum(submission.units for submission in window)
+                transactions += len(window)
+                if on_progress is not None:
+                    on_progress(items, total)
+    finally:
+        signer.close()
     offline.verify(plan)
-    return LoadFigures.of(time.monotonic() - began, counts[1], plan,
+    return LoadFigures.of(time.monotonic() - began, transactions, plan,
                           offline.height - start_height)

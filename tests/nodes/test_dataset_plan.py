@@ -8,8 +8,9 @@ from chain.presets import get_preset
 from chain.transactions import Transaction, decode_transaction, recover_sender
 from contracts import bindings
 from nodes.cli.progress import RateProgress
-from nodes.dataset.offline_import import BLOCK_BYTES, interleaved, windows
+from nodes.dataset.offline_import import BLOCK_BYTES
 from nodes.dataset.plan import BATCH_ITEMS, DatasetPlan, DatasetSize, Submission, make_plan
+from nodes.dataset.signing import interleaved, windows
 
 PRESET = get_preset("local4")
 
@@ -74,7 +75,7 @@ def test_windows_stay_under_the_block_limit_and_keep_each_senders_order() -> Non
     plan = _plan(enterprises=400, records=12_000, granted=400)
     streams = [plan.publishes(city, 0) for city in plan.cities()]
     mixed = list(interleaved(*streams))
-    grouped = list(windows(iter(mixed)))
+    grouped = list(windows(iter(mixed), BLOCK_BYTES))
     assert len(grouped) > 1
     assert all(sum(len(s.raw) for s in window) <= BLOCK_BYTES for window in grouped)
     assert [s.raw for window in grouped for s in window] == [s.raw for s in mixed]
