@@ -75,6 +75,7 @@ class SignedBatch:
 
     raw: bytes
     items: tuple[bindings.PublishItem, ...]
+    payloads: tuple[bytes, ...] = ()  # each record's canonical bytes, in the items' order
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,8 +139,10 @@ def build_correct(signer: TransactionSigner, nonce: int, registry: Address,
 def build_publish_batch(signer: TransactionSigner, nonce: int, registry: Address,
                         records: Sequence[CreditRecord]) -> SignedBatch:
     """`CreditRegistry.publish_batch` of several records (salt 0 each)."""
-    items = tuple(publish_item(signer.address, record)[0] for record in records)
-    return SignedBatch(signer.sign(nonce, registry, bindings.encode_publish_batch(items)), items)
+    pairs = [publish_item(signer.address, record) for record in records]
+    items = tuple(item for item, _ in pairs)
+    return SignedBatch(signer.sign(nonce, registry, bindings.encode_publish_batch(items)), items,
+                       tuple(payload for _, payload in pairs))
 
 
 def sign_consent(enterprise_key: PrivateKey, chain_id: int, authorization: Address,
@@ -183,6 +186,24 @@ def build_register_enterprise(signer: TransactionSigner, nonce: int, authorizati
     """`Authorization.register_enterprise`: the account whose signatures speak for it."""
     return signer.sign(nonce, authorization, bindings.encode_register_enterprise(
         enterprise.to_bytes32(), enterprise_account))
+
+
+def build_register_enterprise_batch(signer: TransactionSigner, nonce: int,
+                                    authorization: Address,
+                                    items: Sequence[tuple[EnterpriseId, Address]]) -> bytes:
+    """`Authorization.register_enterprise_batch`: up to 64 enterprises' accounts at once."""
+    return signer.sign(nonce, authorization, bindings.encode_register_enterprise_batch(
+        [(enterprise.to_bytes32(), account) for enterprise, account in items]))
+
+
+def build_grant_batch(signer: TransactionSigner, nonce: int, authorization: Address,
+                      consents: Sequence[Consent]) -> bytes:
+    """`Authorization.grant_batch`: the querier submits up to 64 enterprises' consents to it."""
+    return signer.sign(nonce, authorization, bindings.encode_grant_batch([
+        bindings.GrantItem(consent.enterprise.to_bytes32(), consent.scope, consent.expires_at_s,
+                           consent.grant_nonce, consent.signature.v, consent.signature.r,
+                           consent.signature.s)
+        for consent in consents]))
 
 
 def dispute_id_for(opener: Address, record_id: bytes, reason_hash: bytes) -> bytes:

@@ -27,7 +27,11 @@ _STRING_PREFIXES = _SHORT_PREFIXES[0x80]
 
 
 def encode(item: RlpItem) -> bytes:
-    """RLP-encode a byte string or a nested list of them."""
+    """RLP-encode a byte string or a nested list of them.
+
+    Blocks, receipts and change sets are lists of many byte strings: a list's byte-string
+    elements are written in place (no call per element), nested lists recursively.
+    """
     if isinstance(item, bytes | bytearray):
         length = len(item)
         if length == 1 and item[0] < 0x80:
@@ -35,8 +39,19 @@ def encode(item: RlpItem) -> bytes:
         if length < 56:
             return _STRING_PREFIXES[length] + item
         return encode_length(length, 0x80) + bytes(item)
-    payload = b"".join([encode(element) for element in item])
-    return encode_list_payload(payload)
+    parts: list[bytes] = []
+    append = parts.append
+    for element in item:
+        if type(element) is bytes:
+            length = len(element)
+            if length == 1 and element[0] < 0x80:
+                append(element)
+                continue
+            append(_STRING_PREFIXES[length] if length < 56 else encode_length(length, 0x80))
+            append(element)
+        else:
+            append(encode(element))
+    return encode_list_payload(b"".join(parts))
 
 
 def encode_bytes(item: bytes) -> bytes:

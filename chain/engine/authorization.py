@@ -8,10 +8,9 @@ coincurve; one that does not recover counts as the zero address, as `ecrecover` 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
-
-from eth_abi.abi import encode
 
 from chain.crypto import SECP256K1_HALF_ORDER, Address, keccak, recover_address
 from chain.engine import consortium
@@ -29,6 +28,16 @@ ZERO_ADDRESS = b"\0" * 20
 GRANT_TYPE_HASH = keccak(GRANT_TYPE.encode("ascii"))
 REVOCATION_TYPE_HASH = keccak(REVOCATION_TYPE.encode("ascii"))
 GRANT_FIELDS = "iiii"  # scope, expires_at, revoked, granted_at
+
+
+_domain_separator = functools.lru_cache(maxsize=16)(domain_separator)
+"""The EIP-712 domain of (chain id, Authorization address): the same for every grant."""
+
+
+def _words(*values: bytes | int) -> bytes:
+    """`abi.encode` of static values (bytes32, address, uint256): one 32-byte word each."""
+    return b"".join(value.to_bytes(32, "big") if isinstance(value, int)
+                    else value.rjust(32, b"\0") for value in values)
 
 
 def _address(value: int | bytes) -> bytes:
@@ -72,7 +81,7 @@ def is_authorized(tables: TableOverlay, context: CallContext, enterprise: bytes,
 def _signer(context: CallContext, struct_hash: bytes, v: int, r: bytes, s: bytes) -> Address:
     require(v in (27, 28), "bad signature")
     require(int.from_bytes(s, "big") <= SECP256K1_HALF_ORDER, "bad signature")
-    domain = domain_separator(context.chain_id, context.addresses.authorization)
+    domain = _domain_separator(context.chain_id, context.addresses.authorization)
     digest = keccak(b"\x19\x01" + domain + struct_hash)
     try:
         return recover_address(digest, v - 27, int.from_bytes(r, "big"), int.from_bytes(s, "big"))
@@ -155,9 +164,8 @@ def _grant(tables: TableOverlay, context: CallContext, enterprise: bytes, scope:
     require(scope != 0 and scope & bindings.ALL_KINDS_SCOPE == scope, "bad scope")
     require(expires_at > context.timestamp, "expired")
     key = _use_nonce(tables, enterprise, grant_nonce)
-    struct_hash = keccak(encode(
-        ["bytes32", "bytes32", "address", "uint256", "uint256", "uint256"],
-        [GRANT_TYPE_HASH, enterprise, context.sender, scope, expires_at, grant_nonce]))
+    struct_hash = keccak(_words(GRANT_TYPE_HASH, enterprise, context.sender, scope, expires_at,
+                                grant_nonce))
     require(_signer(context, struct_hash, v, r, s) == key, "bad signature")
     tables.write(KEYS.grant(enterprise, context.sender),
                  (scope, expires_at, 0, context.timestamp))
@@ -173,8 +181,7 @@ def revoke_grant(tables: TableOverlay, context: CallContext, enterprise: bytes, 
     require(expires_at != 0, "no grant")
     require(not revoked, "grant revoked")
     key = _use_nonce(tables, enterprise, grant_nonce)
-    struct_hash = keccak(encode(["bytes32", "bytes32", "address", "uint256"],
-                                [REVOCATION_TYPE_HASH, enterprise, querier, grant_nonce]))
+    struct_hash = keccak(_words(REVOCATION_TYPE_HASH, enterprise, querier, grant_nonce))
     require(_signer(context, struct_hash, v, r, s) == key, "bad signature")
     tables.write(KEYS.grant(enterprise, querier), (scope, expires_at, 1, granted_at))
     return _log(context, GrantRevoked(enterprise, querier))

@@ -77,25 +77,44 @@ class EmptyTables:
         return None
 
 
+def _string_prefix(length: int) -> bytes:
+    if length < 56:
+        return _SHORT_PREFIXES[length]
+    return rlp_codec.encode_length(length, 0x80)
+
+
+_SHORT_PREFIXES = tuple(bytes((0x80 + length,)) for length in range(56))
+
+
 def encode_row(fields: Row) -> bytes | None:
-    """A row's bytes, None when every field is zero (the row is then absent)."""
+    """A row's bytes, None when every field is zero (the row is then absent).
+
+    A row is a flat RLP list of byte strings; it is written once per changed row of every
+    block, so this is `rlp_codec.encode` unrolled for that one shape (same bytes).
+    """
     if not any(fields):
         return None
-    items: list[rlp_codec.RlpItem] = []
+    parts: list[bytes] = []
     for field in fields:
         if isinstance(field, bool | int):
-            items.append(rlp_codec.encode_int(int(field)))
-        elif isinstance(field, bytes):
-            items.append(field)
-        else:
+            if field < 0:
+                raise ValueError("RLP integers are non-negative")
+            field = int(field).to_bytes((int(field).bit_length() + 7) // 8, "big")
+        elif not isinstance(field, bytes):
             raise TypeError(f"a row field is an integer or bytes, got {type(field).__name__}")
-    return rlp_codec.encode(items)
+        if len(field) == 1 and field[0] < 0x80:
+            parts.append(field)
+        else:
+            parts.append(_string_prefix(len(field)))
+            parts.append(field)
+    payload = b"".join(parts)
+    return rlp_codec.encode_length(len(payload), 0xC0) + payload
 
 
 def decode_row(data: bytes, kinds: str) -> Row:
     """Fields of a stored row; `kinds` is one letter a field, `i` integer or `b` bytes."""
-    items = rlp_codec.decode(data)
-    if not isinstance(items, list) or len(items) != len(kinds):
+    items = rlp_codec.decode_list_spans(data)[0]  # strict, with byte strings inlined
+    if len(items) != len(kinds):
         raise MalformedInput(f"stored row is not an RLP list of {len(kinds)} fields")
     fields: list[int | bytes] = []
     for kind, item in zip(kinds, items, strict=True):

@@ -89,6 +89,17 @@ def _certs(arguments: argparse.Namespace) -> int:
 
 
 def _up(arguments: argparse.Namespace) -> int:
+    if arguments.no_start:
+        from nodes.cluster.network import write_network
+
+        data_dir = Path(arguments.data_dir).resolve()
+        write_network(get_preset(arguments.preset), data_dir, arguments.base_port,
+                      arguments.latency, control=arguments.control,
+                      execution=arguments.execution)
+        print(f"{arguments.preset} written to {data_dir} (not started): import a data set "
+              f"with `yrdchain dataset --into-data {data_dir}`, start it with `yrdchain up` "
+              "and the same options")
+        return 0
     from nodes.cli.up import run_network
 
     return run_network(get_preset(arguments.preset), Path(arguments.data_dir).resolve(),
@@ -186,6 +197,9 @@ def build_parser(extra: Mapping[str, ExtraCommand] | None = None) -> argparse.Ar
                     help="let the dashboard stop nodes, partition cities and slow links")
     up.add_argument("--supervisor-port", type=int, default=0,
                     help="with --control: the supervisor's loopback port (default: any free)")
+    up.add_argument("--no-start", action="store_true",
+                    help="only write the network (node.toml files and certificates) into "
+                         "--data-dir, e.g. for `yrdchain dataset --into-data`")
     up.set_defaults(run=_up)
     k8s = commands.add_parser("k8s", help="write Kubernetes manifests for a preset")
     k8s.add_argument("--preset", choices=sorted(PRESETS), default="yrd-2021")
@@ -202,9 +216,10 @@ def build_parser(extra: Mapping[str, ExtraCommand] | None = None) -> argparse.Ar
     k8s.add_argument("--locust-workers", type=int, default=4)
     k8s.set_defaults(run=_k8s)
 
-    from nodes.cli import console, explorer, institution
+    from nodes.cli import console, dataset, explorer, institution
 
     institution.register(commands)
+    dataset.register(commands)
     explorer.register(commands)
     console.register(commands)
     for name, (summary, run) in (extra or {}).items():

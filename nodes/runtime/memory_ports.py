@@ -30,7 +30,7 @@ from nodes.runtime.ports import (
     QuietObserver,
     RuntimePorts,
 )
-from nodes.storage.records import MemoryRecordStore
+from nodes.storage.records import MemoryRecordStore, RecordStore
 
 DELAY_MS_LINK = 1
 """One-way delay of every in-memory link."""
@@ -187,8 +187,10 @@ class MemoryNetwork:
 
 def memory_runtime(network: MemoryNetwork, node_id: str, store: MemoryBlockStore | None = None,
                    consensus_config: ConsensusConfig | None = None,
-                   data_dir: Path = DATA_DIR_NONE) -> NodeRuntime:
-    """A runtime of `network` on in-memory ports (not started)."""
+                   data_dir: Path = DATA_DIR_NONE,
+                   record_store: RecordStore | None = None) -> NodeRuntime:
+    """A runtime of `network` on in-memory ports (not started); payloads in `record_store`
+    (default: in memory)."""
     preset = network.genesis.preset
     config = NodeConfig(node_id, preset.name, data_dir, "127.0.0.1", 0)
     ports = RuntimePorts(
@@ -196,6 +198,7 @@ def memory_runtime(network: MemoryNetwork, node_id: str, store: MemoryBlockStore
         transport=MemoryTransport(node_id, network),
         peer_blocks=MemoryPeerBlocks(node_id, network),
         block_store=store if store is not None else MemoryBlockStore(),
-        record_store=MemoryRecordStore(), processor=ImmediateProcessor(),
+        record_store=record_store if record_store is not None else MemoryRecordStore(),
+        processor=ImmediateProcessor(),
         observer=QuietObserver(), adaptive_proposals=False)
     return NodeRuntime(config, network.genesis, network.validator_set, ports, consensus_config)

@@ -12,9 +12,12 @@ directory, with its own single-owner `LOCK`, apart from the block store's).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Protocol
+
+import lmdb
 
 from chain.crypto import keccak
 from chain.errors import MalformedInput, OversizedInput
@@ -96,6 +99,18 @@ class LmdbRecordStore:
         check_payload(payload_hash, payload)
         payloads = self._payloads
         self._lmdb.write(lambda transaction: transaction.put(payload_hash, payload, db=payloads))
+
+    def save_payloads(self, items: Sequence[tuple[bytes, bytes]]) -> None:
+        """Store several (hash, payload) pairs, each checked, in one durable transaction."""
+        for payload_hash, payload in items:
+            check_payload(payload_hash, payload)
+        payloads = self._payloads
+
+        def put_all(transaction: lmdb.Transaction) -> None:
+            for payload_hash, payload in items:
+                transaction.put(payload_hash, payload, db=payloads)
+
+        self._lmdb.write(put_all)
 
     def load_payload(self, payload_hash: bytes) -> bytes | None:
         """The payload with this hash, or None."""
