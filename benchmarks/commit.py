@@ -213,13 +213,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--target", nargs="+", metavar="URL",
                         help="measure a running network (every node's URL) instead of "
                              "starting one")
-    parser.add_argument("--rate", type=float, default=20.0,
-                        help="with --target: offered transactions per second")
+    parser.add_argument("--rate", type=float, default=None,
+                        help="offered transactions per second (default: each configuration's "
+                             "own; 20 with --target)")
     arguments = parser.parse_args(argv)
     configurations = [("local4", "none", 20.0)] if arguments.smoke else [
         c for c in CONFIGURATIONS if not arguments.only or f"{c[0]}:{c[1]}" == arguments.only]
+    if arguments.rate is not None:
+        configurations = [(name, latency, arguments.rate) for name, latency, _ in configurations]
     if arguments.target:
-        configurations = [("target", "target", arguments.rate)]
+        configurations = [("target", "target", arguments.rate or 20.0)]
     seconds = 3.0 if arguments.smoke else arguments.seconds
     figures = []
     for preset_name, latency, rate in configurations:
