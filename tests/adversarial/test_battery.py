@@ -6,8 +6,8 @@ that would only revert), odd paths and methods. Every case must be refused with 
 secret in the answer, and must change nothing: chain head, mempool, record store, audit trail,
 sender nonces, links and the replay cache's effect are compared before and after each case.
 
-Gas bombs against members' own contracts join the `inadmissible` family once members can deploy
-contracts (the storage-state engine): add them to `CASES` with the same invariants.
+Gas bombs against members' own contracts run over HTTP against real node processes, since they
+need a committing chain (`gas_bombs.py`, in test_quorum_node.py).
 """
 
 from __future__ import annotations
@@ -262,6 +262,8 @@ SECRETS = ("Traceback", "File \"/", ".py\", line", "private", "seed")
 
 def test_the_battery_holds_over_200_cases_in_every_family(cases: list[Case]) -> None:
     families = {case.family for case in cases}
+    counts = {family: sum(case.family == family for case in cases) for family in sorted(families)}
+    print(f"battery: {len(cases)} cases {counts}")
     assert len(cases) >= 200, len(cases)
     assert families >= {"malformed", "oversized", "nested", "unauthorized", "cross-site",
                         "inadmissible", "odd path", "odd method"}  # replays: their own test
