@@ -33,6 +33,7 @@ from chain.engine.limits import MEMBER_TRANSACTION_GAS_LIMIT
 from chain.execution import contract_address
 from chain.presets import Preset, get_preset
 from chain.wallet import sign_legacy
+from tests.adversarial.raw_fuzzer import print_outcome
 
 DEPLOYER = "bureau:hangzhou"  # a publisher: may deploy members' contracts
 CALLER = "bank:hangzhou"  # any active member may call one
@@ -223,12 +224,9 @@ def main() -> int:
     parser.add_argument("--preset", default="local4")
     arguments = parser.parse_args()
     report = run_gas_bombs(arguments.url, get_preset(arguments.preset))
-    print(json.dumps(report.summary()))
     for name, answer in report.answers.items():
         print(f"{name}: {answer[:160]}")
-    for failure in report.failures:
-        print("FAILED", failure)
-    return 1 if report.failures else 0
+    return print_outcome(report.summary(), report.failures)
 
 
 if __name__ == "__main__":

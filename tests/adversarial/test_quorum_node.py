@@ -1,7 +1,8 @@
 """Real node processes over the wire: local4 without one node, a quorum that keeps committing.
 
-Against it: the small edge answers (`edge_answers`), the gas bombs against members' contracts
-(`gas_bombs`), and the seeded peer-channel fuzzer (`peer_fuzzer`), which speaks on the target's
+Against it: the small edge answers (`edge_answers`), the adversarial battery over HTTP
+(`remote_battery`), the gas bombs against members' contracts (`gas_bombs`), and the seeded
+peer-channel fuzzer (`peer_fuzzer`), which speaks on the target's
 mutual-TLS channel as the absent node. `make chaos` runs the peer fuzzer for minutes.
 """
 
@@ -18,6 +19,7 @@ from nodes.cluster.network import NetworkProcess, find_free_base_port
 from tests.adversarial.edge_answers import check_edge_answers
 from tests.adversarial.gas_bombs import run_gas_bombs
 from tests.adversarial.peer_fuzzer import PeerTarget, check_unchanged, fuzz_peer_channel
+from tests.adversarial.remote_battery import run_battery
 from tests.adversarial.single_node import PRESET_NAME, network_without
 
 pytestmark = pytest.mark.slow
@@ -42,6 +44,15 @@ def test_edge_answers_are_right_on_a_real_node(
     results = check_edge_answers(running[TARGET].config.url)
     assert len(results) >= 10
     assert {name: problem for name, problem in results.items() if problem is not None} == {}
+
+
+def test_the_battery_over_http_is_refused_and_changes_nothing(
+        quorum: tuple[Path, dict[str, NetworkProcess]]) -> None:
+    _, running = quorum
+    report = run_battery(running[TARGET].config.url, get_preset(PRESET_NAME))
+    print(f"battery over HTTP: {report.summary()}")
+    assert report.cases >= 200
+    assert report.failures == [], "\n".join(report.failures[:20])
 
 
 def test_gas_bombs_are_refused_or_stopped_at_the_caps(
