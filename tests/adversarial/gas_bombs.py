@@ -25,6 +25,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import httpx
@@ -169,7 +170,9 @@ def run_gas_bombs(url: str, preset: Preset) -> GasBombReport:
             try:
                 result = node.rpc(method, call, *(("latest",) if method == "eth_call" else ()))
             except RpcError as refusal:
-                return json.dumps(refusal.error)
+                text = json.dumps(refusal.error)
+                assert "gas" in text.lower(), f"the error does not say the gas ran out: {text}"
+                return text
             raise AssertionError(f"{method} to a gas bomb answered {result!r}")
         return check
 
@@ -195,12 +198,12 @@ def run_gas_bombs(url: str, preset: Preset) -> GasBombReport:
             for method in ("eth_call", "eth_estimateGas"):
                 case(f"{method} to {name}", call_refused(method, plain))
                 case(f"{method} to {name} with gas {ABSURD_GAS}", call_refused(method, greedy))
-            case(f"transaction to {name} above the cap", lambda address=address:
-                 refused_above_cap(caller, address, b""))
-            case(f"transaction to {name} at the cap", lambda address=address: stopped_at_limit(
-                caller, address, b"", MEMBER_TRANSACTION_GAS_LIMIT))
-            case(f"transaction to {name} with little gas", lambda address=address:
-                 stopped_at_limit(caller, address, b"", 50_000))
+            case(f"transaction to {name} above the cap",
+                 partial(refused_above_cap, caller, address, b""))
+            case(f"transaction to {name} at the cap",
+                 partial(stopped_at_limit, caller, address, b"", MEMBER_TRANSACTION_GAS_LIMIT))
+            case(f"transaction to {name} with little gas",
+                 partial(stopped_at_limit, caller, address, b"", 50_000))
         case("the node keeps committing", lambda: _advances(node, start))
     finally:
         node.close()
