@@ -51,14 +51,18 @@ contracts: $(STAMP)
 	$(PY) -m contracts.build
 
 # Long adversarial runs (tests/adversarial/): ten minutes of schemathesis plus the raw-bytes
-# fuzzer against a local4 network, then ten kill-all cycles under load. Ports 27200-27399.
+# fuzzer against a local4 network, three minutes of the peer-channel fuzzer, then ten kill-all
+# cycles under load. Ports CHAOS_BASE_PORT to CHAOS_BASE_PORT+199 (27200-27399).
 CHAOS_MINUTES ?= 10
+CHAOS_PEER_MINUTES ?= 3
 CHAOS_CYCLES ?= 10
 CHAOS_SEED ?= 7
+CHAOS_BASE_PORT ?= 27200
 
 chaos: $(STAMP)
-	$(PY) -m tests.adversarial.chaos_fuzz --minutes $(CHAOS_MINUTES) --seed $(CHAOS_SEED)
-	$(PY) -m tests.adversarial.kill_all --cycles $(CHAOS_CYCLES) --seed $(CHAOS_SEED)
+	$(PY) -m tests.adversarial.chaos_fuzz --minutes $(CHAOS_MINUTES) --seed $(CHAOS_SEED) --base-port $(CHAOS_BASE_PORT)
+	$(PY) -m tests.adversarial.peer_fuzzer --own-network --seconds $$(( $(CHAOS_PEER_MINUTES) * 60 )) --seed $(CHAOS_SEED) --base-port $$(( $(CHAOS_BASE_PORT) + 180 ))
+	$(PY) -m tests.adversarial.kill_all --cycles $(CHAOS_CYCLES) --seed $(CHAOS_SEED) --base-port $$(( $(CHAOS_BASE_PORT) + 100 ))
 
 bench-core: $(STAMP)
 	$(PY) -m benchmarks.core

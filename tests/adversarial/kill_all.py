@@ -3,11 +3,10 @@
 One cycle: publishes flow to every node from a background thread; at a seeded random moment
 every node process is SIGKILLed together, then all are restarted. The cycle checks that every
 transaction seen committed before the kill is committed on every node afterwards (no committed
+transaction lost), that every transaction acknowledged with 202 — pending at the kill included,
+which the nodes' mempool journals bring back — commits after the restart (no acknowledged
 transaction lost), that the nodes agree on every block hash (no divergence), and measures the
 time from the restart until a new transaction commits (time to resume).
-
-Pending transactions acknowledged with 202 but not yet committed are not counted until the
-acknowledged-work journal lands; the cycle reports how many there were.
 
 `make test` runs two seeded cycles (tests/adversarial/test_kill_all.py); `make chaos` runs ten:
 
@@ -33,6 +32,7 @@ from tests.e2e.workload import PublishWorkload, is_committed, submit
 
 LOAD_INTERVAL_S = 0.05  # one publish every 50 ms, round robin over the nodes
 RESUME_TIMEOUT_S = 90.0
+ACKNOWLEDGED_TIMEOUT_S = 60.0  # for the journaled pending transactions to commit after resuming
 
 
 @dataclass
@@ -40,8 +40,9 @@ class CycleResult:
     """What one kill-all cycle observed."""
 
     committed_before: int
-    pending_at_kill: int
+    pending_at_kill: int  # acknowledged, and committed above the height seen just before the kill
     lost: list[str]
+    acknowledged_lost: list[str]  # acknowledged with 202 and never committed after the restart
     divergent_heights: list[int]
     resume_s: float
     height_before: int
@@ -113,6 +114,18 @@ def committed_hashes(network: RunningNetwork, hashes: list[tuple[str, str]]) -> 
     return found
 
 
+def committed_height(network: RunningNetwork, node_id: str,
+                     transaction_hash: str) -> int | None:
+    """The height of the block holding a transaction on a node, or None while it is not in one."""
+    try:
+        response = network.client.get(f"{network.url(node_id)}/v1/transactions/{transaction_hash}")
+    except httpx.HTTPError:
+        return None
+    if response.status_code != 200 or response.json()["status"] != "committed":
+        return None
+    return int(response.json()["block_height"])
+
+
 def block_hashes(network: RunningNetwork, node_id: str, up_to: int) -> dict[int, str]:
     """Block hash by height of one node."""
     hashes = {}
@@ -127,19 +140,21 @@ def kill_all_cycle(network: RunningNetwork, load: Load, rng: random.Random) -> C
     """One cycle under `load`: run, kill every node at a random moment, restart, check."""
     load.start()
     time.sleep(rng.uniform(1.0, 4.0))
-    acknowledged = list(load.acknowledged)
+    earlier = len(load.acknowledged)  # acknowledged in earlier cycles (checked in theirs)
+    height_at_kill = max(network.status(n)["height"] for n in network.node_ids)
     for member in network.members:  # SIGKILL all, as close together as possible
         if member.process is not None:
             member.process.kill()
     for member in network.members:
         stop_node(member, kill=True)
     load.halt()
+    acknowledged = load.acknowledged[earlier:]  # every 202 of this cycle came before the kill
     logs = network.data_dir / "logs"
     for member in network.members:
         start_node(member, logs)
     restarted = time.monotonic()
     wait_ready(network.members)
-    committed = committed_hashes(network, acknowledged)
+    committed = committed_hashes(network, load.acknowledged)  # every cycle's, as committed
     height_before = max(network.status(n)["height"] for n in network.node_ids)
     resync_nonces(network, load.workload, network.client)
     probe_node = network.node_ids[0]
@@ -152,12 +167,25 @@ def kill_all_cycle(network: RunningNetwork, load: Load, rng: random.Random) -> C
                      60, "every node at the same height")
     lost = [h for h in sorted(committed) if not all(
         is_committed(network.client, network.url(n), h) for n in network.node_ids)]
+    heights: dict[str, int] = {}
+    deadline = time.monotonic() + ACKNOWLEDGED_TIMEOUT_S
+    while True:
+        for node_id, transaction_hash in acknowledged:
+            if transaction_hash not in heights:
+                height = committed_height(network, node_id, transaction_hash)
+                if height is not None:
+                    heights[transaction_hash] = height
+        waiting = [h for _, h in acknowledged if h not in heights]
+        if not waiting or time.monotonic() > deadline:
+            break
+        time.sleep(1.0)
     height_after = network.status(probe_node)["height"]
     chains = [block_hashes(network, n, height_after) for n in network.node_ids]
     divergent = [height for height in range(1, height_after + 1)
                  if len({chain.get(height) for chain in chains}) != 1]
     return CycleResult(committed_before=len(committed),
-                       pending_at_kill=len(acknowledged) - len(committed), lost=lost,
+                       pending_at_kill=sum(height > height_at_kill for height in heights.values()),
+                       lost=lost, acknowledged_lost=sorted(waiting),
                        divergent_heights=divergent, resume_s=resume_s,
                        height_before=height_before, height_after=height_after)
 
@@ -192,11 +220,13 @@ def main() -> int:
     failed = False
     for number, result in enumerate(results, 1):
         print(json.dumps({"cycle": number, **result.__dict__}))
-        failed |= bool(result.lost or result.divergent_heights)
+        failed |= bool(result.lost or result.acknowledged_lost or result.divergent_heights)
     resumes = sorted(result.resume_s for result in results)
     print(json.dumps({"cycles": len(results), "resume_s_median": resumes[len(resumes) // 2],
                       "resume_s_max": resumes[-1],
-                      "committed_lost": sum(len(r.lost) for r in results)}))
+                      "committed_lost": sum(len(r.lost) for r in results),
+                      "acknowledged_lost": sum(len(r.acknowledged_lost) for r in results),
+                      "divergent_heights": sum(len(r.divergent_heights) for r in results)}))
     return 1 if failed else 0
 
 

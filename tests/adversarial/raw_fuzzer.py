@@ -3,9 +3,11 @@
 Every case is bytes written straight to a socket (no HTTP client tidies them up): random bytes,
 mutations of well-formed requests to every route family (bit flips, truncation, insertion,
 duplicated or oversized headers, lying lengths, broken chunking), and well-formed POSTs of
-mutated peer frames (signed consensus messages and signed transactions) to `/peer/consensus`
-and `/peer/transactions`. After each case the fuzzer asks `/status` and counts a failure when
-the node does not answer 200, or when the case itself was answered with a 5xx.
+mutated peer frames to `/peer/consensus` and `/peer/transactions` — routes that no longer exist
+(peers speak on the mutual-TLS channel, fuzzed by `peer_fuzzer.py`), so these are refused as
+unknown paths; `PeerFrames` also seeds the channel fuzzer. After each case the fuzzer asks
+`/status` and counts a failure when the node does not answer 200, or when the case itself was
+answered with a 5xx.
 
 `make test` runs a fixed seed and a fixed number of cases (tests/adversarial/test_raw_fuzzer.py);
 `make chaos` runs it for minutes against a whole network:
@@ -101,6 +103,7 @@ class PeerFrames:
             RoundChange(1, 1, None, b"", ""), Proposal(1, 0, block_hash, "", b"\x00" * 64),
             Prepare(10**6, 0, block_hash, ""), RoundChange(2, 70, None, b"", ""))]
         bureau = preset.key(f"bureau:{preset.nodes[0].city.value}")
+        self.registry = genesis.contracts.registry
         self.transactions = [sign_legacy(bureau, preset.chain_id, nonce, genesis.contracts.registry,
                                          bindings.encode_revoke(bytes([nonce + 1]) * 32, 1))
                              for nonce in range(3)]
@@ -258,10 +261,15 @@ def main() -> int:
     arguments = parser.parse_args()
     report = fuzz(arguments.url, arguments.seed, arguments.cases, arguments.seconds,
                   arguments.preset)
-    print(json.dumps(report.summary()))
-    for failure in report.failures[:20]:
+    return print_outcome(report.summary(), report.failures)
+
+
+def print_outcome(summary: dict[str, object], failures: list[str]) -> int:
+    """Print a fuzz run's summary (JSON) and its first failures; the exit status."""
+    print(json.dumps(summary))
+    for failure in failures[:20]:
         print(failure)
-    return 1 if report.failures else 0
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
-"""Two seeded kill-all cycles under load on real node processes (local4): no committed
-transaction lost, no divergence, the network resumes. `make chaos` runs ten."""
+"""Two seeded kill-all cycles under load on real node processes (local4): no committed or
+acknowledged transaction lost, no divergence, the network resumes. `make chaos` runs ten."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ def test_two_kill_all_cycles_lose_nothing_committed(tmp_path: Path) -> None:
     for result in results:
         assert result.committed_before > 0, result
         assert result.lost == [], result
+        assert result.acknowledged_lost == [], result
         assert result.divergent_heights == [], result
         assert result.height_after > result.height_before
         assert result.resume_s < RESUME_TIMEOUT_S

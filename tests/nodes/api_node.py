@@ -31,15 +31,46 @@ from nodes.runtime.node import NodeRuntime
 
 
 @dataclass
-class ApiNode:
-    """A node's runtime, services and a test client of its app."""
+class SigningClient:
+    """Signs transactions and requests for one node with a preset's keys, nonces counted here."""
 
     preset: Preset
     genesis: Genesis
+    node_id: str
+    nonces: dict[bytes, int]
+
+    def next_nonce(self, address: bytes) -> int:
+        """The nonce of an account's next transaction (counted from 0)."""
+        nonce = self.nonces.get(address, 0)
+        self.nonces[address] = nonce + 1
+        return nonce
+
+    def sign(self, label: str, to: bytes, data: bytes) -> bytes:
+        """A signed transaction by a preset key."""
+        key = self.preset.key(label)
+        return sign_legacy(key, self.preset.chain_id, self.next_nonce(key.address), to, data)
+
+    def publish_body(self, label: str, record: CreditRecord) -> dict[str, object]:
+        """The body of POST /v1/records for a record published by `label`."""
+        key = self.preset.key(label)
+        signed = build_publish(TransactionSigner(key, self.preset.chain_id),
+                               self.next_nonce(key.address), self.genesis.contracts.registry,
+                               record)
+        return {"raw": "0x" + signed.raw.hex(), "payload": record.to_json_object()}
+
+    def signed_headers(self, label: str, path: str, nonce: str | None = None) -> dict[str, str]:
+        """Headers of a signed GET by a preset key to this node."""
+        return sign_request(self.preset.key(label), self.preset.chain_id, self.node_id, "GET",
+                            path, int(time.time() * 1000), nonce)
+
+
+@dataclass
+class ApiNode(SigningClient):
+    """A node's runtime, services and a test client of its app."""
+
     runtime: NodeRuntime
     services: NodeServices
     client: TestClient
-    nonces: dict[bytes, int]
 
     def commit(self) -> CommittedBlock:
         """Build a block of everything pending, append it, and run the commit hooks."""
@@ -49,28 +80,6 @@ class ApiNode:
         for hook in self.runtime.commit_hooks:
             hook(committed)
         return committed
-
-    def sign(self, label: str, to: bytes, data: bytes) -> bytes:
-        """A signed transaction by a preset key, nonces counted here."""
-        key = self.preset.key(label)
-        nonce = self.nonces.get(key.address, 0)
-        self.nonces[key.address] = nonce + 1
-        return sign_legacy(key, self.preset.chain_id, nonce, to, data)
-
-    def publish_body(self, label: str, record: CreditRecord) -> dict[str, object]:
-        """The body of POST /v1/records for a record published by `label`."""
-        key = self.preset.key(label)
-        nonce = self.nonces.get(key.address, 0)
-        self.nonces[key.address] = nonce + 1
-        signed = build_publish(TransactionSigner(key, self.preset.chain_id), nonce,
-                               self.genesis.contracts.registry, record)
-        return {"raw": "0x" + signed.raw.hex(), "payload": record.to_json_object()}
-
-    def signed_headers(self, label: str, path: str, nonce: str | None = None) -> dict[str, str]:
-        """Headers of a signed GET by a preset key to this node."""
-        return sign_request(self.preset.key(label), self.preset.chain_id,
-                            self.runtime.config.node_id, "GET", path, int(time.time() * 1000),
-                            nonce)
 
 
 def make_api_node(preset: Preset, genesis: Genesis, directory: Path,
@@ -85,8 +94,8 @@ def make_api_node(preset: Preset, genesis: Genesis, directory: Path,
     if limits is not None:
         services.query_limiter = RateLimiter(limits.queries, "signed requests")
         services.write_limiter = RateLimiter(limits.writes, "transactions")
-    return ApiNode(preset, genesis, runtime, services,
-                   TestClient(app, raise_server_exceptions=False), {})
+    return ApiNode(preset=preset, genesis=genesis, node_id=node_id, nonces={}, runtime=runtime,
+                   services=services, client=TestClient(app, raise_server_exceptions=False))
 
 
 def tax_record(preset: Preset, label: str, serial: int = 0) -> CreditRecord:

@@ -7,7 +7,9 @@ Usage:
 
 The chain is deterministic (preset `local4`; block `h` holds one publish from each city's credit
 bureau, derived from `h`), so every writer writes the same chain whatever height it resumes at.
-A writer prints, each line flushed at once:
+A writer prints, each line in one `write(2)` (`say`), so that a SIGKILL leaves a whole line or
+none — `print` under `PYTHONUNBUFFERED=1` writes the text and its newline separately, and a kill
+between the two glued the server's next line onto the cut one:
 
     started PID         the writer process runs (its process id, to kill it)
     opened              the store is open (the ledger is not resumed yet)
@@ -42,6 +44,11 @@ DEFAULT_MAX_HEIGHT = 5_000  # a writer nobody kills stops here rather than run f
 PROPOSER = "shanghai-1"
 
 
+def say(line: str) -> None:
+    """Write one line to stdout in a single write: atomic on a pipe (under PIPE_BUF bytes)."""
+    os.write(sys.stdout.fileno(), f"{line}\n".encode())
+
+
 def publish_transactions(ledger: Ledger, preset: Preset, height: int) -> list[bytes]:
     """The signed publish transactions of block `height`: one per city bureau."""
     transactions = []
@@ -67,14 +74,14 @@ def next_block(ledger: Ledger) -> Block:
 
 def write_chain(genesis: Genesis, data_directory: Path, max_height: int) -> None:
     """Open the store, resume the ledger and append blocks until `max_height`."""
-    print(f"started {os.getpid()}", flush=True)
+    say(f"started {os.getpid()}")
     with LmdbBlockStore(data_directory) as store:
-        print("opened", flush=True)
+        say("opened")
         ledger = Ledger(store, genesis)
-        print(f"resumed {ledger.head.height}", flush=True)
+        say(f"resumed {ledger.head.height}")
         while ledger.head.height < max_height:
             ledger.append_block(next_block(ledger))
-            print(f"committed {ledger.head.height}", flush=True)
+            say(f"committed {ledger.head.height}")
 
 
 def serve_forks(genesis: Genesis) -> None:
@@ -85,13 +92,13 @@ def serve_forks(genesis: Genesis) -> None:
     another thread held at the fork and hang before it prints a word.
     """
     del genesis  # each writer builds its own
-    print("ready", flush=True)
+    say("ready")
     for command in sys.stdin:
         directory, max_height = command.split()
         writer = subprocess.Popen([sys.executable, __file__, directory, max_height],
                                   stdout=sys.stdout, stderr=sys.stderr)
         status = writer.wait()
-        print(f"exited {writer.pid} {status}", flush=True)
+        say(f"exited {writer.pid} {status}")
 
 
 def main(arguments: list[str]) -> int:

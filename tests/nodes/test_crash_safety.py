@@ -118,6 +118,8 @@ class ForkServer:
                 said.append(line)
             if line.startswith(prefix):
                 return line
+            if prefix in line:  # a writer's cut line with the server's next one glued on
+                pytest.fail(f"a line cut short: {line!r} (writers must write whole lines)")
 
     def run_writer(self, data: Path, kill_after_s: float | None,
                    max_height: int = DEFAULT_MAX_HEIGHT) -> WriterRun:
