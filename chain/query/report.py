@@ -143,13 +143,35 @@ class RecordViews:
     Keyed by the `RecordEntry` object itself (the ledger's index hands the same objects out
     until a block changes the enterprise's records, and a changed version is a new object);
     a view also remembers the publisher's `Member` it named, and is rebuilt when the member
-    changed. The dicts are shared: callers copy before adding to them.
+    changed. A verified version's whole report item is kept too, for as long as the same node
+    serves the same bytes. The dicts are shared: callers copy before adding to them.
     """
 
     def __init__(self, capacity: int = MAX_RECORD_VIEWS) -> None:
         self.capacity = capacity
         self._views: dict[int, tuple[RecordEntry, Member | None, dict[str, Any],
                                      dict[str, Any]]] = {}
+        self._verified: dict[int, tuple[RecordEntry, Member | None, str | None, bytes,
+                                        dict[str, Any]]] = {}
+
+    def verified_item(self, entry: RecordEntry, members: Mapping[bytes, Member],
+                      result: PayloadResult, embed: Callable[[bytes | None], Any]
+                      ) -> dict[str, Any]:
+        """The report item of a version whose payload `result` verified (shared: read only)."""
+        publisher = members.get(entry.publisher)
+        payload = result.payload or b""
+        kept = self._verified.get(id(entry))
+        if (kept is not None and kept[0] is entry and kept[1] is publisher
+                and kept[2] == result.node_id and kept[3] == payload):
+            return kept[4]
+        facts, provenance = self.of(entry, members)
+        item = {**facts, "provenance": {**provenance, "origin_node": result.node_id},
+                "payload_status": STATUS_TEXT[PayloadStatus.VERIFIED],
+                "payload": embed(result.payload), "payload_detail": result.detail}
+        if len(self._verified) >= self.capacity:
+            self._verified.clear()
+        self._verified[id(entry)] = (entry, publisher, result.node_id, payload, item)
+        return item
 
     def of(self, entry: RecordEntry, members: Mapping[bytes, Member]
            ) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -193,9 +215,15 @@ def assemble_report(enterprise: EnterpriseId, querier: Member, grant: Grant,
     views = views or RecordViews()
     records = []
     counts = dict.fromkeys(STATUS_TEXT.values(), 0)
+    verified = STATUS_TEXT[PayloadStatus.VERIFIED]
     for entry in entries:
-        facts, provenance = views.of(entry, members)
         result = payloads.get(entry.payload_hash)
+        if (result is not None and result.status is PayloadStatus.VERIFIED
+                and entry.status != STATUS_REVOKED):
+            counts[verified] += 1
+            records.append(views.verified_item(entry, members, result, embed))
+            continue
+        facts, provenance = views.of(entry, members)
         detail: str | None
         if entry.status == STATUS_REVOKED:
             status, content, detail, served_by = PayloadStatus.WITHHELD, None, (

@@ -53,6 +53,7 @@ def server_settings(limits: HttpLimits = HTTP_LIMITS) -> dict[str, Any]:
     """Keyword arguments of `uvicorn.Config` that enforce `limits`."""
     return {
         "http": bounded_http_protocol(limits),
+        "proxy_headers": False,  # no proxy in front: X-Forwarded-For is the client's word
         "limit_concurrency": limits.max_connections,
         "timeout_keep_alive": limits.keep_alive_timeout_s,
         "backlog": limits.backlog,

@@ -194,14 +194,17 @@ class PeerChannels:
         if len(link.requests) >= MAX_REQUESTS_IN_FLIGHT_PER_LINK:
             raise PeerUnavailable(f"too many requests in flight to {peer}")
         request_id = next(self._request_ids)
-        answer: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[bytes] = loop.create_future()
         link.requests[request_id] = answer
         self._enqueue(link, encode_request(method, request_id, body))
+        # A timer on the future itself, not `wait_for` (a task and a timeout scope per request)
+        deadline = loop.call_later(timeout_s, _expire, answer, PeerUnavailable(
+            f"{peer} did not answer within {timeout_s:g} s"))
         try:
-            return decode_answer(await asyncio.wait_for(answer, timeout_s))
-        except TimeoutError as error:
-            raise PeerUnavailable(f"{peer} did not answer within {timeout_s:g} s") from error
+            return decode_answer(await answer)
         finally:
+            deadline.cancel()
             link.requests.pop(request_id, None)
 
     # Connections --------------------------------------------------------------------------
@@ -443,6 +446,11 @@ class PeerChannels:
                 LOGGER.debug("write to %s failed: %s", link.peer, error)
                 link.dropped_frames += len(frames)
                 self._detach(link, writer)
+
+
+def _expire(answer: asyncio.Future[bytes], error: PeerUnavailable) -> None:
+    if not answer.done():
+        answer.set_exception(error)
 
 
 def _keep_alive(writer: asyncio.StreamWriter) -> None:

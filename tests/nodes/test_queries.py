@@ -200,6 +200,15 @@ def test_record_views_are_shared_between_reports_without_leaking_answers(
                             {entries[0].payload_hash: verified}, ledger.members,
                             {"node_id": "hangzhou-1"}, ledger.head.height, 0)
     assert fresh == first  # the same document with or without kept views
+    again = assemble_report(record.enterprise, querier, grant, entries, 0,
+                            {entries[0].payload_hash: verified}, ledger.members,
+                            {"node_id": "hangzhou-1"}, ledger.head.height, 0, views=views)
+    assert again["records"][0] is first["records"][0]  # the verified item is kept whole
+    elsewhere = PayloadResult(PayloadStatus.VERIFIED, encode_record(record), "shanghai-2")
+    moved = assemble_report(record.enterprise, querier, grant, entries, 0,
+                            {entries[0].payload_hash: elsewhere}, ledger.members,
+                            {"node_id": "hangzhou-1"}, ledger.head.height, 0, views=views)
+    assert moved["records"][0]["provenance"]["origin_node"] == "shanghai-2"
     renamed = dict(ledger.members)
     publisher = renamed[entries[0].publisher]
     renamed[entries[0].publisher] = dataclasses.replace(publisher, name="Renamed bureau")
