@@ -8,6 +8,7 @@ mutual-TLS channel as the absent node. `make chaos` runs the peer fuzzer for min
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,7 +36,17 @@ def quorum(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         tuple[Path, dict[str, NetworkProcess]]]:
     data_dir: Path = tmp_path_factory.mktemp("quorum")
     with network_without(data_dir, find_free_base_port(4), ABSENT) as running:
+        wait_for_first_block(running[TARGET].config.url)
         yield data_dir, running
+
+
+def wait_for_first_block(url: str, timeout_s: float = 30.0) -> None:
+    """Chain time is the head block's: until the first block it is genesis's (2020), and a grant
+    that expired an hour ago would not have expired yet. The first heartbeat comes within 5 s."""
+    deadline = time.monotonic() + timeout_s
+    while httpx.get(f"{url}/status", timeout=5).json()["height"] < 1:
+        assert time.monotonic() < deadline, f"no block at {url} within {timeout_s:g} s"
+        time.sleep(0.2)
 
 
 def test_edge_answers_are_right_on_a_real_node(
