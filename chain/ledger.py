@@ -35,7 +35,12 @@ from chain.call_admission import (
     decode_arguments,
     grant_claim,
 )
-from chain.chain_time import check_timestamp_drift, check_timestamp_order, proposal_timestamp
+from chain.chain_time import (
+    DRIFT_MS_BEHIND,
+    check_timestamp_drift,
+    check_timestamp_order,
+    proposal_timestamp,
+)
 from chain.codec import (
     ChainHead,
     Member,
@@ -150,6 +155,11 @@ class Ledger:
             AdmittedTransaction, ...], tuple[bytes, ...]]] = OrderedDict()
         self._recent: OrderedDict[int, tuple[Block, tuple[Receipt, ...]]] = OrderedDict()
         self._ready: tuple[tuple[int, int, int] | None, int] = (None, 0)
+        self.admission_clock_ms: Callable[[], int] | None = None
+        """The node's chain clock (`Clock.chain_ms`), read at admission only: a grant that expired
+        more than `DRIFT_MS_BEHIND` before it is expired in any block a validator would accept
+        next, even while the head is old (genesis's 2020 before a network's first block).
+        Block validation never reads it."""
         self._nonces: dict[Address, int] = {}
         self.members: dict[Address, Member] = {}
         self.member_contracts: Callable[[Address], bool] | None = None
@@ -212,10 +222,13 @@ class Ledger:
                             self.chain_id, self.contracts.authorization)
         assert claim is not None
         signer = self.grant_signers.signer(claim)
+        chain_time_ms = self.head.timestamp_ms
+        if self.admission_clock_ms is not None:
+            chain_time_ms = max(chain_time_ms, self.admission_clock_ms() - DRIFT_MS_BEHIND)
         check_grant_claim(claim, signer, GrantState(
             key=self.enterprise_key(claim.enterprise),
             next_nonce=self.pending_grant_nonce(claim.enterprise),
-            chain_time_s=self.head.timestamp_ms // 1000))
+            chain_time_s=chain_time_ms // 1000))
         return claim.enterprise, claim.nonce
 
     def enterprise_key(self, enterprise: bytes) -> Address | None:

@@ -68,6 +68,7 @@ class NodeRuntime:
         self.store = ports.block_store
         self.record_store = ports.record_store
         self.ledger = Ledger(self.store, genesis, mapper=ports.mapper, executor=ports.executor)
+        self.ledger.admission_clock_ms = self.clock.chain_ms  # refuse grants long expired
         self.metrics = NodeMetrics()
         self.stream = EventStream(config.node_id, self.node.city.value, self.clock)
         self.recent_events = self.stream.recent  # the dashboard's replay and its listeners

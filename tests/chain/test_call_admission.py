@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
+from chain.chain_time import DRIFT_MS_BEHIND
 from chain.cities import City
 from chain.crypto import SECP256K1_ORDER, PrivateKey
 from chain.enterprise import make_credit_code
@@ -156,3 +157,18 @@ def test_the_grant_signer_is_recovered_once_per_digest(ledger: Ledger, genesis: 
     assert (ledger.grant_signers.recoveries, ledger.grant_signers.hits) == (1, 1)
     [receipt] = next_block(ledger).receipts
     assert receipt.status == 1
+
+
+def test_a_grant_expired_by_the_node_clock_is_refused_while_the_head_is_old(
+        ledger: Ledger, genesis: Genesis, bank: PrivateKey,
+        enterprise: tuple[bytes, PrivateKey]) -> None:
+    """Before a network's first block chain time is genesis's; the node's chain clock bounds it
+    from below (a grant expired more than `DRIFT_MS_BEHIND` ago is expired in any next block)."""
+    code, key = enterprise
+    head_s = ledger.head.timestamp_ms // 1000
+    long_ago = raw_grant(genesis, bank, code, key, expires_at=head_s + 3_600)
+    ledger.admission_clock_ms = lambda: (head_s + 7_200) * 1000  # the clock, two hours on
+    assert_refused(ledger, long_ago, MalformedInput, "expired")
+    ledger.admission_clock_ms = lambda: (head_s + 3_600) * 1000 + DRIFT_MS_BEHIND - 1_000
+    ledger.admit(long_ago)  # within the drift a validator accepts: may still execute, queued
+    assert len(ledger.mempool) == 1
