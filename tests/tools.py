@@ -2,7 +2,8 @@
 
 `make test` installs every one of them and sets YRD_REQUIRE_TOOLS=1: there a missing tool fails
 the test, so a broken install step cannot hide behind a skip. A bare `pytest` on a machine
-without them skips those tests and says which tool and which make target bring it.
+without them skips those tests and says which tool and which make target bring it; the same
+holds for what the machine must permit (network namespaces for the multi-host test).
 """
 
 from __future__ import annotations

@@ -32,6 +32,7 @@ from tests.e2e.namespaces import (
     isolated_hosts,
     namespaces_left,
 )
+from tests.tools import missing_tool
 
 pytestmark = pytest.mark.slow
 
@@ -87,7 +88,7 @@ def hosts() -> Iterator[list[Host]]:
     try:
         check_available()
     except NamespacesUnavailable as reason:
-        pytest.skip(f"network namespaces are unavailable here: {reason}")
+        missing_tool(f"network namespaces are unavailable here: {reason}")
     names = [f"{node.node_id}{DOMAIN}" for node in PRESET.nodes] + [f"client{DOMAIN}"]
     with isolated_hosts(names) as made:
         yield made

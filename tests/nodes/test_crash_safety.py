@@ -187,10 +187,9 @@ def check_store(data: Path, reference: Reference) -> ChainHead | None:
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(os.name != "posix", reason="SIGKILL and flock are POSIX")
 def test_killed_writers_leave_whole_blocks_and_lose_no_acknowledged_commit(
         genesis: Genesis, tmp_path: Path) -> None:
-    if os.name != "posix":
-        pytest.skip("SIGKILL and flock are POSIX")
     data, log = tmp_path / "data", tmp_path / "writer.log"
     rng = random.Random(SEED)
     memory = MemoryBlockStore()
