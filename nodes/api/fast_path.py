@@ -32,12 +32,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from fastapi import FastAPI, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from chain.errors import OversizedInput, YrdError
+from chain.errors import YrdError
 from chain.json_document import require_shallow
 from nodes.api.durability import Durable
 from nodes.api.http_io import (
+    check_declared_length,
     error_document,
     error_response,
+    extend_body,
     json_response,
     json_typed,
     scope_target,
@@ -137,9 +139,8 @@ class FastRoutes:
 
     async def _read_body(self, scope: Scope, receive: Receive, limit: int) -> bytes | Response:
         for name, value in scope["headers"]:
-            if name == b"content-length" and value.isdigit() and int(value) > limit:
-                raise OversizedInput(f"body of {value.decode()} bytes exceeds the limit of "
-                                     f"{limit}", "body")
+            if name == b"content-length":
+                check_declared_length(value.decode("latin-1"), limit)
         body = bytearray()
         while True:
             try:
@@ -150,9 +151,7 @@ class FastRoutes:
                     f"{self.limits.body_read_timeout_s:g} s", None), 408)
             if message["type"] != "http.request":
                 raise ClientGone()
-            body.extend(message.get("body", b""))
-            if len(body) > limit:
-                raise OversizedInput(f"body exceeds the limit of {limit} bytes", field="body")
+            extend_body(body, message.get("body", b""), limit)
             if not message.get("more_body", False):
                 return bytes(body)
 

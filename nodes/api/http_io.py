@@ -165,15 +165,24 @@ def error_response(error: YrdError) -> JSONResponse:
 
 async def read_body(request: Request, limit: int) -> bytes:
     """The request body, refused with OversizedInput past `limit` bytes."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise OversizedInput(f"body of {declared} bytes exceeds the limit of {limit}", "body")
+    check_declared_length(request.headers.get("content-length"), limit)
     body = bytearray()
     async for chunk in request.stream():
-        body.extend(chunk)
-        if len(body) > limit:
-            raise OversizedInput(f"body exceeds the limit of {limit} bytes", field="body")
+        extend_body(body, chunk, limit)
     return bytes(body)
+
+
+def check_declared_length(declared: str | None, limit: int) -> None:
+    """OversizedInput before reading when the declared Content-Length is past `limit`."""
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise OversizedInput(f"body of {declared} bytes exceeds the limit of {limit}", "body")
+
+
+def extend_body(body: bytearray, chunk: bytes, limit: int) -> None:
+    """Add a chunk of a request body; OversizedInput once it is past `limit` bytes."""
+    body.extend(chunk)
+    if len(body) > limit:
+        raise OversizedInput(f"body exceeds the limit of {limit} bytes", field="body")
 
 
 def parse_hex(text: str, field: str, length: int | None = None) -> bytes:

@@ -18,6 +18,7 @@ import logging
 import os
 import socket
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from nodes.api.limits import HTTP_LIMITS
@@ -31,27 +32,29 @@ STOP_GRACE_S = 3.0  # after SIGTERM, a worker that has not exited is killed
 def listening_socket(host: str, port: int) -> socket.socket:
     """A TCP listening socket on (host, port) that other processes of the node share."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    listener = socket.socket(family, socket.SOCK_STREAM)
-    try:
+    def bind(listener: socket.socket) -> None:
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         listener.bind((host, port))
-        listener.listen(HTTP_LIMITS.backlog)
-        listener.setblocking(False)
-    except BaseException:
-        listener.close()
-        raise
-    return listener
+
+    return _listening(socket.socket(family, socket.SOCK_STREAM), bind)
 
 
 def unix_listening_socket(path: Path) -> socket.socket:
     """A Unix listening socket at `path` (a stale file of a killed node is replaced)."""
     with contextlib.suppress(FileNotFoundError):
         path.unlink()
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
+    def bind(listener: socket.socket) -> None:
         listener.bind(str(path))
         path.chmod(0o600)
+
+    return _listening(socket.socket(socket.AF_UNIX, socket.SOCK_STREAM), bind)
+
+
+def _listening(listener: socket.socket, bind: Callable[[socket.socket], None]) -> socket.socket:
+    """`listener` bound by `bind`, listening and non-blocking; closed if any step fails."""
+    try:
+        bind(listener)
         listener.listen(HTTP_LIMITS.backlog)
         listener.setblocking(False)
     except BaseException:
