@@ -116,18 +116,19 @@ def measure_recovery(inputs: Sequence[tuple[bytes, bytes]]) -> float:
     return (_cpu() - start) * 1e6 / len(inputs)
 
 
-def run_live(repetitions: int, smoke: bool, rate_per_s: float) -> dict[str, object]:
+def run_live(repetitions: int, smoke: bool, rate_per_s: float, publishes: int = LIVE_PUBLISHES,
+             engines: Sequence[str] = ENGINES) -> dict[str, object]:
     """Whole node processes, one engine at a time, interleaved; the live part of the report."""
     preset = get_preset(LIVE_PRESET)
     genesis = build_genesis(preset)
-    count = SMOKE_LIVE_PUBLISHES if smoke else LIVE_PUBLISHES
+    count = SMOKE_LIVE_PUBLISHES if smoke else publishes
     raws = publish_transactions(genesis, count, tag="live")
     inputs = signature_inputs(raws, preset.chain_id)
     publishers = 4  # publish_transactions signs round robin over four bureaus, one per node
     transactions = [(index % publishers, raw, keccak(raw)) for index, raw in enumerate(raws)]
     rounds: list[LiveRound] = []
     for repetition in range(repetitions):
-        order = list(ENGINES) if repetition % 2 == 0 else list(reversed(ENGINES))
+        order = list(engines) if repetition % 2 == 0 else list(reversed(engines))
         for engine in order:
             recovery_us = measure_recovery(inputs)
             rounds.append(measure_live(engine, transactions, rate_per_s, recovery_us))
@@ -138,7 +139,7 @@ def run_live(repetitions: int, smoke: bool, rate_per_s: float) -> dict[str, obje
             "node_recoveries": statistics.median(r.node_us / r.recovery_us for r in rounds
                                                  if r.engine == engine),
             "seconds": statistics.median(r.seconds for r in rounds if r.engine == engine),
-        } for engine in ENGINES},
+        } for engine in engines},
         "rounds": [asdict(r) for r in rounds],
     }
 
@@ -250,11 +251,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="also measure whole node processes of local4 (ports 21800-21803)")
     parser.add_argument("--rate", type=float, default=LIVE_RATE_PER_S,
                         help="offered publishes per second in the live measurement")
+    parser.add_argument("--live-publishes", type=int, default=LIVE_PUBLISHES,
+                        help="publishes per live round (more for higher rates)")
+    parser.add_argument("--live-engines", default=",".join(ENGINES),
+                        help="engines of the live measurement, comma-separated")
     arguments = parser.parse_args(argv)
+    live_engines = [name for name in arguments.live_engines.split(",") if name]
+    if not live_engines or set(live_engines) - set(ENGINES):
+        parser.error(f"--live-engines: expected some of {', '.join(ENGINES)}")
     repetitions = 1 if arguments.smoke else max(1, arguments.repetitions)
     report = run(repetitions, arguments.smoke)
     if arguments.live:
-        report["live"] = run_live(repetitions, arguments.smoke, arguments.rate)
+        report["live"] = run_live(repetitions, arguments.smoke, arguments.rate,
+                                  arguments.live_publishes, live_engines)
     text = render(report)
     sys.stdout.write(text)
     markdown, data = results_path("engine", arguments.smoke)

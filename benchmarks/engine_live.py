@@ -2,9 +2,9 @@
 
 For each engine in turn (interleaved over rounds), `measure_live` writes a local4 network with
 that `--execution` into a temporary directory on fixed loopback ports, starts the four node
-processes, waits until they serve, then sends signed publishes one by one with
-`eth_sendRawTransaction` (each bureau to its own city's node, nonces in order) at a fixed offered
-rate, and waits until the last of them is committed. The node processes' CPU (user + system,
+processes, waits until they serve, then sends signed publishes with `eth_sendRawTransaction`
+(each bureau to its own city's node, nonces in order, the four bureaus at once) at a fixed
+offered rate, and waits until the last of them is committed. The node processes' CPU (user + system,
 from `/proc/<pid>/stat`, idle consensus ticks included) from the first send to the last commit,
 divided by publishes and by nodes, is the figure; the caller expresses it in coincurve
 recoveries measured in the same run.
@@ -12,6 +12,7 @@ recoveries measured in the same run.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import tempfile
 import time
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import httpx
 
+from benchmarks.lean_http import LeanClient
 from chain.presets import get_preset
 from nodes.cluster.network import NetworkProcess, start_node, stop_node, wait_ready, write_network
 
@@ -73,21 +75,43 @@ def measure_live(engine: str, transactions: Sequence[tuple[int, bytes, bytes]], 
                 start_node(member, Path(directory) / "logs")
             wait_ready(members)
             urls = [member.config.url for member in members]
+            start_cpu, start = _network_cpu_s(members), time.monotonic()
+            asyncio.run(_send_paced(urls, transactions, rate_per_s, start))
             with httpx.Client(timeout=30.0) as client:
-                start_cpu, start = _network_cpu_s(members), time.monotonic()
-                for position, (node, raw, _) in enumerate(transactions):
-                    delay = start + position / rate_per_s - time.monotonic()
-                    if delay > 0:
-                        time.sleep(delay)
-                    _rpc(client, urls[node], "eth_sendRawTransaction", ["0x" + raw.hex()])
                 _wait_committed(client, urls[0], [h for _, _, h in transactions])
-                seconds = time.monotonic() - start
-                cpu_s = _network_cpu_s(members) - start_cpu
+            seconds = time.monotonic() - start
+            cpu_s = _network_cpu_s(members) - start_cpu
         finally:
             for member in members:
                 stop_node(member)
     node_us = cpu_s * 1e6 / len(transactions) / len(members)
     return LiveRound(engine, len(transactions), seconds, node_us, recovery_us)
+
+
+async def _send_paced(urls: Sequence[str], transactions: Sequence[tuple[int, bytes, bytes]],
+                      rate_per_s: float, start: float) -> None:
+    """Send every transaction at its slot of the offered rate, each node's share in its own
+    task (each bureau's nonces in order), so one send's durability wait does not hold back
+    the others'."""
+    async def node_share(node: int, client: LeanClient) -> None:
+        for position, (target, raw, _) in enumerate(transactions):
+            if target != node:
+                continue
+            delay = start + position / rate_per_s - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            reply = await client.rpc("/rpc", "eth_sendRawTransaction", ["0x" + raw.hex()])
+            if "error" in reply:
+                raise RuntimeError(f"eth_sendRawTransaction: {reply['error']}")
+
+    clients = [LeanClient(url, 1) for url in urls]
+    for client in clients:
+        await client.start()
+    try:
+        await asyncio.gather(*(node_share(node, client) for node, client in enumerate(clients)))
+    finally:
+        for client in clients:
+            client.close()
 
 
 def _wait_committed(client: httpx.Client, url: str, hashes: Sequence[bytes]) -> None:

@@ -51,11 +51,13 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from web3 import Web3
 
 from benchmarks.dataset import CACHE_DIRECTORY, SIZES, ensure_snapshot, plan_enterprises
+from benchmarks.lean_http import LeanClient, LeanHttpError
 from benchmarks.machine import describe_machine, results_path
 from benchmarks.query import live_network
 from chain.builder import TransactionSigner, build_publish
@@ -106,6 +108,7 @@ class Target:
     chain_id: int
     consortium: bytes
     registry: bytes
+    sender_urls: tuple[str, ...] = ()  # each sending bureau's endpoint; empty: rpc_url for all
 
 
 def _percentile(values: list[float], fraction: float) -> float:
@@ -173,42 +176,75 @@ def publish_raws(key: PrivateKey, chain_id: int, registry: bytes, first_nonce: i
     return raws
 
 
-async def send_to_receipt(name: str, url: str, raws: list[list[bytes]],
+async def send_to_receipt(name: str, urls: list[str], raws: list[list[bytes]],
                           in_flight: int = CONCURRENCY) -> Rate:
     """Send each raw transaction and poll until its receipt exists; `in_flight` at a time.
 
-    `raws` holds each sender's transactions in nonce order. A sender's sends go out one at a
-    time in that order (automining peers refuse a nonce gap); senders take turns, and the
-    receipt polls overlap.
+    `raws` holds each sender's transactions in nonce order and `urls` the JSON-RPC endpoint
+    each sender uses (its own city's node on yrdchain, the one node of a peer). A sender's sends
+    go out one at a time in that order (automining peers refuse a nonce gap); senders take
+    turns, and the receipt polls (to the sender's endpoint) overlap. The driver is
+    `benchmarks.lean_http` (pre-encoded requests on keep-alive connections), so that the polls
+    do not saturate the driver before the target.
     """
+    endpoints = [(f"{parts.scheme}://{parts.netloc}", parts.path or "/")
+                 for parts in map(urlsplit, urls)]
     queues = [iter(own) for own in raws]
     locks = [asyncio.Lock() for _ in raws]
-    turn = itertools.count()
+    # one job per transaction, senders in turn; the workers share the one iterator
+    jobs = iter([sender for round_ in itertools.zip_longest(*(range(len(own)) for own in raws))
+                 for sender, index in enumerate(round_) if index is not None])
+    latencies: list[float] = []
+    errors = 0
 
-    async def request(client: httpx.AsyncClient) -> bool:
-        sender = next(turn) % len(queues)
-        async with locks[sender]:
-            raw = next(queues[sender], None)
-            if raw is None:
-                return False
-            answer = (await client.post(url, json={"jsonrpc": "2.0", "id": 1,
-                                                   "method": "eth_sendRawTransaction",
-                                                   "params": ["0x" + raw.hex()]})).json()
-        if "result" not in answer:
-            raise httpx.HTTPError(f"{name} refused a transaction: {answer.get('error')}")
-        transaction_hash = answer["result"]
-        deadline = time.perf_counter() + RECEIPT_TIMEOUT_S
-        while time.perf_counter() < deadline:
-            receipt = (await client.post(url, json={
+    clients = {base: LeanClient(base, in_flight + len(raws)) for base, _ in endpoints}
+    for client in clients.values():
+        await client.start()
+    try:
+        async def one(sender: int) -> bool:
+            base, path = endpoints[sender]
+            client = clients[base]
+            async with locks[sender]:
+                raw = next(queues[sender])
+                answer = await client.rpc(path, "eth_sendRawTransaction", ["0x" + raw.hex()])
+            if "result" not in answer:
+                raise LeanHttpError(f"{name} refused a transaction: {answer.get('error')}")
+            poll = client.encode("POST", path, json.dumps({
                 "jsonrpc": "2.0", "id": 1, "method": "eth_getTransactionReceipt",
-                "params": [transaction_hash]})).json().get("result")
-            if receipt:
-                return int(receipt["status"], 16) == 1
-            await asyncio.sleep(RECEIPT_POLL_S)
-        return False
+                "params": [answer["result"]]}).encode())
+            deadline = time.perf_counter() + RECEIPT_TIMEOUT_S
+            while time.perf_counter() < deadline:
+                status, body = await client.send(poll)
+                receipt = json.loads(body).get("result") if status == 200 else None
+                if receipt:
+                    return int(receipt["status"], 16) == 1
+                await asyncio.sleep(RECEIPT_POLL_S)
+            return False
 
-    return await drive(name, "eth_sendRawTransaction -> receipt", RECEIPT_TIMEOUT_S, request,
-                       limit=sum(map(len, raws)), concurrency=in_flight)
+        async def worker() -> None:
+            nonlocal errors
+            for sender in jobs:
+                began = time.perf_counter()
+                try:
+                    ok = await one(sender)
+                except LeanHttpError:
+                    ok = False
+                if ok:
+                    latencies.append((time.perf_counter() - began) * 1000)
+                else:
+                    errors += 1
+
+        started, cpu_started = time.perf_counter(), time.process_time()
+        await asyncio.gather(*(worker() for _ in range(in_flight)))
+        elapsed = time.perf_counter() - started
+        cpu = time.process_time() - cpu_started
+    finally:
+        for client in clients.values():
+            client.close()
+    return Rate(name, "eth_sendRawTransaction -> receipt", len(latencies), errors,
+                round(elapsed, 2), round(len(latencies) / elapsed, 1),
+                _percentile(latencies, 0.5), _percentile(latencies, 0.99),
+                round(100 * cpu / elapsed, 1))
 
 
 # Peers -----------------------------------------------------------------------------------------
@@ -342,7 +378,8 @@ async def measure_target(target: Target, seconds: float, load: PublishLoad,
     raws = [publish_raws(preset.key(label), target.chain_id, target.registry, nonce, share,
                          f"{target.name}-{label}", gas_price)
             for label, nonce in zip(load.labels(), first_nonces, strict=True)]
-    rates.append(await send_to_receipt(target.name, target.rpc_url, raws, load.in_flight))
+    urls = list(target.sender_urls or (target.rpc_url,) * load.senders)
+    rates.append(await send_to_receipt(target.name, urls[:load.senders], raws, load.in_flight))
     return rates
 
 
@@ -369,7 +406,8 @@ async def signed_reports(url: str, node_id: str, seconds: float, grants: list[st
 
 
 def measure_yrdchain(seconds: float, load: PublishLoad, cache: Path) -> list[Rate]:
-    """The same measurements on one node of a local4 network with the smoke data set."""
+    """The same measurements on one node of a local4 network with the smoke data set (the
+    publishes: each bureau to its own city's node)."""
     snapshot = ensure_snapshot(PRESET, SIZES["smoke"], 1, cache, progress=False)
     preset = get_preset(PRESET)
     genesis = build_genesis(preset)
@@ -377,8 +415,11 @@ def measure_yrdchain(seconds: float, load: PublishLoad, cache: Path) -> list[Rat
               if p.bank == "bank:shanghai"]
     with live_network(snapshot) as network:
         url = network.url("shanghai-1")
+        # each bureau sends to its own city's node, as institutions do
+        sender_urls = tuple(f"{network.url(label.split(':')[1] + '-1')}/rpc"
+                            for label in load.labels())
         target = Target("yrdchain", f"{url}/rpc", preset.chain_id,
-                        genesis.contracts.consortium, genesis.contracts.registry)
+                        genesis.contracts.consortium, genesis.contracts.registry, sender_urls)
         nonces = [int(httpx.post(target.rpc_url, json={
             "jsonrpc": "2.0", "id": 1, "method": "eth_getTransactionCount",
             "params": ["0x" + preset.key(label).address.hex(), "pending"]}).json()["result"], 16)
@@ -451,19 +492,27 @@ def main(argv: list[str] | None = None) -> int:
                         help="publishing bureaus, each sending in its own nonce order")
     parser.add_argument("--in-flight", type=int, default=CONCURRENCY,
                         help="publishes in flight (send to receipt) at once")
+    parser.add_argument("--targets", default="yrdchain,hardhat,ganache",
+                        help="comma-separated targets to measure, in this order")
     parser.add_argument("--smoke", action="store_true")
     parser.add_argument("--cache", type=Path, default=CACHE_DIRECTORY)
     arguments = parser.parse_args(argv)
     seconds = 2.0 if arguments.smoke else arguments.seconds
     transactions = SMOKE_TRANSACTIONS if arguments.smoke else arguments.transactions
     load = PublishLoad(transactions, arguments.senders, arguments.in_flight)
+    targets = [name.strip() for name in arguments.targets.split(",") if name.strip()]
+    unknown = sorted(set(targets) - {"yrdchain", "hardhat", "ganache"})
+    if unknown:
+        parser.error(f"--targets: unknown {', '.join(unknown)}; "
+                     "expected yrdchain, hardhat, ganache")
     load_start = [round(value, 2) for value in os.getloadavg()]
-    rates = measure_yrdchain(seconds, load, arguments.cache)
-    missing = peer_tools_missing()
+    rates = measure_yrdchain(seconds, load, arguments.cache) if "yrdchain" in targets else []
+    peers = [name for name in targets if name != "yrdchain"]
+    missing = peer_tools_missing() if peers else None
     note = "Hardhat's node and ganache from npm" if missing is None else f"skipped: {missing}"
     if missing is None:
         versions = {}
-        for peer in ("hardhat", "ganache"):
+        for peer in peers:
             package = PEERS_DIRECTORY / "node_modules" / peer / "package.json"
             versions[peer] = json.loads(package.read_text("utf-8"))["version"]
             rates += measure_peer(peer, seconds, load)
