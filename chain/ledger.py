@@ -333,11 +333,13 @@ class Ledger:
         Nothing is written. The result is kept for `append_block`.
         """
         header = block.header
+        cached = self._executed.get(block.hash)
+        if cached is not None and len(cached[1]) == len(block.transactions) and all(
+                admitted.transaction.raw == raw
+                for admitted, raw in zip(cached[1], block.transactions, strict=True)):
+            return cached[0]  # this header with these transactions was validated (or built) here
         if transactions_root(block.transactions) != header.transactions_root:
             raise InvalidBlock("transactions root does not match the transactions")
-        cached = self._executed.get(block.hash)
-        if cached is not None:
-            return cached[0]
         if header.height != self.head.height + 1:
             raise InvalidBlock(f"block height {header.height}, expected {self.head.height + 1}")
         if header.parent_hash != self.head.block_hash:

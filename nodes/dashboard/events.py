@@ -77,19 +77,24 @@ def audit_node_ids(preset: Preset) -> dict[bytes, str]:
     return found
 
 
-def chain_events(height: int, receipts: Sequence[Receipt], directory: Directory,
-                 decoded: Sequence[BlockEvent] | None = None) -> list[dict[str, Any]]:
-    """The dashboard events of one committed block, at most MAX_CHAIN_EVENTS_PER_BLOCK.
+@dataclass(frozen=True, slots=True)
+class SelectedLogs:
+    """The logs of a block the dashboard shows (at most MAX_CHAIN_EVENTS_PER_BLOCK), with their
+    decoded events where the ledger decoded them, and how many more there were."""
 
-    When a block carries more, the rest are counted in one `events_elided` event. `decoded`:
-    the block's events as the ledger decoded them once (decoded here when not given).
-    """
+    height: int
+    logs: tuple[tuple[bytes, int, Any, bindings.Event | None], ...]
+    elided: int
+
+
+def select_logs(height: int, receipts: Sequence[Receipt],
+                decoded: Sequence[BlockEvent] | None = None) -> SelectedLogs:
+    """Pick the wanted logs of a block's successful receipts (cheap: topics only)."""
     known = None if decoded is None else {
         (item.transaction_hash, item.log_index): item.event for item in decoded}
-    found: list[dict[str, Any]] = []
+    found: list[tuple[bytes, int, Any, bindings.Event | None]] = []
     elided = 0
     for receipt in receipts:
-        transaction_hash = receipt.transaction_hash
         if receipt.status != 1:
             continue
         for log_index, log in enumerate(receipt.logs):
@@ -98,19 +103,40 @@ def chain_events(height: int, receipts: Sequence[Receipt], directory: Directory,
             if len(found) >= MAX_CHAIN_EVENTS_PER_BLOCK:
                 elided += 1
                 continue
-            event = (bindings.decode_event(log.topics, log.data) if known is None
-                     else known.get((transaction_hash, log_index)))
-            if event is None:
-                continue
-            shaped = _shape(event, directory)
-            shaped.update({"height": height,
-                           "transaction": "0x" + transaction_hash.hex(),
-                           "key": f"0x{transaction_hash.hex()}:{log_index}"})
-            found.append(shaped)
-    if elided:
-        found.append({"type": "events_elided", "height": height, "count": elided,
-                      "key": f"elided:{height}"})
+            event = None if known is None else known.get((receipt.transaction_hash, log_index))
+            found.append((receipt.transaction_hash, log_index, log, event))
+    return SelectedLogs(height, tuple(found), elided)
+
+
+def shape_selected(selected: SelectedLogs, directory: Directory,
+                   decode_missing: bool) -> list[dict[str, Any]]:
+    """The dashboard events of selected logs (`decode_missing`: decode a log the ledger did not
+    decode; False when the ledger's decoded events were given, as then it holds no event)."""
+    found: list[dict[str, Any]] = []
+    for transaction_hash, log_index, log, event in selected.logs:
+        if event is None and decode_missing:
+            event = bindings.decode_event(log.topics, log.data)
+        if event is None:
+            continue
+        shaped = _shape(event, directory)
+        shaped.update({"height": selected.height,
+                       "transaction": "0x" + transaction_hash.hex(),
+                       "key": f"0x{transaction_hash.hex()}:{log_index}"})
+        found.append(shaped)
+    if selected.elided:
+        found.append({"type": "events_elided", "height": selected.height,
+                      "count": selected.elided, "key": f"elided:{selected.height}"})
     return found
+
+
+def chain_events(height: int, receipts: Sequence[Receipt], directory: Directory,
+                 decoded: Sequence[BlockEvent] | None = None) -> list[dict[str, Any]]:
+    """The dashboard events of one committed block, at most MAX_CHAIN_EVENTS_PER_BLOCK.
+
+    When a block carries more, the rest are counted in one `events_elided` event. `decoded`:
+    the block's events as the ledger decoded them once (decoded here when not given).
+    """
+    return shape_selected(select_logs(height, receipts, decoded), directory, decoded is None)
 
 
 def _code(enterprise: bytes) -> str:
@@ -223,9 +249,13 @@ def ledger_directory(runtime: NodeRuntime) -> Directory:
 
 
 def announce_commit(runtime: NodeRuntime, committed: CommittedBlock) -> None:
-    """Emit the dashboard events of a block the runtime just committed."""
+    """Emit the dashboard events of a block the runtime just committed: shaped at once when a
+    viewer listens, else only if the replay is read (a node nobody watches does not spend its
+    CPU naming parties; the selection itself is small and bounded)."""
     if not committed.receipts:
         return
-    for event in chain_events(committed.block.height, committed.receipts,
-                              ledger_directory(runtime), committed.events):
-        runtime.emit(event)
+    selected = select_logs(committed.block.height, committed.receipts, committed.events)
+    if not selected.logs and not selected.elided:
+        return
+    directory = ledger_directory(runtime)
+    runtime.stream.emit_deferred(lambda: shape_selected(selected, directory, False))

@@ -71,8 +71,7 @@ class NodeRuntime:
         self.ledger.admission_clock_ms = self.clock.chain_ms  # refuse grants long expired
         self.metrics = NodeMetrics()
         self.stream = EventStream(config.node_id, self.node.city.value, self.clock)
-        self.recent_events = self.stream.recent  # the dashboard's replay and its listeners
-        self.listeners = self.stream.listeners
+        self.listeners = self.stream.listeners  # the dashboard's listeners
         self.commit_hooks: list[Callable[[CommittedBlock], None]] = []  # API caches, audit
         self.pending_journal: TransactionJournal | None = None  # node_process opens the file
         persisted_raw = self.store.load_meta(CONSENSUS_META_KEY)
@@ -386,6 +385,11 @@ class NodeRuntime:
     def _observe_sent(self, message: Message) -> None:
         self.metrics.counters["consensus_messages_sent"] += 1
         self.stream.sent(message)
+
+    @property
+    def recent_events(self) -> list[dict[str, Any]]:
+        """The dashboard's replay: this node's recent events, oldest first."""
+        return self.stream.recent
 
     def emit(self, event: dict[str, Any]) -> None:
         """Publish an event on this node's dashboard stream (node, city and time_ms added)."""

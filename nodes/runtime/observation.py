@@ -59,6 +59,14 @@ class NodeMetrics:
                 self.commit_latency.observe(finished_s - submitted)
 
 
+@dataclass(frozen=True, slots=True)
+class _Deferred:
+    """Events whose shaping waits until someone reads them, with the time they happened."""
+
+    time_ms: int
+    produce: Callable[[], list[dict[str, Any]]]
+
+
 class EventStream:
     """One node's dashboard events: each gets the node, its city and the time, is kept among the
     recent ones and handed to every listener."""
@@ -67,14 +75,46 @@ class EventStream:
         self.node_id = node_id
         self.city = city
         self.clock = clock
-        self.recent: deque[dict[str, Any]] = deque(maxlen=RECENT_EVENTS)
+        self._recent: deque[dict[str, Any] | _Deferred] = deque(maxlen=RECENT_EVENTS)
+        self._deferred = 0
         self.listeners: list[Callable[[dict[str, Any]], None]] = []
+
+    @property
+    def recent(self) -> list[dict[str, Any]]:
+        """The recent events, oldest first (deferred ones shaped now, once)."""
+        if self._deferred:
+            expanded: list[dict[str, Any]] = []
+            for entry in self._recent:
+                if isinstance(entry, _Deferred):
+                    expanded += ({"node": self.node_id, "city": self.city,
+                                  "time_ms": entry.time_ms, **event}
+                                 for event in entry.produce())
+                else:
+                    expanded.append(entry)
+            self._recent.clear()
+            self._recent.extend(expanded[-RECENT_EVENTS:])
+            self._deferred = 0
+        return [entry for entry in self._recent if not isinstance(entry, _Deferred)]
+
+    def emit_deferred(self, produce: Callable[[], list[dict[str, Any]]]) -> None:
+        """Events that cost CPU to shape: emitted at once when someone listens, else kept
+        unshaped until the recent events are read."""
+        if self.listeners:
+            for event in produce():
+                self.emit(event)
+            return
+        if len(self._recent) == self._recent.maxlen and isinstance(self._recent[0], _Deferred):
+            self._deferred -= 1  # the oldest deferred entry falls off
+        self._recent.append(_Deferred(self.clock.now_ms(), produce))
+        self._deferred += 1
 
     def emit(self, event: dict[str, Any]) -> None:
         """Publish a plain event (node, city and time_ms added)."""
         event = {"node": self.node_id, "city": self.city, "time_ms": self.clock.now_ms(),
                  **event}
-        self.recent.append(event)
+        if len(self._recent) == self._recent.maxlen and isinstance(self._recent[0], _Deferred):
+            self._deferred -= 1
+        self._recent.append(event)
         for listener in list(self.listeners):
             listener(event)
 

@@ -202,3 +202,36 @@ def test_static_files_ship_and_the_replay_page_is_self_contained(tmp_path: Path)
     assert "/dashboard/static/" not in page
     assert "</script><b>" not in page
     assert page.count("<script>") == 2
+
+
+def test_deferred_events_are_shaped_only_when_read_or_heard_in_order_with_their_time() -> None:
+    from nodes.runtime.memory_ports import ManualClock
+    from nodes.runtime.observation import RECENT_EVENTS, EventStream
+
+    clock = ManualClock(now=1_000.0)
+    stream = EventStream("nanjing-1", "nanjing", clock)
+    shaped: list[int] = []
+
+    def produce(height: int) -> list[dict[str, object]]:
+        shaped.append(height)
+        return [{"type": "record_published", "height": height}]
+
+    stream.emit({"type": "status"})
+    stream.emit_deferred(lambda: produce(7))
+    clock.now = 2_000.0
+    stream.emit({"type": "block_committed"})
+    assert shaped == []  # nobody listens, nobody read
+    assert [(e["type"], e["time_ms"]) for e in stream.recent] == [
+        ("status", 1_000), ("record_published", 1_000), ("block_committed", 2_000)]
+    assert shaped == [7]
+    assert len(stream.recent) == 3 and shaped == [7]  # shaped once
+    heard: list[dict[str, object]] = []
+    stream.listeners.append(heard.append)
+    stream.emit_deferred(lambda: produce(8))
+    assert shaped == [7, 8] and heard[0]["height"] == 8 and heard[0]["node"] == "nanjing-1"
+    stream.listeners.clear()
+    for height in range(RECENT_EVENTS + 10):  # deferred entries fall off the end unshaped
+        stream.emit_deferred(lambda height=height: produce(height))
+    recent = stream.recent
+    assert len(recent) == RECENT_EVENTS and recent[-1]["height"] == RECENT_EVENTS + 9
+    assert len(shaped) == 2 + RECENT_EVENTS
