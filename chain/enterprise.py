@@ -57,7 +57,21 @@ def check_character(first_seventeen: str) -> str:
 
 
 def parse_credit_code(text: str) -> EnterpriseId:
-    """Validate a credit code: length, character set, check character and chain region."""
+    """Validate a credit code: length, character set, check character and chain region.
+
+    Valid codes are remembered (a bounded cache: reports and consent checks parse the same
+    codes over and over); an invalid one is checked, and refused, every time."""
+    if isinstance(text, str) and len(text) == CREDIT_CODE_LENGTH:
+        return _parse_valid_code(text)
+    return _parse_credit_code(text)
+
+
+@functools.lru_cache(maxsize=CREDIT_CODE_CACHE_SIZE)
+def _parse_valid_code(text: str) -> EnterpriseId:
+    return _parse_credit_code(text)
+
+
+def _parse_credit_code(text: str) -> EnterpriseId:
     if not isinstance(text, str) or len(text) != CREDIT_CODE_LENGTH:
         got = len(text) if isinstance(text, str) else type(text).__name__
         raise InvalidCreditCode(

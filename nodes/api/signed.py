@@ -126,19 +126,26 @@ async def serve_report(services: NodeServices, credit_code: str, target: str,
 
 def announce_query(services: NodeServices, headers: Mapping[str, str], querier: Member,
                    enterprise: str, enterprise_city: str, report: dict[str, Any]) -> None:
-    """The dashboard's `query` event for an answered report (docs/spec/dashboard-events.md)."""
-    origins = sorted({item["provenance"]["origin_city"] for item in report["records"]})
-    summary = report["summary"]
-    services.runtime.emit({
-        "type": "query", "key": "query:" + headers.get("x-yrd-nonce", ""),
-        "from_city": city_name(querier.city),
-        "to_city": origins[0] if origins else enterprise_city, "origin_cities": origins,
-        "enterprise": enterprise, "querier": address_text(querier.address),
-        "querier_name": querier.name, "served_by": services.runtime.config.node_id,
-        "outcome": "answered", "records": summary["records"],
-        "verified": summary["tampered"] == 0 and summary["unavailable"] == 0
-        and summary["not_uploaded"] == 0,
-        "tampered": summary["tampered"], "unavailable": summary["unavailable"]})
+    """The dashboard's `query` event for an answered report (docs/spec/dashboard-events.md);
+    shaped when a viewer listens or the replay is read."""
+    nonce = headers.get("x-yrd-nonce", "")
+    served_by = services.runtime.config.node_id
+
+    def shape() -> list[dict[str, Any]]:
+        origins = sorted({item["provenance"]["origin_city"] for item in report["records"]})
+        summary = report["summary"]
+        return [{
+            "type": "query", "key": "query:" + nonce,
+            "from_city": city_name(querier.city),
+            "to_city": origins[0] if origins else enterprise_city, "origin_cities": origins,
+            "enterprise": enterprise, "querier": address_text(querier.address),
+            "querier_name": querier.name, "served_by": served_by,
+            "outcome": "answered", "records": summary["records"],
+            "verified": summary["tampered"] == 0 and summary["unavailable"] == 0
+            and summary["not_uploaded"] == 0,
+            "tampered": summary["tampered"], "unavailable": summary["unavailable"]}]
+
+    services.runtime.stream.emit_deferred(shape)
 
 
 def entry_json(entry: AuditEntry, batch_seq: int | None) -> dict[str, Any]:

@@ -105,3 +105,19 @@ def test_any_single_substitution_breaks_the_check(serial: int, position: int,
     altered = code[:position] + replacement + code[position + 1:]
     with pytest.raises(InvalidCreditCode):
         parse_credit_code(altered)
+
+
+def test_a_valid_code_is_parsed_once_and_an_invalid_one_refused_every_time() -> None:
+    from chain.enterprise import _parse_valid_code
+
+    valid = make_credit_code(City.HEFEI, 4242).code
+    _parse_valid_code.cache_clear()
+    first = parse_credit_code(valid)
+    assert parse_credit_code(valid) is first and parse_credit_code(valid.lower()) == first
+    assert _parse_valid_code.cache_info().hits == 1
+    broken = valid[:17] + ("0" if valid[17] != "0" else "1")
+    for _ in range(2):
+        with pytest.raises(InvalidCreditCode, match="check character"):
+            parse_credit_code(broken)
+    with pytest.raises(InvalidCreditCode, match="18-character"):
+        parse_credit_code(["not", "a", "code"])  # type: ignore[arg-type]
