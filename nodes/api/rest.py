@@ -43,6 +43,7 @@ from nodes.api.http_io import (
 from nodes.api.metrics import CONTENT_TYPE, process_metrics, render, request_metrics
 from nodes.api.path_params import CreditCodeParam, Hash32Param, HeightParam, parse_height
 from nodes.api.services import NodeServices
+from nodes.api.worker_metrics import merge_families
 
 LOGGER = logging.getLogger(__name__)
 MAX_WRITE_BODY_BYTES = 256 * 1024  # a signed transaction in hex plus a few fields
@@ -395,8 +396,9 @@ def read_router(services: NodeServices) -> APIRouter:
     @router.get("/metrics", tags=["node"], response_class=Response)
     async def metrics() -> Response:
         """Prometheus metrics: heights, rounds, mempool, signatures, queries, latencies."""
-        text = render([*services.metrics(), *request_metrics(services.requests),
-                       *process_metrics()], {"node": runtime.config.node_id})
+        own = [*services.metrics(), *request_metrics(services.requests), *process_metrics()]
+        text = render(merge_families(own, await services.worker_metrics()),
+                      {"node": runtime.config.node_id})
         return Response(content=text, media_type=CONTENT_TYPE)
 
     return router

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,11 @@ from nodes.query.payloads import PayloadFetcher
 from nodes.runtime.node import NodeRuntime
 
 AUDIT_FILE_NAME = "audit.journal"
+
+
+async def no_worker_metrics() -> list[Metric]:
+    """A node without read workers has no workers' metrics."""
+    return []
 
 
 @dataclass
@@ -48,6 +53,8 @@ class NodeServices:
     background: set[asyncio.Task[None]] = field(default_factory=set)
     worker_requests: Counter[str] = field(default_factory=Counter)
     """Requests this node's read workers made of it, by method (`nodes.api.workers`)."""
+    worker_metrics: Callable[[], Awaitable[list[Metric]]] = field(default=no_worker_metrics)
+    """The metric families of this node's read workers (`nodes.api.worker_metrics`)."""
 
     @property
     def node_summary(self) -> dict[str, str]:

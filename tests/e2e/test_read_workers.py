@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import time
 from collections.abc import Iterator
@@ -134,6 +135,50 @@ def test_each_worker_answers_reports_that_verify(scene: Scene) -> None:
                 assert report["audit_entry"].startswith(NODE + ".")
     # the workers fetched Shanghai's payloads over their own read connections
     assert metric(scene, "yrd_payload_remote_fetches_total") == writer_fetches
+
+
+REPORTS_OK = re.compile(r'^yrd_api_requests_total\{(?P<labels>[^}]*outcome="ok",'
+                        r'route="report"[^}]*)\} (?P<value>\S+)$', re.MULTILINE)
+
+
+def reports_by_process(text: str) -> dict[str, float]:
+    """Answered reports in a scrape, by process: "node" or the worker's index."""
+    found: dict[str, float] = {}
+    for match in REPORTS_OK.finditer(text):
+        worker = re.search(r'worker="(\d+)"', match.group("labels"))
+        found[worker.group(1) if worker else "node"] = float(match.group("value"))
+    return found
+
+
+def scrape_through(scene: Scene, process: str | None) -> str:
+    with closing(connection_to(scene, process)) as client:
+        answer = client.get("/metrics")
+        assert answer.status_code == 200
+        assert answer.headers.get(WORKER_HEADER) == process
+        return answer.text
+
+
+def test_one_scrape_through_any_process_shows_every_process_s_reports(scene: Scene) -> None:
+    before = reports_by_process(scrape_through(scene, None))
+    per_process = 4
+    for process in (None, "1", "2"):
+        with closing(connection_to(scene, process)) as client:
+            for _ in range(per_process):
+                assert report_through(scene, client).status_code == 200
+    total = sum(before.values()) + 3 * per_process
+    for process in (None, "1", "2"):
+        text = scrape_through(scene, process)
+        seen = reports_by_process(text)
+        assert sum(seen.values()) == total, (process, seen)
+        for name in ("node", "1", "2"):
+            assert seen[name] == before.get(name, 0) + per_process, (name, seen)
+        assert re.search(r'^yrd_api_request_seconds_count\{code="200",method="GET",'
+                         r'node="hangzhou-1",route="/v1/enterprises/\{credit_code\}/report",'
+                         r'worker="1"\} [1-9]', text, re.MULTILINE)
+        assert re.search(r'^process_cpu_seconds_total\{node="hangzhou-1",worker="2"\} ', text,
+                         re.MULTILINE)
+        labels = set(re.findall(r'([a-z_]+)="', text))
+        assert not labels & {"querier", "enterprise", "credit_code", "institution"}, labels
 
 
 def test_a_request_replayed_through_another_worker_is_refused(scene: Scene) -> None:
