@@ -230,7 +230,7 @@ def create_worker_app(services: WorkerServices, index: int, node_socket: Path) -
     rpc = Rpc(services)  # type: ignore[arg-type]  # only WORKER_METHODS are dispatched here
     refusals = RefusalLog(services.runtime.config.node_id)
     routes = FastRoutes(services, rpc, refusals, journals=())  # type: ignore[arg-type]
-    app: ASGIApp = LocalReadRpc(forward, rpc)
+    app: ASGIApp = LocalReadRpc(forward, rpc, services.requests)
     app = RequestLog(app, refusals=refusals)
     app = ReportsFirst(app, routes)  # the audit entry is durable when the writer acknowledges
     app = WorkerEdge(app, follower, index)

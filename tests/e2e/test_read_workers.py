@@ -165,6 +165,9 @@ def test_one_scrape_through_any_process_shows_every_process_s_reports(scene: Sce
         with closing(connection_to(scene, process)) as client:
             for _ in range(per_process):
                 assert report_through(scene, client).status_code == 200
+            answer = client.post("/rpc", json={"jsonrpc": "2.0", "id": 1,
+                                               "method": "eth_chainId"})
+            assert answer.headers.get(WORKER_HEADER) == process and "result" in answer.json()
     total = sum(before.values()) + 3 * per_process
     for process in (None, "1", "2"):
         text = scrape_through(scene, process)
@@ -177,6 +180,10 @@ def test_one_scrape_through_any_process_shows_every_process_s_reports(scene: Sce
                          r'worker="1"\} [1-9]', text, re.MULTILINE)
         assert re.search(r'^process_cpu_seconds_total\{node="hangzhou-1",worker="2"\} ', text,
                          re.MULTILINE)
+        for worker in ("1", "2"):  # JSON-RPC a worker answered itself is in its histogram
+            assert re.search(r'^yrd_api_request_seconds_count\{code="200",method="POST",'
+                             rf'node="hangzhou-1",route="/rpc",worker="{worker}"\}} [1-9]',
+                             text, re.MULTILINE), worker
         labels = set(re.findall(r'([a-z_]+)="', text))
         assert not labels & {"querier", "enterprise", "credit_code", "institution"}, labels
 
@@ -253,7 +260,8 @@ def rpc_requests_at_node(scene: Scene) -> float:
     """`POST /rpc` requests the node's process answered (its latency histogram's count)."""
     return sum(float(line.rsplit(" ", 1)[1]) for line in httpx.get(
         scene.node.url + "/metrics", timeout=10).text.splitlines()
-        if line.startswith("yrd_api_request_seconds_count") and 'route="/rpc"' in line)
+        if line.startswith("yrd_api_request_seconds_count") and 'route="/rpc"' in line
+        and 'worker="' not in line)  # the workers' samples carry their index
 
 
 def test_websockets_and_event_streams_through_a_worker_reach_the_node(scene: Scene) -> None:
