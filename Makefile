@@ -71,7 +71,8 @@ bench-engine: $(STAMP)
 	$(PY) -m benchmarks.engine
 
 # Benchmarks (see benchmarks/README.md). bench-query: PRESET=local4|yrd-2021, SIZE=default,
-# SEED=1, BENCH_SECONDS=60, USERS=32, WORKERS=0 (Locust worker processes on this machine).
+# SEED=1, BENCH_SECONDS=60, USERS=32, WORKERS=0 (Locust worker processes on this machine),
+# LATENCY=none|regional (with TARGET: the model the target network was started with).
 # TARGET="http://host:8600 …" (every node's URL): bench-commit, bench-query and bench-load use
 # that running network instead of starting one.
 TARGET ?=
@@ -81,10 +82,11 @@ SEED ?= 1
 BENCH_SECONDS ?= 60
 USERS ?= 32
 WORKERS ?= 0
+LATENCY ?= none
 
 bench-query: $(STAMP) wrk
 	$(PY) -m benchmarks.query --preset $(PRESET) --size $(SIZE) --seed $(SEED) \
-		--seconds $(BENCH_SECONDS) --users $(USERS) --workers $(WORKERS) \
+		--seconds $(BENCH_SECONDS) --users $(USERS) --workers $(WORKERS) --latency $(LATENCY) \
 		$(if $(TARGET),--target $(TARGET))
 	$(PY) -m benchmarks.wrk_rounds --no-peers --rounds $(ROUNDS) --seconds $(ROUND_SECONDS)
 

@@ -403,12 +403,19 @@ def run(preset_name: str, size_name: str, seed: int, seconds: float, users: int,
     return {
         "benchmark": "query", "date": date, "machine": describe_machine(),
         "preset": preset_name, "size": size_name, "seed": seed, "workers": workers,
-        "users": users, "latency": "target" if target else latency, "dataset": dataset,
+        "users": users, "latency": target_latency(latency) if target else latency,
+        "dataset": dataset,
         "target": list(target or []),
         "phases": [asdict(result) for result in results],
         "metrics": totals, "cache": cache_rates(totals), "plots": plots,
         "output": str(output.relative_to(RESULTS_DIRECTORY.parent.parent)),
     }
+
+
+def target_latency(declared: str) -> str:
+    """What the report says of a target's latency model (the nodes do not publish it)."""
+    return f"{declared} (the target's, as given with --latency)" if declared != "none" \
+        else "target"
 
 
 def result_name(workers: int, target: bool = False) -> str:
@@ -480,12 +487,9 @@ def render(report: dict[str, Any], command: str) -> str:
         lines += ["", f"At 80% of the maximum ({at80['requests_per_s']:,} req/s offered as "
                   f"{at80['users']} users paced): p50 {at80['p50_ms']:g} ms, p99 "
                   f"{at80['p99_ms']:g} ms, {at80['failures']} failures{resident}."]
-    lines += ["", "Per city pair (querier city -> origin city), phase max:", "",
-              "| request | requests | failures | req/s | p50 ms | p99 ms |",
-              "|---|---:|---:|---:|---:|---:|"]
-    for row in (top or {"rows": []})["rows"]:
-        lines.append(f"| {row['name']} | {row['requests']:,} | {row['failures']} | "
-                     f"{row['requests_per_s']} | {row['p50_ms']:g} | {row['p99_ms']:g} |")
+    for name, text in (("max", "phase max (as fast as the users go)"),
+                       ("at80", "phase at80 (paced at 80% of max: the latency table)")):
+        lines += city_pair_table(phases.get(name), text)
     cache = report["cache"]
     metrics = report["metrics"]
     lines += ["", f"Caches over the whole run (all nodes): sender cache hit rate "
@@ -497,6 +501,19 @@ def render(report: dict[str, Any], command: str) -> str:
               f"Locust CSV, HTML and plots: `{report['output']}/`"]
     lines += [f"![{Path(plot).stem}]({plot})" for plot in report["plots"]]
     return "\n".join(lines) + "\n"
+
+
+def city_pair_table(phase: dict[str, Any] | None, title: str) -> list[str]:
+    """The per city-pair rows of a phase (its report requests), as markdown lines."""
+    if phase is None:
+        return []
+    lines = ["", f"Per city pair (querier city -> origin city), {title}:", "",
+             "| request | requests | failures | req/s | p50 ms | p99 ms |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for row in phase["rows"]:
+        lines.append(f"| {row['name']} | {row['requests']:,} | {row['failures']} | "
+                     f"{row['requests_per_s']} | {row['p50_ms']:g} | {row['p99_ms']:g} |")
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -513,7 +530,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--users", type=int, default=32)
     parser.add_argument("--workers", type=int, default=0,
                         help="Locust worker processes (0: one local process)")
-    parser.add_argument("--latency", default="none", choices=["none", "regional"])
+    parser.add_argument("--latency", default="none", choices=["none", "regional"],
+                        help="the network's latency model (with --target: the one the target "
+                             "was started with, for the report)")
     parser.add_argument("--smoke", action="store_true", help="a few seconds, tiny data set")
     parser.add_argument("--rebuild", action="store_true", help="rebuild the data set snapshot")
     parser.add_argument("--cache", type=Path, default=CACHE_DIRECTORY)

@@ -74,7 +74,7 @@ def payload_upload_router(services: NodeServices) -> APIRouter:
         stored = not runtime.record_store.has_payload(entry.payload_hash)
         if stored:
             runtime.record_store.save_payload(entry.payload_hash, payload)
-            services.in_background(services.payloads.replicate([payload]))
+            services.in_background(services.payloads.replicate([(entry.record_id, payload)]))
         return json_response({"record_id": record_id.lower(),
                               "payload_hash": "0x" + entry.payload_hash.hex(),
                               "publisher": address_text(entry.publisher), "stored": stored},

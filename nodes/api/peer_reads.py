@@ -16,7 +16,10 @@ fetches no payload and no audit entry without a querier's signature and grant:
 - `AUDIT_PROOF`: the signer is the entry's enterprise, its querier or a regulator. Answer: the
   proof as JSON.
 - `STORE_PAYLOADS`: only from a node that shares this node's payload duty (a node of this city,
-  or a single-node city whose designated backup this node is: `chain.payload_backup`).
+  or a single-node city whose designated backup this node is: `chain.payload_backup`), and a
+  payload is kept only for a record that refers to it: stored at once for a committed record
+  with its hash, held (bounded) until the block for one not committed yet, refused otherwise
+  (`nodes.query.payload_intake`). Answer: how many were stored or held.
 - `RESTORE_PAYLOADS`: the same partners, for a wiped node restoring what it must hold. Answer:
   one frame per hash, `0x01 || payload` or `0x00`.
 
@@ -39,15 +42,14 @@ from chain.query.report import STATUS_REVOKED
 from chain.query.signing import parse_request_signature, recover_request_signer
 from contracts import bindings
 from nodes.api.services import NodeServices, wall_clock_ms
+from nodes.query.payload_intake import decode_pushed
 from nodes.query.payloads import (
     ForwardedRequest,
     answer_fetch,
     decode_forwarded,
     decode_hashes,
-    store_replicated,
 )
 from nodes.runtime.channel import PeerMethod, PeerRefused
-from nodes.runtime.frames import decode_frames
 
 REPORT_TARGET = re.compile(r"/v1/enterprises/([^/?]+)/report(\?.*)?")
 TRAIL_TARGET = re.compile(r"/v1/enterprises/([^/?]+)/queries(\?.*)?")
@@ -155,10 +157,12 @@ def install_peer_reads(services: NodeServices) -> None:
     async def store(peer: str, body: bytes) -> bytes:
         require_partner(peer)
         try:
-            frames = decode_frames(body)
+            items = decode_pushed(body)
         except ValueError as error:
+            services.intake.refuse_malformed(peer, str(error))
             raise PeerRefused(str(error)) from error
-        return str(store_replicated(runtime.record_store, frames)).encode("ascii")
+        result = services.intake.receive(peer, items)
+        return str(result.stored + result.held).encode("ascii")
 
     async def restore(peer: str, body: bytes) -> bytes:
         require_partner(peer)

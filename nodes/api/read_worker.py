@@ -17,9 +17,11 @@ must be one per node goes to the writer over `nodes.runtime.writer_link`:
 - the dashboard's query event goes to the writer's stream (`EMIT`).
 
 JSON-RPC requests that read only committed state (`eth_call` and its kind) are answered here
-too (`nodes.api.worker_rpc`). Every other request — writes, unsigned REST reads, filters, the
-dashboard, the trail and proofs (which read the writer's audit trail) — is forwarded to the
-node's process (`nodes.api.forward`). Every response carries `x-yrd-read-worker: <index>`.
+too (`nodes.api.worker_rpc`). The worker's metrics go to the node's `/metrics` when the writer
+asks for them (`worker_metrics_body`, `nodes.api.worker_metrics`). Every other request —
+writes, unsigned REST reads, filters, the dashboard, the trail and proofs (which read the
+writer's audit trail) — is forwarded to the node's process (`nodes.api.forward`). Every
+response carries `x-yrd-read-worker: <index>`.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from nodes.api.limits import EdgeLimits
 from nodes.api.metrics import RequestMetrics
 from nodes.api.request_log import RefusalLog, RequestLog
 from nodes.api.rpc import Rpc
+from nodes.api.worker_metrics import encode_families, worker_families
 from nodes.api.worker_rpc import LocalReadRpc
 from nodes.api.workers import encode_admission, raise_refusal
 from nodes.query.payloads import PayloadFetcher
@@ -193,6 +196,12 @@ def worker_services(config: NodeConfig, preset: Preset, ledger: Ledger,
     )
 
 
+async def worker_metrics_body(services: WorkerServices, index: int, _body: bytes) -> bytes:
+    """The writer's `METRICS` request: this worker's metric families, labelled with `index`."""
+    return encode_families(worker_families(index, services.requests, services.verifier,
+                                           services.consent, services.payloads))
+
+
 class WorkerEdge:
     """ASGI middleware: follow the writer's head, and name the worker on every response."""
 
@@ -221,7 +230,7 @@ def create_worker_app(services: WorkerServices, index: int, node_socket: Path) -
     rpc = Rpc(services)  # type: ignore[arg-type]  # only WORKER_METHODS are dispatched here
     refusals = RefusalLog(services.runtime.config.node_id)
     routes = FastRoutes(services, rpc, refusals, journals=())  # type: ignore[arg-type]
-    app: ASGIApp = LocalReadRpc(forward, rpc)
+    app: ASGIApp = LocalReadRpc(forward, rpc, services.requests)
     app = RequestLog(app, refusals=refusals)
     app = ReportsFirst(app, routes)  # the audit entry is durable when the writer acknowledges
     app = WorkerEdge(app, follower, index)

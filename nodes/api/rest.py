@@ -43,6 +43,7 @@ from nodes.api.http_io import (
 from nodes.api.metrics import CONTENT_TYPE, process_metrics, render, request_metrics
 from nodes.api.path_params import CreditCodeParam, Hash32Param, HeightParam, parse_height
 from nodes.api.services import NodeServices
+from nodes.api.worker_metrics import merge_families
 
 LOGGER = logging.getLogger(__name__)
 MAX_WRITE_BODY_BYTES = 256 * 1024  # a signed transaction in hex plus a few fields
@@ -171,6 +172,15 @@ def publish_items(function: str, arguments: tuple[Any, ...]) -> list[tuple[bytes
     return [(bytes(arguments[2]), None, None)]
 
 
+def written_record_ids(function: str, arguments: tuple[Any, ...]) -> list[bytes]:
+    """The id of each record version a call writes, in `publish_items`' order."""
+    if function == "publish":
+        return [bytes(arguments[0])]
+    if function == "publish_batch":
+        return [bytes(record_id) for record_id in arguments[0]]
+    return [bytes(arguments[1])]
+
+
 def match_payloads(document: dict[str, Any], items: list[tuple[bytes, bytes | None,
                                                                int | None]]) -> list[bytes]:
     """The payload for each written record, checked against the calldata's hashes."""
@@ -237,7 +247,8 @@ def write_router(services: NodeServices) -> APIRouter:
             runtime.record_store.save_payload(payload_hash, payload)
         response = submitted(services, admitted, payload_hashes=[
             "0x" + payload_hash.hex() for payload_hash, _, _ in items])
-        services.in_background(services.payloads.replicate(payloads))
+        services.in_background(services.payloads.replicate(
+            list(zip(written_record_ids(function, arguments), payloads, strict=False))))
         return response
 
     @router.post("/v1/transactions", status_code=202, openapi_extra=body_schema(PublishBody))
@@ -395,8 +406,9 @@ def read_router(services: NodeServices) -> APIRouter:
     @router.get("/metrics", tags=["node"], response_class=Response)
     async def metrics() -> Response:
         """Prometheus metrics: heights, rounds, mempool, signatures, queries, latencies."""
-        text = render([*services.metrics(), *request_metrics(services.requests),
-                       *process_metrics()], {"node": runtime.config.node_id})
+        own = [*services.metrics(), *request_metrics(services.requests), *process_metrics()]
+        text = render(merge_families(own, await services.worker_metrics()),
+                      {"node": runtime.config.node_id})
         return Response(content=text, media_type=CONTENT_TYPE)
 
     return router

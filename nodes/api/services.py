@@ -10,13 +10,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from chain.crypto import Address
-from chain.ledger import CommittedBlock
+from chain.errors import NotFound
+from chain.ledger import CommittedBlock, Ledger
 from chain.presets import node_operator_label
 from chain.query.consent import ConsentBook
 from chain.query.replay import RequestVerifier
@@ -24,10 +25,16 @@ from chain.query.report import EnterpriseRecords, RecordViews
 from nodes.api.metrics import Metric, RequestMetrics
 from nodes.api.rate_limits import RateLimiter, RateLimits
 from nodes.query.audit import AuditAnchorer, AuditLog
+from nodes.query.payload_intake import PayloadIntake
 from nodes.query.payloads import PayloadFetcher
 from nodes.runtime.node import NodeRuntime
 
 AUDIT_FILE_NAME = "audit.journal"
+
+
+async def no_worker_metrics() -> list[Metric]:
+    """A node without read workers has no workers' metrics."""
+    return []
 
 
 @dataclass
@@ -44,10 +51,13 @@ class NodeServices:
     query_limiter: RateLimiter
     write_limiter: RateLimiter
     requests: RequestMetrics
+    intake: PayloadIntake
     record_views: RecordViews = field(default_factory=RecordViews)
     background: set[asyncio.Task[None]] = field(default_factory=set)
     worker_requests: Counter[str] = field(default_factory=Counter)
     """Requests this node's read workers made of it, by method (`nodes.api.workers`)."""
+    worker_metrics: Callable[[], Awaitable[list[Metric]]] = field(default=no_worker_metrics)
+    """The metric families of this node's read workers (`nodes.api.worker_metrics`)."""
 
     @property
     def node_summary(self) -> dict[str, str]:
@@ -58,6 +68,7 @@ class NodeServices:
         """Keep the consent cache and the audit anchors in step with a committed block."""
         self.consent.on_commit(committed.events)
         self.records.on_commit(committed.events)
+        self.intake.on_commit(committed.events)
         self.anchorer.on_commit(committed)
 
     async def close(self) -> None:
@@ -149,6 +160,18 @@ class NodeServices:
                 self.audit.pending),
             one("yrd_audit_anchors_submitted_total", "counter",
                 "anchor_audit transactions submitted.", self.anchorer.anchors_submitted),
+            one("yrd_payload_pushes_stored_total", "counter",
+                "Payloads partners pushed that this node stored (their record committed).",
+                self.intake.stored),
+            one("yrd_payload_pushes_held", "gauge",
+                "Pushed payloads held in memory until their record is committed.",
+                len(self.intake.held)),
+            one("yrd_payload_pushes_refused_total", "counter",
+                "Pushed payloads refused: no record of theirs, over the quota, or malformed.",
+                self.intake.refused),
+            one("yrd_payload_pushes_expired_total", "counter",
+                "Held payloads dropped because no block referred to them in time.",
+                self.intake.expired),
             one("yrd_rate_limited_total", "counter", "Requests refused with 429.",
                 self.query_limiter.refused + self.write_limiter.refused),
             Metric("yrd_read_worker_requests_total", "counter",
@@ -186,9 +209,21 @@ def build_services(runtime: NodeRuntime, limits: RateLimits | None = None,
         query_limiter=RateLimiter(limits.queries, "signed requests"),
         write_limiter=RateLimiter(limits.writes, "transactions"),
         requests=RequestMetrics(),
+        intake=PayloadIntake(config.node_id, runtime.record_store,
+                             committed_payload_hash(runtime.ledger)),
     )
     runtime.commit_hooks.append(services.on_commit)
     return services
+
+
+def committed_payload_hash(ledger: Ledger) -> Callable[[bytes], bytes | None]:
+    """A committed record's payload hash by record id, None when no such record is committed."""
+    def lookup(record_id: bytes) -> bytes | None:
+        try:
+            return ledger.record(record_id).payload_hash
+        except NotFound:
+            return None
+    return lookup
 
 
 def wall_clock_ms() -> int:

@@ -11,12 +11,15 @@ to the node's process unchanged (`nodes.api.forward`), which answers it as it al
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chain.errors import YrdError
 from nodes.api.http_io import json_response, parse_json
+from nodes.api.metrics import RequestMetrics
+from nodes.api.request_log import RPC_PATH
 from nodes.api.rpc import MAX_RPC_BODY_BYTES, Rpc
 
 WORKER_METHODS = frozenset({
@@ -36,16 +39,20 @@ def served_here(document: Any) -> bool:
 
 
 class LocalReadRpc:
-    """ASGI middleware: ledger-only JSON-RPC reads here, everything else to `app`."""
+    """ASGI middleware: ledger-only JSON-RPC reads here, everything else to `app`. The reads
+    answered here are observed in `requests` (the worker's latency histogram by route, which
+    the node's `/metrics` shows labelled by worker)."""
 
-    def __init__(self, app: ASGIApp, rpc: Rpc) -> None:
+    def __init__(self, app: ASGIApp, rpc: Rpc, requests: RequestMetrics | None = None) -> None:
         self.app = app
         self.rpc = rpc
+        self.requests = requests
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != "/rpc":
             await self.app(scope, receive, send)
             return
+        started = time.perf_counter()
         body, complete = await _read_up_to(receive, MAX_RPC_BODY_BYTES)
         if complete:
             try:
@@ -55,6 +62,8 @@ class LocalReadRpc:
             if document is not None and served_here(document):
                 answer = self.rpc.answer_document(document)
                 await json_response(answer)(scope, receive, send)
+                if self.requests is not None:
+                    self.requests.observe("POST", RPC_PATH, 200, time.perf_counter() - started)
                 return
         await self.app(scope, _replaying(body, complete, receive), send)
 

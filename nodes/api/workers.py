@@ -12,14 +12,19 @@ worker answers exactly what the writer would have.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import orjson
 
 from chain.errors import NodeUnavailable, YrdError
+from nodes.api.metrics import Metric
 from nodes.api.services import NodeServices
+from nodes.api.worker_metrics import decode_families
 from nodes.runtime.channel import PeerRefused
-from nodes.runtime.writer_link import WriterHandler, WriterMethod
+from nodes.runtime.writer_link import WriterHandler, WriterLinkServer, WriterMethod
+
+LOGGER = logging.getLogger(__name__)
 
 
 def _error_classes(base: type[YrdError]) -> dict[str, type[YrdError]]:
@@ -98,3 +103,15 @@ def _counted(services: NodeServices, method: WriterMethod, handler: WriterHandle
         return await handler(body)
 
     return counted
+
+
+async def workers_metrics(link: WriterLinkServer) -> list[Metric]:
+    """The metric families of every worker connected to the writer, each sample labelled
+    with its worker (`nodes.api.worker_metrics`); one that does not answer is left out."""
+    families: list[Metric] = []
+    for answer in await link.ask_workers(WriterMethod.METRICS):
+        try:
+            families.extend(decode_families(answer))
+        except ValueError as error:
+            LOGGER.warning("a read worker's metrics could not be read: %s", error)
+    return families

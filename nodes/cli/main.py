@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from chain.crypto import require_coincurve
 from chain.engine import ENGINES, NATIVE_ENGINE
 from chain.presets import PRESETS, get_preset
+from nodes.cluster.read_worker_counts import NO_READ_WORKERS, read_workers_argument
 from nodes.runtime.config import MAX_READ_WORKERS
 
 
@@ -89,23 +90,28 @@ def _certs(arguments: argparse.Namespace) -> int:
 
 
 def _up(arguments: argparse.Namespace) -> int:
+    preset = get_preset(arguments.preset)
+    try:
+        workers = arguments.read_workers.for_preset(preset)
+    except ValueError as error:
+        raise SystemExit(f"yrdchain up: --read-workers: {error}") from error
     if arguments.no_start:
         from nodes.cluster.network import write_network
 
         data_dir = Path(arguments.data_dir).resolve()
-        write_network(get_preset(arguments.preset), data_dir, arguments.base_port,
+        write_network(preset, data_dir, arguments.base_port,
                       arguments.latency, control=arguments.control,
-                      execution=arguments.execution)
+                      execution=arguments.execution, read_workers=workers)
         print(f"{arguments.preset} written to {data_dir} (not started): import a data set "
               f"with `yrdchain dataset --into-data {data_dir}`, start it with `yrdchain up` "
               "and the same options")
         return 0
     from nodes.cli.up import run_network
 
-    return run_network(get_preset(arguments.preset), Path(arguments.data_dir).resolve(),
+    return run_network(preset, Path(arguments.data_dir).resolve(),
                        arguments.base_port, arguments.latency, arguments.control,
                        arguments.supervisor_port, execution=arguments.execution,
-                       read_workers=arguments.read_workers)
+                       read_workers=workers)
 
 
 def _k8s(arguments: argparse.Namespace) -> int:
@@ -114,14 +120,14 @@ def _k8s(arguments: argparse.Namespace) -> int:
     options = KubernetesOptions(
         namespace=arguments.namespace, image=arguments.image, storage=arguments.storage,
         storage_class=arguments.storage_class, spread=arguments.spread,
-        locust_workers=arguments.locust_workers)
+        locust_workers=arguments.locust_workers, read_workers=arguments.read_workers)
     try:
         written = write_manifests(get_preset(arguments.preset), Path(arguments.out), options,
                                   Path(arguments.certs) if arguments.certs else None)
     except FileNotFoundError as error:
         raise SystemExit(f"yrdchain k8s: --certs: {error.filename} is missing") from error
     except ValueError as error:
-        raise SystemExit(f"yrdchain k8s: --certs: {error}") from error
+        raise SystemExit(f"yrdchain k8s: {error}") from error
     for path in written:
         print(path)
     print(f"kubectl apply -f {arguments.out}   # see docs/kubernetes.md")
@@ -191,8 +197,9 @@ def build_parser(extra: Mapping[str, ExtraCommand] | None = None) -> argparse.Ar
     up.add_argument("--execution", choices=ENGINES, default=NATIVE_ENGINE,
                     help="native system contracts over tables, or evm: the Vyper bytecode on "
                          "py-evm for the whole network (the reference engine)")
-    up.add_argument("--read-workers", type=int, default=0, choices=range(MAX_READ_WORKERS + 1),
-                    metavar="N", help="worker processes per node serving signed reports")
+    up.add_argument("--read-workers", type=read_workers_argument, default=NO_READ_WORKERS,
+                    metavar="COUNTS", help="worker processes serving signed reports: N per "
+                    "node, node-id=N,… or N,node-id=N,… (0..64 each)")
     up.add_argument("--control", action="store_true",
                     help="let the dashboard stop nodes, partition cities and slow links")
     up.add_argument("--supervisor-port", type=int, default=0,
@@ -214,6 +221,9 @@ def build_parser(extra: Mapping[str, ExtraCommand] | None = None) -> argparse.Ar
     k8s.add_argument("--spread", choices=["preferred", "required"], default="preferred",
                      help="required: one node pod per machine, never two")
     k8s.add_argument("--locust-workers", type=int, default=4)
+    k8s.add_argument("--read-workers", type=read_workers_argument, default=NO_READ_WORKERS,
+                     metavar="COUNTS", help="read worker processes: N per node, node-id=N,… or "
+                     "N,node-id=N,…; each node pod's CPU and memory scale with them")
     k8s.set_defaults(run=_k8s)
 
     from nodes.cli import console, dataset, explorer, institution

@@ -18,6 +18,7 @@ import gc
 import logging
 import signal
 import socket
+from functools import partial
 from pathlib import Path
 
 import uvicorn
@@ -29,7 +30,7 @@ from nodes.api.app import create_app
 from nodes.api.forward import NODE_SOCKET_FILE_NAME
 from nodes.api.limits import server_settings
 from nodes.api.services import NodeServices
-from nodes.api.workers import worker_handlers
+from nodes.api.workers import worker_handlers, workers_metrics
 from nodes.cli.logs import configure_node_logging
 from nodes.cli.read_workers import ReadWorkers, listening_socket, unix_listening_socket
 from nodes.cluster.certificates import ensure_certificates, load_validator_set
@@ -126,6 +127,8 @@ class _ReadWorkerSide:
                                      ) if self.count else None
         self.workers = ReadWorkers(config_path, self.count) if config_path and self.count \
             else None
+        if self.link is not None:
+            services.worker_metrics = partial(workers_metrics, self.link)
 
     def sockets(self) -> list[socket.socket] | None:
         """The node's port shared with its workers, and the Unix socket they forward to."""

@@ -17,6 +17,7 @@ import logging
 import os
 import signal
 import sys
+from functools import partial
 from pathlib import Path
 
 import uvicorn
@@ -27,7 +28,7 @@ from chain.genesis import build_genesis
 from chain.ledger import Ledger
 from nodes.api.forward import NODE_SOCKET_FILE_NAME
 from nodes.api.limits import server_settings
-from nodes.api.read_worker import create_worker_app, worker_services
+from nodes.api.read_worker import create_worker_app, worker_metrics_body, worker_services
 from nodes.cli.logs import configure_node_logging
 from nodes.cli.read_workers import listening_socket
 from nodes.cluster.certificates import load_validator_set
@@ -35,7 +36,7 @@ from nodes.runtime.asyncio_ports import link_delays_ms
 from nodes.runtime.config import NodeConfig, channel_address, load_config
 from nodes.runtime.peer_tls import TLS_KEY_FILE_NAME, tls_contexts
 from nodes.runtime.read_channels import ReadChannels
-from nodes.runtime.writer_link import WriterLink, socket_path
+from nodes.runtime.writer_link import WriterLink, WriterMethod, socket_path
 from nodes.storage.blocks import LmdbBlockStore
 from nodes.storage.records import LmdbRecordStore
 
@@ -69,6 +70,7 @@ async def serve_worker(config: NodeConfig, index: int) -> None:
         {peer: channel_address(address) for peer, address in config.peer_channels.items()},
         link_delays_ms(config, ledger.genesis))
     services = worker_services(config, preset, ledger, record_store, link, peers)
+    link.handlers[WriterMethod.METRICS] = partial(worker_metrics_body, services, index)
     app = create_worker_app(services, index, config.data_dir / NODE_SOCKET_FILE_NAME)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False,
                                            lifespan="off", **server_settings()))

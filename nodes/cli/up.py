@@ -9,7 +9,7 @@ until Ctrl-C or SIGTERM; either stops every node and the supervisor, and removes
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from chain.presets import Preset
@@ -67,7 +67,7 @@ def _watch(network: RunningNetwork, say: Printer) -> None:
 
 def run_network(preset: Preset, data_dir: Path, base_port: int, latency: str,
                 control: bool, supervisor_port: int = 0, say: Printer = print,
-                execution: str = "native", read_workers: int = 0) -> int:
+                execution: str = "native", read_workers: int | Mapping[str, int] = 0) -> int:
     """Start the network, print its table and accounts, and stay up until stopped."""
     say(f"yrdchain up {preset.name}: starting {len(preset.nodes)} nodes on ports "
         f"{base_port}..{base_port + len(preset.nodes) - 1}")

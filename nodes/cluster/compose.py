@@ -5,6 +5,9 @@ The file is valid for both Compose implementations: v1 (`docker-compose` 1.27+, 
 
 `python -m nodes.cluster.compose yrd-2021 > docker-compose.yml` writes the committed file; a test
 checks that the committed file is what this module generates and that it matches the preset.
+`--read-workers 2` (or `1,shanghai-1=4`, `nodes.cluster.read_worker_counts`) gives nodes read
+worker processes (ADR 0021): each such node's command carries `--read-workers N`, which the
+node writes into its node.toml.
 
 The `load` profile adds distributed Locust (`benchmarks/locustfile.py`): a `loader` that loads a
 seeded data set into the running nodes through signed transactions and writes the run
@@ -15,9 +18,15 @@ description, a `locust-master` that waits for it, and `locust-worker`s (scale th
 
 from __future__ import annotations
 
+import argparse
 import sys
 
-from chain.presets import Preset, get_preset
+from chain.presets import PRESETS, Preset, get_preset
+from nodes.cluster.read_worker_counts import (
+    NO_READ_WORKERS,
+    ReadWorkerCounts,
+    read_workers_argument,
+)
 
 NODE_PORT = 8600
 HOST_BASE_PORT = 8600
@@ -77,8 +86,14 @@ def load_profile(preset: Preset) -> list[str]:
     ]
 
 
-def compose_document(preset: Preset) -> str:
+def workers_flag(count: int) -> str:
+    """The node command's read-worker arguments, as they follow its other arguments."""
+    return f", \"--read-workers\", \"{count}\"" if count else ""
+
+
+def compose_document(preset: Preset, read_workers: ReadWorkerCounts = NO_READ_WORKERS) -> str:
     """The compose file's text (YAML written by hand for a stable, readable layout)."""
+    counts = read_workers.for_preset(preset)
     lines = [
         f"# yrdchain {preset.name}: {len(preset.nodes)} validator nodes in "
         f"{len(preset.cities)} cities, one container each.",
@@ -108,7 +123,8 @@ def compose_document(preset: Preset) -> str:
             "    command: [\"yrdchain\", \"node\", \"--preset\", \"" + preset.name + "\", "
             f"\"--node-id\", \"{node.node_id}\", \"--data-dir\", \"/data\", "
             f"\"--port\", \"{NODE_PORT}\", "
-            f"\"--peer-url-template\", \"http://{{node_id}}:{NODE_PORT}\"]",
+            f"\"--peer-url-template\", \"http://{{node_id}}:{NODE_PORT}\""
+            f"{workers_flag(counts[node.node_id])}]",
             "    ports:",
             f"      - \"{HOST_BASE_PORT + index}:{NODE_PORT}\"",
             "    volumes:",
@@ -120,6 +136,22 @@ def compose_document(preset: Preset) -> str:
     return "\n".join(lines) + "\n"
 
 
+def main(argv: list[str] | None = None) -> int:
+    """`python -m nodes.cluster.compose [PRESET] [--read-workers COUNTS]`: the file on stdout."""
+    parser = argparse.ArgumentParser(prog="python -m nodes.cluster.compose")
+    parser.add_argument("preset", nargs="?", default="yrd-2021", choices=sorted(PRESETS))
+    parser.add_argument("--read-workers", type=read_workers_argument, default=NO_READ_WORKERS,
+                        metavar="COUNTS", help="read workers: N for every node, or "
+                        "node-id=N,… (ADR 0021)")
+    arguments = parser.parse_args(argv)
+    preset = get_preset(arguments.preset)
+    try:
+        text = compose_document(preset, arguments.read_workers)
+    except ValueError as error:
+        parser.error(str(error))
+    sys.stdout.write(text)
+    return 0
+
+
 if __name__ == "__main__":
-    sys.stdout.write(compose_document(get_preset(sys.argv[1] if len(sys.argv) > 1 else
-                                                 "yrd-2021")))
+    sys.exit(main())

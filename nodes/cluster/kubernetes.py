@@ -36,8 +36,16 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from chain.presets import Preset
 from nodes.cluster.certificates import NODE_KEY_FILE_NAME, generate_identities
+from nodes.cluster.read_worker_counts import NO_READ_WORKERS, ReadWorkerCounts
 
 NODE_PORT = 8600
+PROCESS_CPU_REQUEST_M = 500  # per process of a node pod: the node's, and each read worker's
+PROCESS_CPU_LIMIT_M = 1_000  # a process runs one event loop: a core is all it uses
+NODE_THREADS_CPU_LIMIT_M = 500  # on top: the node's fsync and storage threads
+NODE_MEMORY_REQUEST_MI = 512
+NODE_MEMORY_LIMIT_MI = 2_048
+WORKER_MEMORY_REQUEST_MI = 256  # a worker's caches and its share of the mapped LMDB pages
+WORKER_MEMORY_LIMIT_MI = 1_024
 PEER_PORT = NODE_PORT + 100  # the peer channel: `yrdchain node`'s default, --port + 100
 LOCUST_MASTER_PORT = 5557
 LOCUST_WEB_PORT = 8089
@@ -70,6 +78,9 @@ class KubernetesOptions:
     locust_run_time: str = "60s"
     load_size: str = "smoke"
     load_seed: int = 1
+    read_workers: ReadWorkerCounts = NO_READ_WORKERS
+    """Read worker processes per node (ADR 0021): passed to the node, and its pod's CPU and
+    memory scale with them (`node_resources`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,13 +183,28 @@ def _node_affinity(preset: Preset, options: KubernetesOptions) -> dict[str, Any]
         {"weight": 100, "podAffinityTerm": term}]}}
 
 
-def node_command(preset: Preset, node_id: str) -> list[str]:
-    """The container command of one node: peers by Service name, HTTP and the channel."""
+def node_command(preset: Preset, node_id: str, read_workers: int = 0) -> list[str]:
+    """The container command of one node: peers by Service name, HTTP and the channel, and
+    its read workers when it has any."""
     return ["yrdchain", "node", "--preset", preset.name, "--node-id", node_id,
             "--data-dir", "/data", "--host", "0.0.0.0", "--port", str(NODE_PORT),
             "--peer-url-template", f"http://{{node_id}}:{NODE_PORT}",
             "--peer-port", str(PEER_PORT),
-            "--peer-channel-template", f"{{node_id}}:{PEER_PORT}"]
+            "--peer-channel-template", f"{{node_id}}:{PEER_PORT}",
+            *(["--read-workers", str(read_workers)] if read_workers else [])]
+
+
+def node_resources(read_workers: int) -> dict[str, dict[str, str]]:
+    """A node pod's requests and limits: per process (the node and each read worker) half a
+    core requested and one core at most (`PROCESS_*`, plus half a core for the node's own
+    threads); memory grows with every worker."""
+    processes = 1 + read_workers
+    memory_request = NODE_MEMORY_REQUEST_MI + WORKER_MEMORY_REQUEST_MI * read_workers
+    memory_limit = NODE_MEMORY_LIMIT_MI + WORKER_MEMORY_LIMIT_MI * read_workers
+    return {"requests": {"cpu": f"{PROCESS_CPU_REQUEST_M * processes}m",
+                         "memory": f"{memory_request}Mi"},
+            "limits": {"cpu": f"{PROCESS_CPU_LIMIT_M * processes + NODE_THREADS_CPU_LIMIT_M}m",
+                       "memory": f"{memory_limit}Mi"}}
 
 
 def install_script(preset: Preset, node_id: str) -> str:
@@ -195,6 +221,7 @@ def install_script(preset: Preset, node_id: str) -> str:
 def node_statefulset(preset: Preset, node_id: str, options: KubernetesOptions) -> dict[str, Any]:
     """One validator node: a single pod with its own volume claim, probed on /status."""
     city = preset.node(node_id).city.value
+    workers = options.read_workers.for_preset(preset)[node_id]
     labels = _labels(preset, "yrdchain-node", **{LABEL_NODE: node_id, LABEL_CITY: city})
     claim: dict[str, Any] = {"accessModes": ["ReadWriteOnce"],
                              "resources": {"requests": {"storage": options.storage}}}
@@ -212,14 +239,14 @@ def node_statefulset(preset: Preset, node_id: str, options: KubernetesOptions) -
                              {"name": "node-key", "mountPath": "/node-key",
                               "readOnly": True}]}],
         "containers": [{
-            "name": "node", "image": options.image, "command": node_command(preset, node_id),
+            "name": "node", "image": options.image,
+            "command": node_command(preset, node_id, workers),
             "ports": [{"name": "http", "containerPort": NODE_PORT},
                       {"name": "peer", "containerPort": PEER_PORT}],
             "readinessProbe": _status_probe(5, 3),
             "livenessProbe": {**_status_probe(10, 6), "initialDelaySeconds": 30},
             "startupProbe": _status_probe(5, 60),
-            "resources": {"requests": {"cpu": "500m", "memory": "512Mi"},
-                          "limits": {"memory": "2Gi"}},
+            "resources": node_resources(workers),
             "volumeMounts": [{"name": "data", "mountPath": "/data"}]}],
         "volumes": [{"name": "certificates", "secret": {"secretName": CERTIFICATE_SECRET}},
                     {"name": "node-key", "secret": {

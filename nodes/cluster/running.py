@@ -16,7 +16,7 @@ and (for a network started here) the node processes.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -158,7 +158,7 @@ def start_network(preset: Preset, data_dir: Path, base_port: int | None = None,
                   members: list[NetworkProcess] | None = None,
                   on_ready: ReadyListener | None = None,
                   ready_timeout_s: float = READY_TIMEOUT_S,
-                  execution: str = "native", read_workers: int = 0
+                  execution: str = "native", read_workers: int | Mapping[str, int] = 0
                   ) -> Iterator[RunningNetwork]:
     """Start every node of `preset` as a process; stop them all on the way out.
 
@@ -167,7 +167,7 @@ def start_network(preset: Preset, data_dir: Path, base_port: int | None = None,
     `supervisor_port`, 0 for any free port) stops and restarts them on request.
     members: already written configurations (a restored snapshot) instead of writing them.
     execution: the engine every node runs (`native`, or `evm` for the reference engine).
-    read_workers: worker processes per node serving signed reports (ADR 0021).
+    read_workers: worker processes serving signed reports, per node or by node id (ADR 0021).
     """
     if members is None:
         port = base_port if base_port is not None else find_free_base_port(len(preset.nodes))

@@ -26,10 +26,10 @@ from typing import Any
 import orjson
 
 from chain.codec import RecordEntry
-from chain.crypto import keccak
 from chain.payload_backup import backups_of_city, payload_holders
 from chain.presets import Preset
 from chain.query.report import PayloadResult, PayloadStatus, check_bytes, parse_payload
+from nodes.query.payload_intake import encode_pushed
 from nodes.runtime.channel import PeerMethod, PeerRefused, PeerUnavailable
 from nodes.runtime.frames import decode_frames, encode_frames
 from nodes.runtime.peer_channels import PeerChannels
@@ -225,11 +225,12 @@ class PayloadFetcher:
             LOGGER.warning("%s to %s failed: %s", method.name, peer, error)
             return None
 
-    async def replicate(self, payloads: list[bytes]) -> None:
-        """Push new payloads to every other holder (chain.payload_backup): the other nodes of
-        this node's city and, when it is the city's only node, its designated backup in another
-        city (best effort)."""
-        body = encode_frames(payloads)
+    async def replicate(self, items: list[tuple[bytes, bytes]]) -> None:
+        """Push new payloads, each with the id of the record that refers to it, to every other
+        holder (chain.payload_backup): the other nodes of this node's city and, when it is the
+        city's only node, its designated backup in another city (best effort). The holder
+        keeps a payload only for its record (`nodes.query.payload_intake`)."""
+        body = encode_pushed(items)
         holders = payload_holders(self.preset, self.node_id)
         for peer in [holder for holder in holders if holder in self.channels.links]:
             try:
@@ -266,13 +267,6 @@ class PayloadEmbedder:
             if len(self._strict) > self.capacity:
                 self._strict.popitem(last=False)
         return orjson.Fragment(payload) if strict else parse_payload(payload)
-
-
-def store_replicated(store: RecordStore, frames: list[bytes]) -> int:
-    """Save payloads a peer of this city pushed, each under its own hash; returns how many."""
-    for payload in frames:
-        store.save_payload(keccak(payload), payload)
-    return len(frames)
 
 
 async def restore_from(channels: PeerChannels, peer: str, hashes: list[bytes]

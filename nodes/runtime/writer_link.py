@@ -13,7 +13,9 @@ is ready in one loop iteration with one `write` (a batch).
 method, each in its own task, so a handler may wait — the audit append waits for its group
 fsync — while the others are answered. Request id 0 marks a notice, answered by nothing.
 `WriterLink` (in a worker) sends requests and notices; when the writer goes away, `closed` is
-set and every request in flight fails with `PeerUnavailable`.
+set and every request in flight fails with `PeerUnavailable`. The other way round, the writer
+asks every connected worker at once (`WriterLinkServer.ask_workers`, e.g. for its metrics when
+the node's `/metrics` is scraped); a worker answers with the handlers given to its `WriterLink`.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ MAX_SOCKET_PATH_BYTES = 100  # sun_path holds 108 bytes with its terminator; kee
 REQUEST_TIMEOUT_S = 5.0  # a writer that answers nothing this long is treated as gone
 MAX_REQUESTS_IN_FLIGHT = 16_384  # per worker: beyond it new requests fail at once
 NOTICE = 0  # the request id of a frame that wants no answer
+ASK_WORKERS_TIMEOUT_S = 2.0  # a worker that has not answered the writer by then is left out
 
 
 class WriterMethod(IntEnum):
@@ -52,6 +55,7 @@ class WriterMethod(IntEnum):
     ADMIT = 1  # a signed read's nonce and the signer's rate limit: one guard per node
     AUDIT = 2  # append an answered query to the audit trail; answered after its fsync
     EMIT = 3  # a dashboard event (a notice)
+    METRICS = 4  # writer -> worker: the worker's metric families (`nodes.api.worker_metrics`)
 
 
 WriterHandler = Callable[[bytes], Awaitable[bytes]]
@@ -96,6 +100,9 @@ class WriterLinkServer:
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._connections: set[asyncio.StreamWriter] = set()
+        self._outboxes: dict[asyncio.StreamWriter, Outbox] = {}
+        self._asked: dict[int, asyncio.Future[bytes]] = {}  # the writer's own requests
+        self._ask_ids = itertools.count(1)
 
     async def start(self) -> None:
         """Listen on the socket path (a stale socket file of a killed node is replaced)."""
@@ -125,9 +132,15 @@ class WriterLinkServer:
                           writer: asyncio.StreamWriter) -> None:
         outbox = Outbox(writer)
         self._connections.add(writer)
+        self._outboxes[writer] = outbox
         try:
             while True:
                 kind, request_id, body = await read_frame(reader)
+                if kind is FrameKind.RESPONSE:
+                    asked = self._asked.get(request_id)
+                    if asked is not None and not asked.done():
+                        asked.set_result(body)
+                    continue
                 if kind is not FrameKind.REQUEST or not body:
                     raise ValueError(f"a worker sent a {kind.name} frame")
                 self._spawn(self._answer(outbox, request_id, body))
@@ -136,7 +149,38 @@ class WriterLinkServer:
                 LOGGER.warning("read worker connection closed: %s", error)
         finally:
             self._connections.discard(writer)
+            self._outboxes.pop(writer, None)
             writer.close()
+
+    async def ask_workers(self, method: WriterMethod, body: bytes = b"",
+                          timeout_s: float = ASK_WORKERS_TIMEOUT_S) -> list[bytes]:
+        """The answers of every connected worker to one request, asked at once; a worker that
+        refuses, fails or does not answer within `timeout_s` is left out."""
+        loop = asyncio.get_running_loop()
+        asked: list[tuple[int, asyncio.Future[bytes]]] = []
+        for outbox in list(self._outboxes.values()):
+            request_id = next(self._ask_ids)
+            answer: asyncio.Future[bytes] = loop.create_future()
+            self._asked[request_id] = answer
+            asked.append((request_id, answer))
+            outbox.put(encode_frame(FrameKind.REQUEST, request_id, bytes((method,)) + body))
+        if not asked:
+            return []
+        try:
+            await asyncio.wait([answer for _, answer in asked], timeout=timeout_s)
+        finally:
+            for request_id, _ in asked:
+                self._asked.pop(request_id, None)
+        answers = []
+        for _, answer in asked:
+            if not answer.done():
+                answer.cancel()
+                continue
+            try:
+                answers.append(decode_answer(answer.result()))
+            except (PeerRefused, PeerUnavailable, ValueError) as error:
+                LOGGER.warning("a read worker did not answer %s: %s", method.name, error)
+        return answers
 
     async def _answer(self, outbox: Outbox, request_id: int, body: bytes) -> None:
         try:
@@ -158,13 +202,16 @@ class WriterLinkServer:
 class WriterLink:
     """A worker's end: requests to its node's writer over one connection."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, handlers: dict[WriterMethod, WriterHandler] | None = None
+                 ) -> None:
         self.path = path
+        self.handlers = handlers or {}  # what the writer may ask of this worker
         self.closed = asyncio.Event()
         self._outbox: Outbox | None = None
         self._requests: dict[int, asyncio.Future[bytes]] = {}
         self._ids = itertools.count(1)
         self._reading: asyncio.Task[None] | None = None
+        self._answering: set[asyncio.Future[bytes]] = set()
 
     async def connect(self) -> None:
         """Connect to the writer (OSError if it is not listening)."""
@@ -205,10 +252,29 @@ class WriterLink:
         if self._outbox is not None and not self.closed.is_set():
             self._outbox.put(encode_frame(FrameKind.REQUEST, NOTICE, bytes((method,)) + body))
 
+    def _answer_writer(self, request_id: int, body: bytes) -> None:
+        """Answer a request of the writer (handlers are quick: answered in place)."""
+        handler = self.handlers.get(WriterMethod(body[0])) if body[0] in _METHODS else None
+        if handler is None:
+            self._reply(encode_response(AnswerStatus.FAILED, request_id,
+                                        b"this worker does not answer that method"))
+            return
+        task = asyncio.ensure_future(handler(body[1:]))
+        self._answering.add(task)
+        task.add_done_callback(self._answering.discard)
+        task.add_done_callback(lambda done: self._reply(_answer_of(request_id, done)))
+
+    def _reply(self, frame: bytes) -> None:
+        if self._outbox is not None and not self.closed.is_set():
+            self._outbox.put(frame)
+
     async def _read(self, reader: asyncio.StreamReader) -> None:
         try:
             while True:
                 kind, request_id, body = await read_frame(reader)
+                if kind is FrameKind.REQUEST and body:
+                    self._answer_writer(request_id, body)
+                    continue
                 waiting = self._requests.get(request_id)
                 if kind is FrameKind.RESPONSE and waiting is not None and not waiting.done():
                     waiting.set_result(body)
@@ -219,3 +285,19 @@ class WriterLink:
             for waiting in self._requests.values():
                 if not waiting.done():
                     waiting.set_exception(PeerUnavailable("the node's writer went away"))
+
+
+_METHODS = frozenset(int(method) for method in WriterMethod)
+
+
+def _answer_of(request_id: int, done: asyncio.Future[bytes]) -> bytes:
+    """The response frame for a handler's outcome."""
+    if done.cancelled():
+        return encode_response(AnswerStatus.FAILED, request_id, b"cancelled")
+    error = done.exception()
+    if isinstance(error, PeerRefused):
+        return encode_response(AnswerStatus.REFUSED, request_id, error.encode())
+    if error is not None:
+        LOGGER.warning("a request of the writer failed: %r", error)
+        return encode_response(AnswerStatus.FAILED, request_id, repr(error).encode())
+    return encode_response(AnswerStatus.OK, request_id, done.result())

@@ -3,7 +3,9 @@
 Against it: the small edge answers (`edge_answers`), the adversarial battery over HTTP
 (`remote_battery`), the gas bombs against members' contracts (`gas_bombs`), and the seeded
 peer-channel fuzzer (`peer_fuzzer`), which speaks on the target's
-mutual-TLS channel as the absent node. `make chaos` runs the peer fuzzer for minutes.
+mutual-TLS channel as the absent node, and the same absent node, a partner of the target's
+payload duty, trying to fill its disk with payloads no record refers to (`payload_flood`).
+`make chaos` runs the peer fuzzer for minutes.
 """
 
 from __future__ import annotations
@@ -16,9 +18,12 @@ import httpx
 import pytest
 
 from chain.presets import get_preset
+from chain.records import CreditRecord, RecordKind
+from nodes.client import Institution, NodeClient
 from nodes.cluster.network import NetworkProcess, find_free_base_port
 from tests.adversarial.edge_answers import check_edge_answers
 from tests.adversarial.gas_bombs import run_gas_bombs
+from tests.adversarial.payload_flood import flood_partner_payloads
 from tests.adversarial.peer_fuzzer import PeerTarget, check_unchanged, fuzz_peer_channel
 from tests.adversarial.remote_battery import run_battery
 from tests.adversarial.single_node import PRESET_NAME, network_without
@@ -93,3 +98,21 @@ def test_peer_channel_fuzz_reaches_nothing_and_the_node_commits_on(
     assert check_unchanged(urls, start) == []
     assert all(member.process is not None and member.process.poll() is None
                for member in running.values())
+
+
+def test_a_partner_cannot_fill_the_node_s_disk_with_unreferenced_payloads(
+        quorum: tuple[Path, dict[str, NetworkProcess]]) -> None:
+    data_dir, running = quorum
+    node = running[TARGET]
+    preset = get_preset(PRESET_NAME)
+    client = NodeClient(node.config.url)
+    bureau = Institution(preset.key("bureau:nanjing"), client)
+    record = CreditRecord(preset.enterprise("enterprise:nanjing:1").credit_code, RecordKind.TAX,
+                          "2024", {"paid_cny": 7, "grade": "B"})
+    published = bureau.publish(record)
+    client.wait_committed(published.transaction_hash)
+    target = PeerTarget(node.config.url, ("127.0.0.1", node.config.peer_port), data_dir,
+                        ABSENT, DIALER)
+    failures = flood_partner_payloads(target, TARGET, preset, SEED, published.record_id)
+    assert failures == []
+    client.close()

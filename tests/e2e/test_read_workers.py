@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import time
 from collections.abc import Iterator
@@ -136,6 +137,57 @@ def test_each_worker_answers_reports_that_verify(scene: Scene) -> None:
     assert metric(scene, "yrd_payload_remote_fetches_total") == writer_fetches
 
 
+REPORTS_OK = re.compile(r'^yrd_api_requests_total\{(?P<labels>[^}]*outcome="ok",'
+                        r'route="report"[^}]*)\} (?P<value>\S+)$', re.MULTILINE)
+
+
+def reports_by_process(text: str) -> dict[str, float]:
+    """Answered reports in a scrape, by process: "node" or the worker's index."""
+    found: dict[str, float] = {}
+    for match in REPORTS_OK.finditer(text):
+        worker = re.search(r'worker="(\d+)"', match.group("labels"))
+        found[worker.group(1) if worker else "node"] = float(match.group("value"))
+    return found
+
+
+def scrape_through(scene: Scene, process: str | None) -> str:
+    with closing(connection_to(scene, process)) as client:
+        answer = client.get("/metrics")
+        assert answer.status_code == 200
+        assert answer.headers.get(WORKER_HEADER) == process
+        return answer.text
+
+
+def test_one_scrape_through_any_process_shows_every_process_s_reports(scene: Scene) -> None:
+    before = reports_by_process(scrape_through(scene, None))
+    per_process = 4
+    for process in (None, "1", "2"):
+        with closing(connection_to(scene, process)) as client:
+            for _ in range(per_process):
+                assert report_through(scene, client).status_code == 200
+            answer = client.post("/rpc", json={"jsonrpc": "2.0", "id": 1,
+                                               "method": "eth_chainId"})
+            assert answer.headers.get(WORKER_HEADER) == process and "result" in answer.json()
+    total = sum(before.values()) + 3 * per_process
+    for process in (None, "1", "2"):
+        text = scrape_through(scene, process)
+        seen = reports_by_process(text)
+        assert sum(seen.values()) == total, (process, seen)
+        for name in ("node", "1", "2"):
+            assert seen[name] == before.get(name, 0) + per_process, (name, seen)
+        assert re.search(r'^yrd_api_request_seconds_count\{code="200",method="GET",'
+                         r'node="hangzhou-1",route="/v1/enterprises/\{credit_code\}/report",'
+                         r'worker="1"\} [1-9]', text, re.MULTILINE)
+        assert re.search(r'^process_cpu_seconds_total\{node="hangzhou-1",worker="2"\} ', text,
+                         re.MULTILINE)
+        for worker in ("1", "2"):  # JSON-RPC a worker answered itself is in its histogram
+            assert re.search(r'^yrd_api_request_seconds_count\{code="200",method="POST",'
+                             rf'node="hangzhou-1",route="/rpc",worker="{worker}"\}} [1-9]',
+                             text, re.MULTILINE), worker
+        labels = set(re.findall(r'([a-z_]+)="', text))
+        assert not labels & {"querier", "enterprise", "credit_code", "institution"}, labels
+
+
 def test_a_request_replayed_through_another_worker_is_refused(scene: Scene) -> None:
     first, second = connection_to(scene, "1"), connection_to(scene, "2")
     node_itself = connection_to(scene, None)
@@ -208,7 +260,8 @@ def rpc_requests_at_node(scene: Scene) -> float:
     """`POST /rpc` requests the node's process answered (its latency histogram's count)."""
     return sum(float(line.rsplit(" ", 1)[1]) for line in httpx.get(
         scene.node.url + "/metrics", timeout=10).text.splitlines()
-        if line.startswith("yrd_api_request_seconds_count") and 'route="/rpc"' in line)
+        if line.startswith("yrd_api_request_seconds_count") and 'route="/rpc"' in line
+        and 'worker="' not in line)  # the workers' samples carry their index
 
 
 def test_websockets_and_event_streams_through_a_worker_reach_the_node(scene: Scene) -> None:

@@ -13,11 +13,14 @@ from typing import Any
 from urllib.parse import urlparse
 
 import jsonschema
+import pytest
 import yaml
 
 from chain.presets import get_preset
 from nodes.cli.main import build_parser
 from nodes.cluster.compose import NODE_PORT, compose_document
+from nodes.cluster.compose import main as compose_main
+from nodes.cluster.read_worker_counts import parse_read_workers
 from tests.tools import missing_tool
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -113,3 +116,33 @@ def test_valid_for_compose_v1_which_rejects_a_top_level_name(tmp_path: Path) -> 
     refused = subprocess.run([binary, "-f", str(named), "config", "-q"], capture_output=True,
                              text=True, timeout=60, check=False, cwd=tmp_path)
     assert refused.returncode != 0 and "name" in refused.stderr
+
+
+def test_read_workers_reach_each_node_command_and_the_file_stays_valid(tmp_path: Path) -> None:
+    text = compose_document(PRESET, parse_read_workers("1,shanghai-1=3"))
+    document = yaml.safe_load(text)
+    assert _compose_spec_errors(document) == []
+    for node in PRESET.nodes:
+        command = document["services"][node.node_id]["command"]
+        expected = 3 if node.node_id == "shanghai-1" else 1
+        assert build_parser().parse_args(command[1:]).read_workers == expected
+    assert "--read-workers" not in (ROOT / "docker-compose.yml").read_text(encoding="utf-8")
+    written = tmp_path / "docker-compose.yml"
+    written.write_text(text, encoding="utf-8")
+    binary = shutil.which("docker-compose")
+    if binary is None:
+        missing_tool("Debian's docker-compose (Compose v1) is not installed (make compose-v1)")
+    checked = subprocess.run([binary, "-f", str(written), "config", "-q"], capture_output=True,
+                             text=True, timeout=60, check=False, cwd=tmp_path)
+    assert checked.returncode == 0, checked.stderr
+
+
+def test_the_generator_takes_read_workers_on_its_command_line(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert compose_main(["local4", "--read-workers", "hefei-1=2"]) == 0
+    services = yaml.safe_load(capsys.readouterr().out)["services"]
+    assert services["hefei-1"]["command"][-2:] == ["--read-workers", "2"]
+    assert "--read-workers" not in services["shanghai-1"]["command"]
+    with pytest.raises(SystemExit):
+        compose_main(["local4", "--read-workers", "wuhan-1=2"])
+    assert "not a node of local4" in capsys.readouterr().err

@@ -37,9 +37,11 @@ from nodes.cluster.kubernetes import (
     generate_certificate_bundle,
     load_certificate_bundle,
     manifest_files,
+    node_resources,
     render_documents,
     write_manifests,
 )
+from nodes.cluster.read_worker_counts import parse_read_workers
 from nodes.runtime.peer_tls import load_node_seed
 
 PRESET = get_preset("yrd-2021")
@@ -291,3 +293,42 @@ def test_write_manifests_uses_the_given_identities(tmp_path: Path) -> None:
             (tmp_path / "ids" / node.node_id / "node.key").read_bytes() for node in local4.nodes}
     text = "".join(path.read_text(encoding="utf-8") for path in written)
     assert base64.b64encode((tmp_path / "ids" / "ca.key").read_bytes()).decode() not in text
+
+
+def test_read_workers_reach_each_node_and_scale_its_cpu_and_memory() -> None:
+    options = KubernetesOptions(read_workers=parse_read_workers("1,shanghai-1=3"))
+    files = manifest_files(PRESET, generate_certificate_bundle(PRESET), options)
+    for version in KUBERNETES_VERSIONS:
+        for document in _all(files):
+            kubernetes_validate.validate(document, version, strict=True)
+    for node_id, statefulset in _of_kind(files, "StatefulSet").items():
+        container = statefulset["spec"]["template"]["spec"]["containers"][0]
+        workers = 3 if node_id == "shanghai-1" else 1
+        assert build_parser().parse_args(container["command"][1:]).read_workers == workers
+        assert container["resources"] == node_resources(workers)
+    quiet = _of_kind(manifest_files(PRESET, generate_certificate_bundle(PRESET),
+                                    KubernetesOptions()), "StatefulSet")["shanghai-1"]
+    command = quiet["spec"]["template"]["spec"]["containers"][0]["command"]
+    assert "--read-workers" not in command
+    assert node_resources(0) == {"requests": {"cpu": "500m", "memory": "512Mi"},
+                                 "limits": {"cpu": "1500m", "memory": "2048Mi"}}
+    assert node_resources(3) == {"requests": {"cpu": "2000m", "memory": "1280Mi"},
+                                 "limits": {"cpu": "4500m", "memory": "5120Mi"}}
+    with pytest.raises(ValueError, match="not a node of yrd-2021"):
+        manifest_files(PRESET, generate_certificate_bundle(PRESET),
+                       KubernetesOptions(read_workers=parse_read_workers("mars-1=1")))
+
+
+def test_yrdchain_k8s_takes_read_workers(tmp_path: Path) -> None:
+    assert main(["k8s", "--preset", "local4", "--out", str(tmp_path / "k8s"),
+                 "--read-workers", "hefei-1=2"]) == 0
+    text = (tmp_path / "k8s" / "20-nodes.yaml").read_text(encoding="utf-8")
+    statefulsets = {d["metadata"]["name"]: d for d in yaml.safe_load_all(text)
+                    if d["kind"] == "StatefulSet"}
+    resources = {node: s["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]
+                 ["cpu"] for node, s in statefulsets.items()}
+    assert resources == {"shanghai-1": "500m", "nanjing-1": "500m", "hangzhou-1": "500m",
+                         "hefei-1": "1500m"}
+    with pytest.raises(SystemExit, match="not a node of local4"):
+        main(["k8s", "--preset", "local4", "--out", str(tmp_path / "k"),
+              "--read-workers", "wuhan-1=2"])

@@ -13,7 +13,8 @@ import pytest
 
 from chain.genesis import Genesis
 from chain.presets import Preset
-from nodes.api.metrics import Metric, render
+from nodes.api.metrics import Metric, RequestMetrics, render
+from nodes.api.worker_metrics import decode_families, encode_families, worker_families
 from nodes.runtime.histogram import COMMIT_BUCKETS_S, Histogram
 from tests.nodes.api_node import ApiNode, make_api_node, tax_record
 from tests.tools import missing_tool
@@ -103,3 +104,45 @@ def test_promtool_finds_nothing_to_report(node: ApiNode, tmp_path: Path) -> None
                              capture_output=True, timeout=PROMTOOL_TIMEOUT_S, check=False)
     assert checked.returncode == 0 and not checked.stdout.strip() and not checked.stderr.strip(), (
         checked.stdout + checked.stderr)
+
+
+def test_read_workers_samples_join_the_node_s_families_labelled_by_worker(
+        node: ApiNode, tmp_path: Path) -> None:
+    """What a worker sends over the writer link (encoded, decoded) is rendered in the node's
+    own families, each sample labelled `worker`, and promtool accepts the result."""
+    services = node.services
+    worker_requests = RequestMetrics()
+    worker_requests.count("report", "ok")
+    worker_requests.count("report", "ok")
+    worker_requests.count("report", "replayed_request")
+    worker_requests.observe("GET", "/v1/enterprises/{credit_code}/report", 200, 0.003)
+    worker_requests.observe("GET", "/v1/enterprises/{credit_code}/report", 200, 0.004)
+    sent = encode_families(worker_families(2, worker_requests, services.verifier,
+                                           services.consent, services.payloads))
+
+    async def from_workers() -> list[Metric]:
+        return decode_families(sent)
+
+    services.worker_metrics = from_workers
+    report = f"/v1/enterprises/{SHANGHAI_CODE}/report"
+    node.client.get(report, headers=node.signed_headers("bank:hangzhou", report))
+    text = scrape(node)
+    assert text.count("# TYPE yrd_api_requests_total counter") == 1
+    assert ('yrd_api_requests_total{node="shanghai-1",outcome="ok",route="report",worker="2"} 2'
+            in text)
+    assert ('yrd_api_requests_total{node="shanghai-1",outcome="replayed_request",'
+            'route="report",worker="2"} 1' in text)
+    assert re.search(r'^yrd_api_request_seconds_count\{code="200",method="GET",node="shanghai-1",'
+                     r'route="/v1/enterprises/\{credit_code\}/report",worker="2"\} 2$', text,
+                     re.MULTILINE)
+    assert re.search(r'^process_cpu_seconds_total\{node="shanghai-1",worker="2"\} ', text,
+                     re.MULTILINE)
+    assert count_of(text, "/v1/enterprises/{credit_code}/report", "GET", "403") == 1  # own
+    with pytest.raises(ValueError):
+        decode_families(b'[{"name": "x"}]')
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        missing_tool("promtool is not installed (Debian's prometheus: make promtool)")
+    checked = subprocess.run([promtool, "check", "metrics"], input=text, text=True,
+                             capture_output=True, timeout=PROMTOOL_TIMEOUT_S, check=False)
+    assert checked.returncode == 0 and not checked.stdout.strip(), checked.stdout + checked.stderr

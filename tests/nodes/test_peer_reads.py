@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from chain.builder import TransactionSigner, build_publish
 from chain.crypto import keccak
 from chain.genesis import Genesis
 from chain.presets import Preset
 from chain.records import encode_record
+from nodes.query.payload_intake import encode_pushed
 from nodes.query.payloads import FOUND, encode_hashes
 from nodes.query.request_signing import sign_request
 from nodes.runtime.channel import PeerMethod, PeerRefused
@@ -34,6 +36,11 @@ def _ask(node: ApiNode, method: PeerMethod, frames: list[bytes], peer: str = ASK
          ) -> bytes:
     handler = node.runtime.transport.handlers[method]
     return asyncio.run(handler(peer, encode_frames(frames)))
+
+
+def _push(node: ApiNode, items: list[tuple[bytes, bytes]], peer: str = "hefei-1") -> bytes:
+    handler = node.runtime.transport.handlers[PeerMethod.STORE_PAYLOADS]
+    return asyncio.run(handler(peer, encode_pushed(items)))
 
 
 @pytest.fixture
@@ -94,8 +101,26 @@ def test_payloads_are_exchanged_only_between_nodes_that_share_the_duty(
         asyncio.run(node.runtime.transport.handlers[PeerMethod.RESTORE_PAYLOADS](
             "hangzhou-1", digest))
     assert node.runtime.record_store.load_payload(keccak(b"junk")) is None
-    _ask(node, PeerMethod.STORE_PAYLOADS, [b"kept"], peer="hefei-1")
-    assert node.runtime.record_store.load_payload(keccak(b"kept")) == b"kept"
+    # hefei-1 pushes the payload of a record it queued: held until the block, then kept
+    key = node.preset.key("bureau:hefei")
+    signed = build_publish(TransactionSigner(key, node.preset.chain_id), node.next_nonce(
+        key.address), node.genesis.contracts.registry, tax_record(node.preset,
+                                                                  "enterprise:hefei:1", 9))
+    kept = signed.payload
+    sent = node.client.post("/rpc", json={"jsonrpc": "2.0", "id": 1,
+                                          "method": "eth_sendRawTransaction",
+                                          "params": ["0x" + signed.raw.hex()]})
+    assert "result" in sent.json(), sent.text
+    assert _push(node, [(signed.record_id, kept), (b"\7" * 32, b"no record names it")]) == b"2"
+    assert node.runtime.record_store.load_payload(keccak(kept)) is None  # held, not stored
+    node.commit()
+    assert node.runtime.record_store.load_payload(keccak(kept)) == kept
+    assert node.runtime.record_store.load_payload(keccak(b"no record names it")) is None
+    # bytes pushed for a committed record that hash to something else are refused
+    refused = node.services.intake.refused
+    assert _push(node, [(signed.record_id, b"other bytes")]) == b"0"
+    assert node.services.intake.refused == refused + 1
+    assert node.runtime.record_store.load_payload(keccak(b"other bytes")) is None
     restored = decode_frames(asyncio.run(node.runtime.transport.handlers[
         PeerMethod.RESTORE_PAYLOADS]("nanjing-1", digest + keccak(b"absent"))))
     assert restored[0][:1] == b"\x01" and keccak(restored[0][1:]) == digest

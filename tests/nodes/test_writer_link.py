@@ -15,7 +15,13 @@ import pytest
 from chain.errors import NodeUnavailable, RateLimited, ReplayedRequest
 from nodes.api.workers import raise_refusal, refusal
 from nodes.runtime.channel import PeerRefused, PeerUnavailable
-from nodes.runtime.writer_link import WriterLink, WriterLinkServer, WriterMethod, socket_path
+from nodes.runtime.writer_link import (
+    WriterHandler,
+    WriterLink,
+    WriterLinkServer,
+    WriterMethod,
+    socket_path,
+)
 
 
 def test_requests_are_multiplexed_and_refusals_keep_their_error(tmp_path: Path) -> None:
@@ -90,3 +96,42 @@ def test_a_writer_that_goes_away_fails_what_is_in_flight(tmp_path: Path) -> None
 def test_a_socket_path_too_long_is_refused_with_a_reason(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="shorter data directory"):
         socket_path(tmp_path / ("d" * 120))
+
+
+def test_the_writer_asks_every_worker_at_once(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        server = WriterLinkServer(socket_path(tmp_path), {})
+        await server.start()
+        assert await server.ask_workers(WriterMethod.METRICS) == []
+        stuck = asyncio.Event()
+
+        async def quiet(body: bytes) -> bytes:
+            await stuck.wait()
+            return b"late"
+
+        def answering(index: int) -> dict[WriterMethod, WriterHandler]:
+            async def metrics(body: bytes) -> bytes:
+                return f"worker {index}: {body.decode()}".encode()
+            return {WriterMethod.METRICS: metrics}
+
+        links = [WriterLink(socket_path(tmp_path), answering(1)),
+                 WriterLink(socket_path(tmp_path), answering(2)),
+                 WriterLink(socket_path(tmp_path), {WriterMethod.METRICS: quiet}),
+                 WriterLink(socket_path(tmp_path))]  # answers nothing: FAILED
+        for link in links:
+            await link.connect()
+        try:
+            for _ in range(100):
+                if len(server._outboxes) == len(links):
+                    break
+                await asyncio.sleep(0.01)
+            answers = await server.ask_workers(WriterMethod.METRICS, b"scrape", timeout_s=0.5)
+            assert sorted(answers) == [b"worker 1: scrape", b"worker 2: scrape"]
+            assert not server._asked  # nothing left waiting
+            stuck.set()
+        finally:
+            for link in links:
+                await link.close()
+            await server.stop()
+
+    asyncio.run(scenario())
