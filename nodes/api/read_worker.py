@@ -81,6 +81,11 @@ class WorkerRuntime:
         """A dashboard event, published on the writer's stream."""
         self.link.notify(WriterMethod.EMIT, orjson.dumps(event))
 
+    def emit_deferred(self, produce: Callable[[], list[dict[str, Any]]]) -> None:
+        """Events the writer's stream may keep unshaped: a worker shapes them now."""
+        for event in produce():
+            self.emit(event)
+
 
 @dataclass
 class WorkerServices:

@@ -145,7 +145,7 @@ def announce_query(services: NodeServices, headers: Mapping[str, str], querier: 
             and summary["not_uploaded"] == 0,
             "tampered": summary["tampered"], "unavailable": summary["unavailable"]}]
 
-    services.runtime.stream.emit_deferred(shape)
+    services.runtime.emit_deferred(shape)
 
 
 def entry_json(entry: AuditEntry, batch_seq: int | None) -> dict[str, Any]:

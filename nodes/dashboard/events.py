@@ -258,4 +258,4 @@ def announce_commit(runtime: NodeRuntime, committed: CommittedBlock) -> None:
     if not selected.logs and not selected.elided:
         return
     directory = ledger_directory(runtime)
-    runtime.stream.emit_deferred(lambda: shape_selected(selected, directory, False))
+    runtime.emit_deferred(lambda: shape_selected(selected, directory, False))

@@ -395,6 +395,10 @@ class NodeRuntime:
         """Publish an event on this node's dashboard stream (node, city and time_ms added)."""
         self.stream.emit(event)
 
+    def emit_deferred(self, produce: Callable[[], list[dict[str, Any]]]) -> None:
+        """Events shaped only when a viewer listens or the replay is read."""
+        self.stream.emit_deferred(produce)
+
     def status(self) -> dict[str, Any]:
         """What GET /status answers."""
         return status_view(self.config.node_id, self.node.city.value, self.preset,
