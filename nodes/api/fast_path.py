@@ -86,10 +86,25 @@ class FastRoutes:
                 return REPORT_ROUTE, lambda scope, _: self._report(code, scope)
         return None
 
+    def report_route(self, scope: Scope) -> tuple[str, Answer] | None:
+        """The signed report's route and handler, None for any other request."""
+        found = self.route(scope)
+        return found if found is not None and found[0] == REPORT_ROUTE else None
+
     async def answer(self, template: str, handler: Answer, scope: Scope, receive: Receive,
                      send: Send) -> None:
         """Serve one request on `send`, with the limits, durability, metrics and log."""
         started = time.perf_counter()
+        response = await self.respond(handler, scope, receive)
+        if response is None:
+            return
+        await send({"type": "http.response.start", "status": response.status_code,
+                    "headers": response.raw_headers})
+        await send({"type": "http.response.body", "body": response.body})
+        self.record(template, scope, response, started)
+
+    async def respond(self, handler: Answer, scope: Scope, receive: Receive) -> Response | None:
+        """The answer to one request, once the journals cover it (None: the client left)."""
         raw = scope["headers"]
         response: Response | None
         if len(raw) > self.limits.max_header_count:
@@ -101,7 +116,7 @@ class FastRoutes:
                 response = await handler(scope, receive)
             except ClientGone:
                 self.refusals.disconnected(scope["method"], scope["path"])
-                return
+                return None
             except YrdError as error:
                 response = error_response(error)
             except Exception:
@@ -110,10 +125,11 @@ class FastRoutes:
         assert response is not None
         for durable in self.journals:
             await durable()
+        return response
+
+    def record(self, template: str, scope: Scope, response: Response, started: float) -> None:
+        """The latency histogram and, for a refusal or a JSON-RPC error, the log line."""
         status = response.status_code
-        await send({"type": "http.response.start", "status": status,
-                    "headers": response.raw_headers})
-        await send({"type": "http.response.body", "body": response.body})
         self.services.requests.observe(scope["method"], template, status,
                                        time.perf_counter() - started)
         client = (scope.get("client") or ("", 0))[0]
@@ -181,6 +197,7 @@ class ReportsFirst:
     def __init__(self, app: ASGIApp, routes: FastRoutes) -> None:
         self.app = app
         self.routes = routes
+        self.fast_routes = routes  # the server protocol's direct path reads it (direct_http)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         found = self.routes.route(scope)

@@ -30,6 +30,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from nodes.api.direct_http import serve_directly
 from nodes.api.http_io import error_document, json_response
 
 
@@ -103,7 +104,8 @@ class BoundedHttpProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._head_open = False
         self._disarm_head_deadline()
-        super().on_headers_complete()
+        if not serve_directly(self):  # the signed report, past the ASGI machinery
+            super().on_headers_complete()
 
     def on_response_complete(self) -> None:
         if not self.transport.is_closing():

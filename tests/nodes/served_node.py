@@ -64,6 +64,7 @@ def served(app: FastAPI, port: int, limits: HttpLimits) -> Iterator[ServedApp]:
     fast_routes = getattr(app, "fast_routes", None)
     if fast_routes is not None:  # the hot routes apply their bounds themselves
         fast_routes.limits = limits
+        bounded.fast_routes = fast_routes  # type: ignore[attr-defined]  # the direct path's
     server = uvicorn.Server(uvicorn.Config(bounded, host="127.0.0.1", port=port, log_level="error",
                                            access_log=False, lifespan="off",
                                            **server_settings(limits)))

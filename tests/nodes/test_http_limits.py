@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -134,3 +135,60 @@ def test_limits_reach_the_real_node_process_settings() -> None:
     assert settings["http"] is BoundedHttpProtocol
     assert settings["limit_concurrency"] == HTTP_LIMITS.max_connections
     assert Path(__file__).exists()
+
+
+def _answers(connection: socket.socket, count: int) -> list[tuple[int, dict[str, str], bytes]]:
+    """`count` HTTP answers read off a kept-alive connection: (status, headers, body)."""
+    buffer, found = b"", []
+    while len(found) < count:
+        while b"\r\n\r\n" not in buffer:
+            chunk = connection.recv(65_536)
+            assert chunk, f"closed after {len(found)} answers"
+            buffer += chunk
+        head, buffer = buffer.split(b"\r\n\r\n", 1)
+        lines = head.decode("latin-1").split("\r\n")
+        headers = {name.lower(): value.strip() for name, value in
+                   (line.split(":", 1) for line in lines[1:])}
+        length = int(headers["content-length"])
+        while len(buffer) < length:
+            buffer += connection.recv(65_536)
+        found.append((int(lines[0][9:12]), headers, buffer[:length]))
+        buffer = buffer[length:]
+    return found
+
+
+REPORT_HEAD = b"GET /v1/enterprises/91310000000000000X/report HTTP/1.1\r\nhost: a\r\n"
+
+
+def test_a_report_answered_by_the_protocol_matches_the_framework_path(
+        server: ServedApp) -> None:
+    """An unsigned report is refused the same way whether the server protocol answers it
+    directly (kept-alive HTTP/1.1) or the ASGI path does (`connection: close`)."""
+    with server.connect() as connection:
+        connection.sendall(REPORT_HEAD + b"\r\n")
+        [(status, headers, body)] = _answers(connection, 1)
+    framework = server.exchange(REPORT_HEAD + b"connection: close\r\n\r\n")
+    assert status == status_of(framework) == 401
+    assert framework.endswith(body) and b'"error"' in body
+    assert {"date", "server", "content-type", "content-length"} <= set(headers)
+
+
+def test_pipelined_reports_and_other_requests_are_answered_in_order(server: ServedApp) -> None:
+    with server.connect() as connection:
+        connection.sendall(REPORT_HEAD + b"\r\n" + b"GET /status HTTP/1.1\r\nhost: a\r\n\r\n"
+                           + REPORT_HEAD + b"\r\n" + REPORT_HEAD + b"\r\n")
+        answers = _answers(connection, 4)
+        assert [status for status, _, _ in answers] == [401, 200, 401, 401]
+        assert b'"node_id"' in answers[1][2]
+        connection.sendall(REPORT_HEAD + b"\r\n")  # the connection is still kept alive
+        assert _answers(connection, 1)[0][0] == 401
+
+
+def test_after_a_direct_answer_the_head_deadline_applies_again(server: ServedApp) -> None:
+    with server.connect(timeout_s=5) as connection:
+        connection.sendall(REPORT_HEAD + b"\r\n")
+        assert _answers(connection, 1)[0][0] == 401
+        connection.sendall(b"GET /status HTTP/1.1\r\nhost: a\r\n")  # never finished
+        started = time.monotonic()
+        assert read_all(connection) == b""
+        assert time.monotonic() - started < LIMITS.header_read_timeout_s + 2
