@@ -216,10 +216,11 @@ def build_parser(extra: Mapping[str, ExtraCommand] | None = None) -> argparse.Ar
     k8s.add_argument("--locust-workers", type=int, default=4)
     k8s.set_defaults(run=_k8s)
 
-    from nodes.cli import console, dataset, explorer, institution
+    from nodes.cli import compact, console, dataset, explorer, institution
 
     institution.register(commands)
     dataset.register(commands)
+    compact.register(commands)
     explorer.register(commands)
     console.register(commands)
     for name, (summary, run) in (extra or {}).items():
