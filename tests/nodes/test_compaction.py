@@ -1,5 +1,6 @@
 """Compacting a stopped node's store: same contents, a smaller file, a ledger that reopens and
-goes on; a running node's store is refused. `benchmarks.store_breakdown` reads the result."""
+goes on; a running node's store is refused. `benchmarks.store_breakdown` and
+`benchmarks.record_reads` read the result."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import store_breakdown
+from benchmarks import record_reads, store_breakdown
 from chain.genesis import Genesis
 from chain.ledger import Ledger
 from chain.presets import get_preset
@@ -52,6 +53,9 @@ def test_a_compacted_store_holds_the_same_chain_in_a_smaller_file(
     printed = capsys.readouterr().out
     for name in ("tables", "index", "blocks", "receipts", "(free)", "file"):
         assert name in printed
+    assert record_reads.main([str(tmp_path / "node"), "--rounds", "1"]) == 0
+    printed = capsys.readouterr().out
+    assert "records_of" in printed and f"{BLOCKS + 1:,} blocks" in printed
     breakdown = store_breakdown.read_store(directory)
     assert breakdown.file_bytes >= sum(size.bytes for size in breakdown.databases)
     assert {size.name for size in breakdown.databases} >= {"tables", "index", "blocks"}
