@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from chain.engine.tables import KEYS
 from chain.genesis import EVM_ENGINE, Genesis, build_genesis
 from chain.indexer import ENTERPRISE_PREFIX, RECORD_PREFIX
 from chain.ledger import Ledger
@@ -85,3 +86,19 @@ def test_strings_that_are_no_credit_code_have_no_records(genesis: Genesis) -> No
     ledger, _ = _run(genesis)
     for text in ("", "short", "91310000MA1FL0000A-too-long", "91310000MA1FL0000é"):
         assert ledger.records_of(text) == [] and not ledger.has_records(text)
+
+
+def test_a_zero_word_in_a_row_is_written_empty_and_read_back_as_zeros(genesis: Genesis) -> None:
+    ledger, ids = _run(genesis)
+    store = ledger.store
+    assert isinstance(store, MemoryBlockStore)
+    first = store.rows[KEYS.record(ids[1])]  # version 1, never corrected: no previous, no next
+    corrected = store.rows[KEYS.record(ids[0])]  # has a next version
+    assert bytes(32) not in first and ids[3] in corrected
+    assert len(first) + 32 == len(corrected)
+    entry = ledger.record(ids[1])
+    assert entry.previous == entry.next == b""
+    view = ledger.call(genesis.contracts.registry, bindings.encode_record(ids[1]))
+    assert view.success
+    record = bindings.decode_record(view.output)  # the view still returns zero words
+    assert record.previous == record.next == bytes(32) and record.version == 1
