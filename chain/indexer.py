@@ -128,8 +128,53 @@ def _new_record_id(event: bindings.RecordPublished | bindings.RecordCorrected) -
     return event.new_record_id
 
 
-def _optional_word(word: int | bytes) -> bytes:
-    assert isinstance(word, bytes)
+def _int(field: bytes) -> int:
+    return int.from_bytes(field, "big")
+
+
+def _int_bytes(value: int | bytes) -> bytes:
+    assert isinstance(value, int)
+    return value.to_bytes((value.bit_length() + 7) // 8, "big")
+
+
+def _short_fields(row: bytes) -> list[bytes] | None:
+    """The fields of a flat RLP list of strings shorter than 56 bytes (a record row), read
+    without the general decoder; None for any other shape (the caller then decodes strictly).
+    Rows come from the store, whose rows the state root's set hash vouches for on open."""
+    first = row[0] if row else 0
+    if 0xC0 <= first <= 0xF7:
+        position, end = 1, 1 + first - 0xC0
+    elif first == 0xF8 and len(row) > 1:
+        position, end = 2, 2 + row[1]
+    else:
+        return None
+    if end != len(row):
+        return None
+    fields = []
+    while position < end:
+        marker = row[position]
+        if marker < 0x80:
+            fields.append(row[position:position + 1])
+            position += 1
+        elif marker <= 0xB7:
+            position += 1 + marker - 0x80
+            fields.append(row[position - (marker - 0x80):position])
+        else:
+            return None
+    return fields if position == end else None
+
+
+def record_id_of_row(row: bytes) -> bytes:
+    """The record id an enterprise-index row holds (a one-field row)."""
+    fields = _short_fields(row)
+    if fields is None or len(fields) != 1:
+        (record_id,) = decode_row(row, "b")
+        assert isinstance(record_id, bytes)
+        return record_id.rjust(32, b"\0")
+    return fields[0].rjust(32, b"\0")
+
+
+def _optional_word(word: bytes) -> bytes:
     word = word.rjust(32, b"\0")
     return b"" if word == ZERO_WORD else word
 
@@ -139,18 +184,20 @@ def record_entry_of_row(record_id: bytes, row: bytes, transaction_hash: bytes,
     """A record version as the index used to hold it, from its records-table row, the hash of
     the transaction that wrote it (the index's `R` entry) and its publisher's member row (the
     origin city)."""
+    fields = _short_fields(row)
+    if fields is None or len(fields) != len(RECORD_ROW_FIELDS):
+        fields = [field if isinstance(field, bytes) else _int_bytes(field)
+                  for field in decode_row(row, RECORD_ROW_FIELDS)]
     (enterprise, payload_hash, publisher, kind, status, version, height, previous,
-     following) = decode_row(row, RECORD_ROW_FIELDS)
-    assert isinstance(enterprise, bytes) and isinstance(payload_hash, bytes)
-    assert isinstance(publisher, bytes)
+     following) = fields
     publisher = publisher.rjust(20, b"\0")
     member = members(publisher)
     return RecordEntry(
         record_id=record_id,
         enterprise=bindings.decode_enterprise_id(enterprise.ljust(32, b"\0")),
-        kind=int(kind), payload_hash=payload_hash.rjust(32, b"\0"), publisher=publisher,
-        version=int(version), previous=_optional_word(previous), status=int(status),
-        height=int(height), transaction_hash=transaction_hash,
+        kind=_int(kind), payload_hash=payload_hash.rjust(32, b"\0"), publisher=publisher,
+        version=_int(version), previous=_optional_word(previous), status=_int(status),
+        height=_int(height), transaction_hash=transaction_hash,
         origin_city=member.city if member is not None else 0, next=_optional_word(following),
     )
 

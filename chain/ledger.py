@@ -58,7 +58,7 @@ from chain.crypto import Address, keccak
 from chain.engine import set_hash as lthash
 from chain.engine.executor import NativeExecutor, is_member_contract, load_commitment
 from chain.engine.limits import MEMBER_BLOCK_GAS_LIMIT, MEMBER_TRANSACTION_GAS_LIMIT
-from chain.engine.tables import KEYS, RECORDS, decode_row
+from chain.engine.tables import KEYS, RECORDS
 from chain.errors import InvalidBlock, NotFound, YrdError
 from chain.execution import (
     AccountView,
@@ -80,6 +80,7 @@ from chain.indexer import (
     enterprise_rows_prefix,
     index_block,
     record_entry_of_row,
+    record_id_of_row,
 )
 from chain.mempool import MAX_NONCE_AHEAD, GrantKey, Mempool
 from chain.merkle import merkle_root
@@ -482,15 +483,24 @@ class Ledger:
 
     def record(self, record_id: bytes) -> RecordEntry:
         """A record version from the tables and the index; NotFound otherwise."""
-        raw = self.store.load_index(RECORD_PREFIX + record_id)
-        if raw is None:
-            raise NotFound(f"no record 0x{record_id.hex()}", field="record_id")
         if not self.records_in_tables:
+            raw = self.store.load_index(RECORD_PREFIX + record_id)
+            if raw is None:
+                raise NotFound(f"no record 0x{record_id.hex()}", field="record_id")
             return decode_record_entry(raw)
-        row = self.store.load_row(KEYS.record(record_id))
-        if row is None:
-            raise NotFound(f"no record 0x{record_id.hex()}", field="record_id")
-        return record_entry_of_row(record_id, row, raw, self.members.get)
+        return self._records_from_tables([record_id])[0]
+
+    def _records_from_tables(self, record_ids: list[bytes]) -> list[RecordEntry]:
+        """Record versions joined from their rows and index entries, read at one state."""
+        places, rows = self.store.load_indexes_and_rows(
+            [RECORD_PREFIX + record_id for record_id in record_ids],
+            [KEYS.record(record_id) for record_id in record_ids])
+        entries = []
+        for record_id, place, row in zip(record_ids, places, rows, strict=True):
+            if place is None or row is None:
+                raise NotFound(f"no record 0x{record_id.hex()}", field="record_id")
+            entries.append(record_entry_of_row(record_id, row, place, self.members.get))
+        return entries
 
     def records_of(self, enterprise: str) -> list[RecordEntry]:
         """Every record version of an enterprise, in publish order."""
@@ -500,8 +510,8 @@ class Ledger:
         prefix = enterprise_rows_prefix(enterprise)
         if prefix is None:
             return []
-        return [self.record(bytes(decode_row(row, "b")[0]).rjust(32, b"\0"))
-                for _, row in self.store.scan_rows(prefix, 1 << 20)]
+        return self._records_from_tables(
+            [record_id_of_row(row) for _, row in self.store.scan_rows(prefix, 1 << 20)])
 
     def has_records(self, enterprise: str) -> bool:
         """True when an enterprise has at least one record version."""

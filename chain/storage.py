@@ -11,7 +11,7 @@ the last of them.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -61,6 +61,11 @@ class BlockStore(Protocol):
     def scan_rows(self, prefix: bytes, limit: int = 10_000,
                   start: bytes = b"") -> list[tuple[bytes, bytes]]:
         """Table rows whose key starts with `prefix`, in key order, from `start` on."""
+
+    def load_indexes_and_rows(self, index_keys: Sequence[bytes], row_keys: Sequence[bytes]
+                              ) -> tuple[list[bytes | None], list[bytes | None]]:
+        """Index values and table rows under the given keys, read at one state (None where
+        absent): a record version's index entry and row come from the same commit."""
 
     def save_commit(self, commit: StoreCommit) -> None:
         """Write a committed block and all it changes atomically."""
@@ -131,6 +136,12 @@ class MemoryBlockStore:
         keys = sorted(key for key in self.rows
                       if key.startswith(prefix) and key >= start)[:limit]
         return [(key, self.rows[key]) for key in keys]
+
+    def load_indexes_and_rows(self, index_keys: Sequence[bytes], row_keys: Sequence[bytes]
+                              ) -> tuple[list[bytes | None], list[bytes | None]]:
+        """Index values and table rows under the given keys."""
+        return ([self.index.get(key) for key in index_keys],
+                [self.rows.get(key) for key in row_keys])
 
     def save_commit(self, commit: StoreCommit) -> None:
         """Apply a commit (a dict update cannot half-fail)."""

@@ -35,7 +35,7 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
@@ -288,6 +288,23 @@ class LmdbEnvironment:
         finally:
             self._gate.leave()
 
+    def get_from(self, requests: list[tuple[bytes, list[bytes]]]) -> list[list[bytes | None]]:
+        """For each (database, keys) pair, the values under those keys (None where absent), all
+        read in one transaction."""
+        environment = self._environment()
+        self._gate.enter()
+        try:
+            with self._begin_read(environment, requests[0][0] if requests else CHAIN_DB) as txn:
+                found: list[list[bytes | None]] = []
+                for name, keys in requests:
+                    database = self._databases[name]
+                    found.append([txn.get(key, db=database)
+                                  if 0 < len(key) <= self.max_key_bytes else None
+                                  for key in keys])
+                return found
+        finally:
+            self._gate.leave()
+
     def get_pair(self, first: bytes, second: bytes,
                  key: bytes) -> tuple[bytes | None, bytes | None]:
         """The values under one key in two databases, read in one transaction."""
@@ -469,6 +486,13 @@ class LmdbBlockStore:
         """Table rows whose key starts with `prefix`, in key order from `start`, at most
         `limit`."""
         return self._lmdb.scan(TABLES_DB, prefix, limit, start)
+
+    def load_indexes_and_rows(self, index_keys: Sequence[bytes], row_keys: Sequence[bytes]
+                              ) -> tuple[list[bytes | None], list[bytes | None]]:
+        """Index values and table rows under the given keys, read in one transaction."""
+        indexes, rows = self._lmdb.get_from([(INDEX_DB, list(index_keys)),
+                                             (TABLES_DB, list(row_keys))])
+        return indexes, rows
 
     def load_meta(self, key: bytes) -> bytes | None:
         """A node-local value outside the chain (`nodes.storage.meta_values`)."""

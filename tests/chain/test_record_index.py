@@ -5,9 +5,16 @@ from __future__ import annotations
 
 import pytest
 
-from chain.engine.tables import KEYS
+from chain.engine.tables import KEYS, decode_row, encode_row
+from chain.errors import MalformedInput
 from chain.genesis import EVM_ENGINE, Genesis, build_genesis
-from chain.indexer import ENTERPRISE_PREFIX, RECORD_PREFIX
+from chain.indexer import (
+    ENTERPRISE_PREFIX,
+    RECORD_PREFIX,
+    RECORD_ROW_FIELDS,
+    record_entry_of_row,
+    record_id_of_row,
+)
 from chain.ledger import Ledger
 from chain.presets import Preset
 from chain.storage import MemoryBlockStore
@@ -102,3 +109,22 @@ def test_a_zero_word_in_a_row_is_written_empty_and_read_back_as_zeros(genesis: G
     assert view.success
     record = bindings.decode_record(view.output)  # the view still returns zero words
     assert record.previous == record.next == bytes(32) and record.version == 1
+
+
+def test_rows_read_on_the_fast_path_equal_the_strict_decoding(genesis: Genesis) -> None:
+    ledger, ids = _run(genesis)
+    store = ledger.store
+    assert isinstance(store, MemoryBlockStore)
+    for record_id in ids:
+        row = store.rows[KEYS.record(record_id)]
+        strict = decode_row(row, RECORD_ROW_FIELDS)
+        entry = record_entry_of_row(record_id, row, b"\1" * 32, ledger.members.get)
+        assert (entry.payload_hash, entry.publisher, entry.kind, entry.status, entry.version,
+                entry.height) == (strict[1], strict[2], strict[3], strict[4], strict[5],
+                                  strict[6])
+    long_field = encode_row((b"x" * 60, b"\2" * 32, b"\3" * 20, 1, 1, 1, 5, b"", b""))
+    assert long_field is not None  # not the short-field shape: decoded strictly, same answer
+    assert record_entry_of_row(ids[0], long_field, b"\1" * 32, ledger.members.get).height == 5
+    with pytest.raises(MalformedInput):
+        record_entry_of_row(ids[0], b"\xc2\x01\x02", b"\1" * 32, ledger.members.get)
+    assert record_id_of_row(encode_row((ids[0],)) or b"") == ids[0]
