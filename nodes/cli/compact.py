@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from nodes.storage.blocks import DataDirectoryLocked
-from nodes.storage.compaction import STORE_FILE_NAME, compact_store
+from nodes.storage.compaction import STORE_FILE_NAME, Compaction, compact_store
 
 
 def stores_under(root: Path) -> list[Path]:
@@ -24,6 +24,11 @@ def stores_under(root: Path) -> list[Path]:
         return [root]
     return sorted(found.parent for found in root.rglob(STORE_FILE_NAME)
                   if found.parent.name != "compacting")
+
+
+def compact_stores(directory: Path) -> list[Compaction]:
+    """Compact every store under a stopped node's (or network's) directory."""
+    return [compact_store(store) for store in stores_under(directory)]
 
 
 def run_compact(arguments: argparse.Namespace) -> int:
