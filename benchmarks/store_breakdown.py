@@ -21,7 +21,8 @@ from pathlib import Path
 
 import lmdb
 
-STORE_FILE_NAME = "data.mdb"
+from nodes.storage.compaction import STORE_FILE_NAME, stores_under
+
 MAX_DATABASES = 16
 META_PAGES = 2  # LMDB's two meta pages at the start of every file
 
@@ -88,13 +89,6 @@ def read_store(path: Path) -> StoreBreakdown:
     )
 
 
-def find_stores(root: Path) -> list[Path]:
-    """Every LMDB store directory at or under `root`, sorted."""
-    if (root / STORE_FILE_NAME).exists():
-        return [root]
-    return sorted(found.parent for found in root.rglob(STORE_FILE_NAME))
-
-
 def _per(value: int, records: int | None) -> str:
     return f"{value / records:10.1f}" if records else ""
 
@@ -125,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="records the stores hold: print bytes per record too")
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
     arguments = parser.parse_args(argv)
-    stores = [store for directory in arguments.directories for store in find_stores(directory)]
+    stores = [store for directory in arguments.directories for store in stores_under(directory)]
     if not stores:
         print("no LMDB store (data.mdb) under " + " ".join(map(str, arguments.directories)),
               file=sys.stderr)

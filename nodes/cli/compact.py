@@ -15,15 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from nodes.storage.blocks import DataDirectoryLocked
-from nodes.storage.compaction import STORE_FILE_NAME, Compaction, compact_store
-
-
-def stores_under(root: Path) -> list[Path]:
-    """Every LMDB store directory at or under `root`, sorted (the copy directory excluded)."""
-    if (root / STORE_FILE_NAME).exists():
-        return [root]
-    return sorted(found.parent for found in root.rglob(STORE_FILE_NAME)
-                  if found.parent.name != "compacting")
+from nodes.storage.compaction import Compaction, compact_store, stores_under
 
 
 def compact_stores(directory: Path) -> list[Compaction]:

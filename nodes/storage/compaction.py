@@ -41,6 +41,16 @@ class Compaction:
     bytes_after: int
 
 
+def stores_under(root: Path) -> list[Path]:
+    """Every LMDB store directory (one holding `data.mdb`) at or under `root`, sorted; copies
+    left by an interrupted compaction are not stores."""
+    root = Path(root)
+    if (root / STORE_FILE_NAME).exists():
+        return [root]
+    return sorted(found.parent for found in root.rglob(STORE_FILE_NAME)
+                  if found.parent.name != COPY_DIRECTORY_NAME)
+
+
 def _allocated(path: Path) -> int:
     return path.stat().st_blocks * 512
 
