@@ -305,19 +305,6 @@ class LmdbEnvironment:
         finally:
             self._gate.leave()
 
-    def get_pair(self, first: bytes, second: bytes,
-                 key: bytes) -> tuple[bytes | None, bytes | None]:
-        """The values under one key in two databases, read in one transaction."""
-        environment = self._environment()
-        self._gate.enter()
-        try:
-            with self._begin_read(environment, first) as transaction:
-                found: bytes | None = transaction.get(key)
-                other: bytes | None = transaction.get(key, db=self._databases[second])
-                return found, other
-        finally:
-            self._gate.leave()
-
     def scan(self, name: bytes, prefix: bytes, limit: int,
              start: bytes = b"") -> list[tuple[bytes, bytes]]:
         """Up to `limit` entries whose key starts with `prefix`, in key order, from `start`."""
@@ -453,7 +440,7 @@ class LmdbBlockStore:
         if not 0 <= height <= MAX_HEIGHT:
             return None
         key = encode_height_key(height)
-        stored_block, stored = self._lmdb.get_pair(BLOCKS_DB, RECEIPTS_DB, key)
+        [stored_block], [stored] = self._lmdb.get_from([(BLOCKS_DB, [key]), (RECEIPTS_DB, [key])])
         if stored is None or stored_block is None:
             return None
         block = self._decode(compression.decompress_block, stored_block)
