@@ -3,9 +3,17 @@
 Pure: receipts in, key-value entries out. The ledger writes them in the same atomic commit as
 the block, so the index can never disagree with the chain.
 
+What the index holds of records depends on the engine (ADR 0024). Under the native engine the
+tables already hold every record version (table `r`: enterprise, kind, payload hash, publisher,
+status, version, height, previous and next) and each enterprise's list (table `i`), so the index
+keeps only what they lack, the transaction that wrote each version; `record_entry_of_row` joins
+the two. Under the py-evm reference engine there are no tables, so the index keeps whole entries.
+
 Keys (one byte of namespace first):
-- `R` + record id -> RecordEntry (latest status of that version)
+- `R` + record id -> native engine: the hash of the transaction that wrote that version;
+  reference engine: RecordEntry (latest status of that version)
 - `E` + enterprise (18 ASCII) + height (8) + transaction index (4) + log index (4) -> record id
+  (reference engine only)
 - `T` + transaction hash -> location (height, index)
 - `M` + address -> Member
 - `A` + node id (32) + batch (8) -> merkle root + entry count (an anchored audit batch)
@@ -25,6 +33,7 @@ from chain.codec import (
     encode_member,
     encode_record_entry,
 )
+from chain.engine.tables import KEYS, decode_row
 from chain.execution import Receipt
 from contracts import bindings
 
@@ -35,6 +44,8 @@ MEMBER_PREFIX = b"M"
 ANCHOR_PREFIX = b"A"
 STATUS_CORRECTED = int(bindings.RecordStatus.CORRECTED)
 STATUS_REVOKED = int(bindings.RecordStatus.REVOKED)
+RECORD_ROW_FIELDS = "bbbiiiibb"  # the records table's row (`chain.engine.registry.StoredRecord`)
+ZERO_WORD = b"\0" * 32
 
 Lookup = Callable[[bytes], bytes | None]
 
@@ -81,12 +92,14 @@ def index_block(
     receipts: Sequence[Receipt],
     lookup: Lookup,
     events: Sequence[BlockEvent] | None = None,
+    records_in_tables: bool = False,
 ) -> dict[bytes, bytes]:
     """The index entries a committed block adds or changes.
 
     `lookup` reads entries committed before this block; entries this block writes are read back
     from the result first, so a block may publish and correct a record at once. `events` are the
-    block's decoded events (decoded here when not given).
+    block's decoded events (decoded here when not given). `records_in_tables` (the native
+    engine): record versions get only their transaction hash, since the tables hold the rest.
     """
     entries: dict[bytes, bytes] = {}
 
@@ -100,8 +113,102 @@ def index_block(
     for item in events:
         place = (height.to_bytes(8, "big") + item.position.to_bytes(4, "big")
                  + item.log_index.to_bytes(4, "big"))
+        if records_in_tables and isinstance(item.event, bindings.RecordPublished
+                                            | bindings.RecordCorrected | bindings.RecordRevoked):
+            if not isinstance(item.event, bindings.RecordRevoked):
+                entries[RECORD_PREFIX + _new_record_id(item.event)] = item.transaction_hash
+            continue
         _apply_event(item.event, height, item.transaction_hash, place, read, entries)
     return entries
+
+
+def _new_record_id(event: bindings.RecordPublished | bindings.RecordCorrected) -> bytes:
+    if isinstance(event, bindings.RecordPublished):
+        return event.record_id
+    return event.new_record_id
+
+
+def _int(field: bytes) -> int:
+    return int.from_bytes(field, "big")
+
+
+def _int_bytes(value: int | bytes) -> bytes:
+    assert isinstance(value, int)
+    return value.to_bytes((value.bit_length() + 7) // 8, "big")
+
+
+def _short_fields(row: bytes) -> list[bytes] | None:
+    """The fields of a flat RLP list of strings shorter than 56 bytes (a record row), read
+    without the general decoder; None for any other shape (the caller then decodes strictly).
+    Rows come from the store, whose rows the state root's set hash vouches for on open."""
+    first = row[0] if row else 0
+    if 0xC0 <= first <= 0xF7:
+        position, end = 1, 1 + first - 0xC0
+    elif first == 0xF8 and len(row) > 1:
+        position, end = 2, 2 + row[1]
+    else:
+        return None
+    if end != len(row):
+        return None
+    fields = []
+    while position < end:
+        marker = row[position]
+        if marker < 0x80:
+            fields.append(row[position:position + 1])
+            position += 1
+        elif marker <= 0xB7:
+            position += 1 + marker - 0x80
+            fields.append(row[position - (marker - 0x80):position])
+        else:
+            return None
+    return fields if position == end else None
+
+
+def record_id_of_row(row: bytes) -> bytes:
+    """The record id an enterprise-index row holds (a one-field row)."""
+    fields = _short_fields(row)
+    if fields is None or len(fields) != 1:
+        (record_id,) = decode_row(row, "b")
+        assert isinstance(record_id, bytes)
+        return record_id.rjust(32, b"\0")
+    return fields[0].rjust(32, b"\0")
+
+
+def _optional_word(word: bytes) -> bytes:
+    word = word.rjust(32, b"\0")
+    return b"" if word == ZERO_WORD else word
+
+
+def record_entry_of_row(record_id: bytes, row: bytes, transaction_hash: bytes,
+                        members: Callable[[bytes], Member | None]) -> RecordEntry:
+    """A record version as the index used to hold it, from its records-table row, the hash of
+    the transaction that wrote it (the index's `R` entry) and its publisher's member row (the
+    origin city)."""
+    fields = _short_fields(row)
+    if fields is None or len(fields) != len(RECORD_ROW_FIELDS):
+        fields = [field if isinstance(field, bytes) else _int_bytes(field)
+                  for field in decode_row(row, RECORD_ROW_FIELDS)]
+    (enterprise, payload_hash, publisher, kind, status, version, height, previous,
+     following) = fields
+    publisher = publisher.rjust(20, b"\0")
+    member = members(publisher)
+    return RecordEntry(
+        record_id=record_id,
+        enterprise=bindings.decode_enterprise_id(enterprise.ljust(32, b"\0")),
+        kind=_int(kind), payload_hash=payload_hash.rjust(32, b"\0"), publisher=publisher,
+        version=_int(version), previous=_optional_word(previous), status=_int(status),
+        height=_int(height), transaction_hash=transaction_hash,
+        origin_city=member.city if member is not None else 0, next=_optional_word(following),
+    )
+
+
+def enterprise_rows_prefix(enterprise: str) -> bytes | None:
+    """The enterprise-index table's prefix of an enterprise's record list; None for a string
+    that is no 18-character code (it can have no records)."""
+    try:
+        return KEYS.enterprise_record(bindings.encode_enterprise_id(enterprise), 0)[:-8]
+    except (ValueError, UnicodeEncodeError):
+        return None
 
 
 def _member(read: Lookup, account: bytes) -> Member | None:

@@ -58,6 +58,7 @@ from chain.crypto import Address, keccak
 from chain.engine import set_hash as lthash
 from chain.engine.executor import NativeExecutor, is_member_contract, load_commitment
 from chain.engine.limits import MEMBER_BLOCK_GAS_LIMIT, MEMBER_TRANSACTION_GAS_LIMIT
+from chain.engine.tables import KEYS, RECORDS
 from chain.errors import InvalidBlock, NotFound, YrdError
 from chain.execution import (
     AccountView,
@@ -76,7 +77,10 @@ from chain.indexer import (
     BlockEvent,
     decode_block_events,
     enterprise_key,
+    enterprise_rows_prefix,
     index_block,
+    record_entry_of_row,
+    record_id_of_row,
 )
 from chain.mempool import MAX_NONCE_AHEAD, GrantKey, Mempool
 from chain.merkle import merkle_root
@@ -163,6 +167,9 @@ class Ledger:
         self._nonces: dict[Address, int] = {}
         self.members: dict[Address, Member] = {}
         self.member_contracts: Callable[[Address], bool] | None = None
+        self.records_in_tables = genesis.engine == NATIVE_ENGINE
+        """The tables hold every record version; the index only their transactions
+        (`chain.indexer`)."""
         if genesis.engine == NATIVE_ENGINE:
             self.member_contracts = lambda address: is_member_contract(store, address)
         raw_head = store.load_head()
@@ -412,7 +419,7 @@ class Ledger:
             r.transaction_hash for r in result.receipts]
         events = decode_block_events(hashes, result.receipts)
         index = index_block(header.height, hashes, result.receipts, self.store.load_index,
-                            events)
+                            events, self.records_in_tables)
         head = ChainHead(header.height, block.hash, header.state_root, header.timestamp_ms)
         self.store.save_commit(StoreCommit(
             height=header.height, block_hash=block.hash, block=encode_block(block),
@@ -477,16 +484,54 @@ class Ledger:
         return height, index, self.receipts(height)[index]
 
     def record(self, record_id: bytes) -> RecordEntry:
-        """A record version from the index; NotFound otherwise."""
-        raw = self.store.load_index(RECORD_PREFIX + record_id)
-        if raw is None:
-            raise NotFound(f"no record 0x{record_id.hex()}", field="record_id")
-        return decode_record_entry(raw)
+        """A record version from the tables and the index; NotFound otherwise."""
+        if not self.records_in_tables:
+            raw = self.store.load_index(RECORD_PREFIX + record_id)
+            if raw is None:
+                raise NotFound(f"no record 0x{record_id.hex()}", field="record_id")
+            return decode_record_entry(raw)
+        return self._records_from_tables([record_id])[0]
+
+    def _records_from_tables(self, record_ids: list[bytes]) -> list[RecordEntry]:
+        """Record versions joined from their rows and index entries, read at one state."""
+        places, rows = self.store.load_indexes_and_rows(
+            [RECORD_PREFIX + record_id for record_id in record_ids],
+            [KEYS.record(record_id) for record_id in record_ids])
+        entries = []
+        for record_id, place, row in zip(record_ids, places, rows, strict=True):
+            if place is None or row is None:
+                raise NotFound(f"no record 0x{record_id.hex()}", field="record_id")
+            entries.append(record_entry_of_row(record_id, row, place, self.members.get))
+        return entries
 
     def records_of(self, enterprise: str) -> list[RecordEntry]:
         """Every record version of an enterprise, in publish order."""
-        return [self.record(record_id) for _, record_id in
-                self.store.scan_index(enterprise_key(enterprise), 1 << 20)]
+        if not self.records_in_tables:
+            return [self.record(record_id) for _, record_id in
+                    self.store.scan_index(enterprise_key(enterprise), 1 << 20)]
+        prefix = enterprise_rows_prefix(enterprise)
+        if prefix is None:
+            return []
+        return self._records_from_tables(
+            [record_id_of_row(row) for _, row in self.store.scan_rows(prefix, 1 << 20)])
+
+    def has_records(self, enterprise: str) -> bool:
+        """True when an enterprise has at least one record version."""
+        if not self.records_in_tables:
+            return bool(self.store.scan_index(enterprise_key(enterprise), 1))
+        prefix = enterprise_rows_prefix(enterprise)
+        return prefix is not None and bool(self.store.scan_rows(prefix, 1))
+
+    def stored_records(self, limit: int) -> list[RecordEntry]:
+        """Up to `limit` record versions, in record id order."""
+        if not self.records_in_tables:
+            return [decode_record_entry(value)
+                    for _, value in self.store.scan_index(RECORD_PREFIX, limit)]
+        places = self.store.scan_index(RECORD_PREFIX, limit)
+        rows = self.store.scan_rows(RECORDS, limit)
+        # both keyed by record id after their one-byte prefix, over the same versions
+        return [record_entry_of_row(key[1:], row, place, self.members.get)
+                for (key, row), (_, place) in zip(rows, places, strict=True)]
 
     def record_versions(self, record_id: bytes) -> list[RecordEntry]:
         """A record's whole version chain, oldest first."""

@@ -11,7 +11,7 @@ the last of them.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -62,6 +62,11 @@ class BlockStore(Protocol):
                   start: bytes = b"") -> list[tuple[bytes, bytes]]:
         """Table rows whose key starts with `prefix`, in key order, from `start` on."""
 
+    def load_indexes_and_rows(self, index_keys: Sequence[bytes], row_keys: Sequence[bytes]
+                              ) -> tuple[list[bytes | None], list[bytes | None]]:
+        """Index values and table rows under the given keys, read at one state (None where
+        absent): a record version's index entry and row come from the same commit."""
+
     def save_commit(self, commit: StoreCommit) -> None:
         """Write a committed block and all it changes atomically."""
 
@@ -70,6 +75,35 @@ class BlockStore(Protocol):
 
     def save_meta(self, key: bytes, value: bytes) -> None:
         """Durably write a node-local value."""
+
+
+class SortedRows(dict[bytes, bytes]):
+    """Table rows that also keep their keys sorted, so a prefix scan is a bisection (the ledger
+    scans an enterprise's index rows on every report). Writes through item assignment, `del`
+    and `pop` keep the order; tests that tamper with rows use those."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sorted_keys: list[bytes] = []
+
+    def __setitem__(self, key: bytes, value: bytes) -> None:
+        if key not in self:
+            bisect.insort(self.sorted_keys, key)
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key: bytes) -> None:
+        super().__delitem__(key)
+        del self.sorted_keys[bisect.bisect_left(self.sorted_keys, key)]
+
+    def pop(self, key: bytes, *default: bytes | None) -> bytes | None:  # type: ignore[override]
+        """Remove a row and its key (`dict.pop`)."""
+        if key in self:
+            value = self[key]
+            del self[key]
+            return value
+        if default:
+            return default[0]
+        raise KeyError(key)
 
 
 class MemoryBlockStore:
@@ -83,7 +117,7 @@ class MemoryBlockStore:
         self.state: dict[bytes, bytes] = {}
         self.index: dict[bytes, bytes] = {}
         self._index_keys: list[bytes] = []
-        self.rows: dict[bytes, bytes] = {}
+        self.rows = SortedRows()
         self.meta: dict[bytes, bytes] = {}
 
     def load_head(self) -> bytes | None:
@@ -126,11 +160,20 @@ class MemoryBlockStore:
 
     def scan_rows(self, prefix: bytes, limit: int = 10_000,
                   start: bytes = b"") -> list[tuple[bytes, bytes]]:
-        """Rows under a prefix from `start` on, in key order (sorted on demand: tests and
-        small chains)."""
-        keys = sorted(key for key in self.rows
-                      if key.startswith(prefix) and key >= start)[:limit]
-        return [(key, self.rows[key]) for key in keys]
+        """Rows under a prefix from `start` on, in key order."""
+        keys = self.rows.sorted_keys
+        found: list[tuple[bytes, bytes]] = []
+        for key in keys[bisect.bisect_left(keys, max(prefix, start)):]:
+            if not key.startswith(prefix) or len(found) >= limit:
+                break
+            found.append((key, self.rows[key]))
+        return found
+
+    def load_indexes_and_rows(self, index_keys: Sequence[bytes], row_keys: Sequence[bytes]
+                              ) -> tuple[list[bytes | None], list[bytes | None]]:
+        """Index values and table rows under the given keys."""
+        return ([self.index.get(key) for key in index_keys],
+                [self.rows.get(key) for key in row_keys])
 
     def save_commit(self, commit: StoreCommit) -> None:
         """Apply a commit (a dict update cannot half-fail)."""

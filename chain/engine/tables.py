@@ -3,7 +3,9 @@
 Every row lives under one key: a one-byte table prefix, then the table's key fields at fixed
 widths. Rows are RLP lists of fixed field orders (`chain.rlp_codec`); a row whose fields are all
 zero is not stored (the contracts' "empty" value), so a deleted row and a never-written row are
-the same thing, as for an EVM storage slot.
+the same thing, as for an EVM storage slot. Within a row, a zero word or zero address (32 or 20
+zero bytes: a record's absent previous or next version, say) is written as the empty string,
+one byte instead of 33; readers pad byte fields back to their width (ADR 0024).
 
 | table | prefix | key | row |
 |---|---|---|---|
@@ -84,6 +86,7 @@ def _string_prefix(length: int) -> bytes:
 
 
 _SHORT_PREFIXES = tuple(bytes((0x80 + length,)) for length in range(56))
+_ZERO_FIELDS = {20: bytes(20), 32: bytes(32)}  # a zero address or word: written empty
 
 
 def encode_row(fields: Row) -> bytes | None:
@@ -102,6 +105,8 @@ def encode_row(fields: Row) -> bytes | None:
             field = int(field).to_bytes((int(field).bit_length() + 7) // 8, "big")
         elif not isinstance(field, bytes):
             raise TypeError(f"a row field is an integer or bytes, got {type(field).__name__}")
+        elif len(field) in _ZERO_FIELDS and field == _ZERO_FIELDS[len(field)]:
+            field = b""
         if len(field) == 1 and field[0] < 0x80:
             parts.append(field)
         else:

@@ -26,7 +26,6 @@ from chain.call_admission import decode_arguments
 from chain.crypto import checksum_address, keccak
 from chain.enterprise import EnterpriseId, parse_credit_code
 from chain.errors import MalformedInput, NotFound, UnknownEnterprise, WrongFunction
-from chain.indexer import enterprise_key
 from chain.ledger import Ledger
 from chain.query.report import record_summary
 from chain.records import MAX_PAYLOAD_BYTES, decode_record, encode_record, record_from_json_object
@@ -345,7 +344,7 @@ def known_enterprise(services: NodeServices, code: str) -> EnterpriseId:
     enterprise = parse_credit_code(code)
     ledger = services.runtime.ledger
     if services.consent.enterprise_key(enterprise.to_bytes32()) is None and not (
-            ledger.store.scan_index(enterprise_key(enterprise.code), 1)):
+            ledger.has_records(enterprise.code)):
         raise UnknownEnterprise(f"no enterprise {enterprise.code} is registered or has "
                                 "records on this chain", field="credit_code")
     return enterprise

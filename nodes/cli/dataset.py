@@ -12,8 +12,9 @@ and `--records-per-enterprise K` records each with payloads, signed as batch tra
 - `--into-data DIR`: the stopped network in DIR (written by `yrdchain up --no-start`, or here
   with `--preset` when DIR holds none) imports it: the nodes' own runtimes run the real
   consensus offline with their own keys, and every node verifies and executes every block
-  (`nodes.dataset.offline_import`). Start the network afterwards with `yrdchain up --data-dir
-  DIR --preset P`.
+  (`nodes.dataset.offline_import`). The nodes' stores are then compacted (`yrdchain compact`;
+  `--no-compact` leaves them as written). Start the network afterwards with `yrdchain up
+  --data-dir DIR --preset P`.
 
 A progress bar shows items per second and the time left; the summary gives records/s,
 transactions, blocks, seconds and (for an import) the disk each node takes per record.
@@ -32,6 +33,7 @@ from typing import Any
 from chain.engine import ENGINES, NATIVE_ENGINE
 from chain.genesis import build_genesis
 from chain.presets import PRESETS, Preset, get_preset
+from nodes.cli.compact import compact_stores
 from nodes.cli.progress import RateProgress
 from nodes.cluster.network import write_network
 from nodes.cluster.running import TargetError, attach_network
@@ -114,6 +116,9 @@ def import_into(arguments: argparse.Namespace) -> dict[str, Any]:
             data_dirs = {node_id: node.config.data_dir for node_id, node in offline.nodes.items()}
     except (ImportRefused, AlreadyLoaded) as error:
         raise SystemExit(f"yrdchain dataset: --into-data: {error}") from error
+    if arguments.compact:
+        for path in data_dirs.values():
+            compact_stores(Path(path))
     disks = [node_disk(node_id, path) for node_id, path in data_dirs.items()]
     return {"mode": "import", "preset": plan.preset.name, "data_dir": str(data_dir),
             "load": asdict(figures), "disk": disk_summary(disks, plan.records)}
@@ -163,5 +168,8 @@ def register(commands: Any) -> None:
                          help="with --into-data on an empty DIR: the engine of the network")
     dataset.add_argument("--attach-timeout", type=float, default=60.0,
                          help="with --target: seconds to wait for every node to answer")
+    dataset.add_argument("--no-compact", dest="compact", action="store_false",
+                         help="with --into-data: leave the stores as the import wrote them "
+                              "(by default they are compacted afterwards, `yrdchain compact`)")
     dataset.add_argument("--json", action="store_true", help="the summary as JSON")
     dataset.set_defaults(run=run_dataset)

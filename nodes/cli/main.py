@@ -226,10 +226,11 @@ def build_parser(extra: Mapping[str, ExtraCommand] | None = None) -> argparse.Ar
                      "N,node-id=N,…; each node pod's CPU and memory scale with them")
     k8s.set_defaults(run=_k8s)
 
-    from nodes.cli import console, dataset, explorer, institution
+    from nodes.cli import compact, console, dataset, explorer, institution
 
     institution.register(commands)
     dataset.register(commands)
+    compact.register(commands)
     explorer.register(commands)
     console.register(commands)
     for name, (summary, run) in (extra or {}).items():

@@ -15,8 +15,6 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
-from chain.codec import decode_record_entry
-from chain.indexer import RECORD_PREFIX
 from chain.ledger import Ledger
 from chain.payload_backup import backups_of_city, payload_holders
 from chain.presets import Preset
@@ -51,8 +49,7 @@ async def rebuild_payloads(ledger: Ledger, store: RecordStore, channels: PeerCha
     cities = cities_held(preset, node_id)
     held = 0
     missing = []
-    for _, value in ledger.store.scan_index(RECORD_PREFIX, MAX_RECORDS_SCANNED):
-        entry = decode_record_entry(value)
+    for entry in ledger.stored_records(MAX_RECORDS_SCANNED):
         if entry.origin_city not in cities:
             continue
         held += 1

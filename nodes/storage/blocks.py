@@ -4,9 +4,10 @@
 `chain.storage.MemoryBlockStore`). Layout, one LMDB environment per data directory, with named
 sub-databases:
 
-- `blocks`   8-byte big-endian height -> encoded block
+- `blocks`   8-byte big-endian height -> encoded block, one zstd frame
 - `heights`  block hash -> 8-byte big-endian height
-- `receipts` 8-byte big-endian height -> encoded receipts of the block
+- `receipts` 8-byte big-endian height -> encoded receipts of the block, one zstd frame with the
+             block's bytes as prefix (`nodes.storage.compression`, ADR 0024)
 - `state`    trie node or contract code hash -> node or code
 - `index`    index key (see `chain.indexer`) -> value; scanned in key order by prefix
 - `tables`   table row key (see `chain.engine.tables`) -> row: the native engine's state
@@ -34,7 +35,7 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
@@ -42,6 +43,7 @@ from types import TracebackType
 import lmdb
 
 from chain.storage import StoreCommit
+from nodes.storage import compression
 from nodes.storage.meta_values import FILE_NAME as META_FILE_NAME
 from nodes.storage.meta_values import MetaValues
 
@@ -53,7 +55,7 @@ HEIGHT_KEY_BYTES = 8  # heights are 8-byte big-endian keys, so key order is heig
 MAX_HEIGHT = (1 << (8 * HEIGHT_KEY_BYTES)) - 1
 LOCK_FILE_NAME = "LOCK"  # the single-owner lock of a data directory (fcntl.flock)
 LOCK_FILE_MODE = 0o644
-STORE_FORMAT = b"yrdchain-blocks-1"  # bumped when the layout changes; a mismatch refuses to open
+STORE_FORMAT = b"yrdchain-blocks-2"  # bumped when the layout changes; a mismatch refuses to open
 HEAD_KEY = b"head"
 FORMAT_KEY = b"format"
 
@@ -87,6 +89,10 @@ class StoreFull(StorageError):
 
 class IncompatibleStore(StorageError):
     """The directory holds a store of another layout."""
+
+
+class CorruptStore(StorageError):
+    """A stored value that does not decode (changed on disk behind the store's back)."""
 
 
 class DirectoryLock:
@@ -282,6 +288,23 @@ class LmdbEnvironment:
         finally:
             self._gate.leave()
 
+    def get_from(self, requests: list[tuple[bytes, list[bytes]]]) -> list[list[bytes | None]]:
+        """For each (database, keys) pair, the values under those keys (None where absent), all
+        read in one transaction."""
+        environment = self._environment()
+        self._gate.enter()
+        try:
+            with self._begin_read(environment, requests[0][0] if requests else CHAIN_DB) as txn:
+                found: list[list[bytes | None]] = []
+                for name, keys in requests:
+                    database = self._databases[name]
+                    found.append([txn.get(key, db=database)
+                                  if 0 < len(key) <= self.max_key_bytes else None
+                                  for key in keys])
+                return found
+        finally:
+            self._gate.leave()
+
     def scan(self, name: bytes, prefix: bytes, limit: int,
              start: bytes = b"") -> list[tuple[bytes, bytes]]:
         """Up to `limit` entries whose key starts with `prefix`, in key order, from `start`."""
@@ -404,7 +427,8 @@ class LmdbBlockStore:
         """The encoded block at a height."""
         if not 0 <= height <= MAX_HEIGHT:
             return None
-        return self._lmdb.get(BLOCKS_DB, encode_height_key(height))
+        stored = self._lmdb.get(BLOCKS_DB, encode_height_key(height))
+        return self._decode(compression.decompress_block, stored) if stored is not None else None
 
     def load_height(self, block_hash: bytes) -> int | None:
         """The height of a committed block hash."""
@@ -415,7 +439,18 @@ class LmdbBlockStore:
         """The encoded receipts of a block."""
         if not 0 <= height <= MAX_HEIGHT:
             return None
-        return self._lmdb.get(RECEIPTS_DB, encode_height_key(height))
+        key = encode_height_key(height)
+        [stored_block], [stored] = self._lmdb.get_from([(BLOCKS_DB, [key]), (RECEIPTS_DB, [key])])
+        if stored is None or stored_block is None:
+            return None
+        block = self._decode(compression.decompress_block, stored_block)
+        return self._decode(lambda frame: compression.decompress_receipts(frame, block), stored)
+
+    def _decode(self, decompress: Callable[[bytes], bytes], stored: bytes) -> bytes:
+        try:
+            return decompress(stored)
+        except compression.CorruptFrame as error:
+            raise CorruptStore(f"{self.path}: {error}") from None
 
     def load_state_node(self, key: bytes) -> bytes | None:
         """A trie node or contract code by its hash."""
@@ -439,6 +474,13 @@ class LmdbBlockStore:
         `limit`."""
         return self._lmdb.scan(TABLES_DB, prefix, limit, start)
 
+    def load_indexes_and_rows(self, index_keys: Sequence[bytes], row_keys: Sequence[bytes]
+                              ) -> tuple[list[bytes | None], list[bytes | None]]:
+        """Index values and table rows under the given keys, read in one transaction."""
+        indexes, rows = self._lmdb.get_from([(INDEX_DB, list(index_keys)),
+                                             (TABLES_DB, list(row_keys))])
+        return indexes, rows
+
     def load_meta(self, key: bytes) -> bytes | None:
         """A node-local value outside the chain (`nodes.storage.meta_values`)."""
         self._lmdb.require_open()
@@ -457,6 +499,8 @@ class LmdbBlockStore:
         """Write a block, its receipts, state, index entries and head in one transaction."""
         height_key = encode_height_key(commit.height)
         self._check_key(commit.block_hash, "block hash")
+        stored_block = compression.compress_block(commit.block)
+        stored_receipts = compression.compress_receipts(commit.receipts, commit.block)
         for key in commit.index:
             self._check_key(key, "index")
         for key in commit.rows:
@@ -464,9 +508,9 @@ class LmdbBlockStore:
         databases = {name: self._lmdb.database(name) for name in BLOCK_STORE_DATABASES}
 
         def apply(transaction: lmdb.Transaction) -> None:
-            transaction.put(height_key, commit.block, db=databases[BLOCKS_DB])
+            transaction.put(height_key, stored_block, db=databases[BLOCKS_DB])
             transaction.put(commit.block_hash, height_key, db=databases[HEIGHTS_DB])
-            transaction.put(height_key, commit.receipts, db=databases[RECEIPTS_DB])
+            transaction.put(height_key, stored_receipts, db=databases[RECEIPTS_DB])
             if commit.state_nodes:
                 transaction.cursor(db=databases[STATE_DB]).putmulti(commit.state_nodes.items())
             if commit.index:
