@@ -35,6 +35,7 @@ import contextlib
 import datetime
 import json
 import os
+import random
 import statistics
 import tempfile
 import time
@@ -53,13 +54,15 @@ from benchmarks.query import live_network
 from benchmarks.wrk_lua import WrkResult, encode_request_line, run_wrk, write_script
 from chain.crypto import derive_private_key, recover_address
 from chain.genesis import build_genesis
-from chain.presets import get_preset
+from chain.presets import Preset, get_preset
 from contracts import bindings
+from nodes.dataset.plan import DatasetSize, PlannedEnterprise
 from nodes.query.request_signing import sign_request
 
 PRESET = "local4"
 NODE = "shanghai-1"
 BANK = "bank:shanghai"
+MAX_QUERIED = 4_096  # enterprises a data-set target is queried for
 SATURATED_PERCENT = 90.0
 VOID_FRACTION = 0.01
 SIGNED_HEADROOM = 3.0  # signed requests per round: this times the best rate yet times the length
@@ -261,12 +264,26 @@ def wait_for_workers(url: str, workers: int, timeout_s: float = 60.0) -> None:
         raise RuntimeError(f"read workers {sorted(wanted)} of {url} never answered")
 
 
+def queried_codes(preset: Preset, dataset_enterprises: int | None) -> list[PlannedEnterprise]:
+    """The enterprises the reports ask for: the smoke snapshot's granted to the bank, or, for a
+    network loaded with `yrdchain dataset --enterprises N` (every enterprise granting, seed 1),
+    up to `MAX_QUERIED` of its N in a seeded random order, so that reads spread over the store."""
+    if dataset_enterprises is None:
+        return [p for p in plan_enterprises(preset, SIZES["smoke"], 1) if p.bank == BANK]
+    size = DatasetSize("target", dataset_enterprises, 5 * dataset_enterprises,
+                       dataset_enterprises)
+    planned = [p for p in plan_enterprises(preset, size, 1) if p.bank == BANK]
+    random.Random(1).shuffle(planned)
+    return planned[:MAX_QUERIED]
+
+
 def run(rounds: int, seconds: float, port_base: int, with_peers: bool,
-        target_url: str | None, read_workers: int = 0) -> dict[str, Any]:
+        target_url: str | None, read_workers: int = 0,
+        dataset_enterprises: int | None = None) -> dict[str, Any]:
     """Every round; returns the report document."""
     preset = get_preset(PRESET)
     snapshot = ensure_snapshot(PRESET, SIZES["smoke"], 1, CACHE_DIRECTORY, progress=False)
-    planned = [p for p in plan_enterprises(preset, SIZES["smoke"], 1) if p.bank == BANK]
+    planned = queried_codes(preset, dataset_enterprises)
     codes = [p.code.code for p in planned]
     home = preset.node(NODE).city
     remote = sum(p.code.city != home for p in planned) / max(len(planned), 1)
@@ -322,7 +339,8 @@ def run(rounds: int, seconds: float, port_base: int, with_peers: bool,
     return {"benchmark": "wrk-rounds", "date": datetime.datetime.now(datetime.UTC).isoformat(),
             "machine": describe_machine(), "load_average_start": load_start,
             "load_average_end": os.getloadavg(), "recovery_us": recovery,
-            "read_workers": read_workers,
+            "read_workers": read_workers, "dataset_enterprises": dataset_enterprises,
+            "queried_enterprises": len(codes),
             "remote_enterprise_fraction": round(remote, 2), "rounds": rounds,
             "idle_node_cpu_per_s": idle_per_s,
             "report_cpu_us_net_of_idle": _net_of_idle(measured, idle_per_s, recovery),
@@ -397,9 +415,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--target", help="a running node restored from the smoke snapshot")
     parser.add_argument("--read-workers", type=int, metavar="N",
                         help=f"read worker processes of {NODE} (ADR 0021; not with --target)")
+    parser.add_argument("--dataset-enterprises", type=int, metavar="N",
+                        help="with --target: the network holds `yrdchain dataset --enterprises N`"
+                             " (seed 1); reports ask for its enterprises, spread over the store")
     arguments = parser.parse_args(argv)
+    if arguments.dataset_enterprises is not None and arguments.target is None:
+        parser.error("--dataset-enterprises goes with --target")
     report = run(arguments.rounds, arguments.seconds, arguments.port_base,
-                 not arguments.no_peers, arguments.target, arguments.read_workers or 0)
+                 not arguments.no_peers, arguments.target, arguments.read_workers or 0,
+                 arguments.dataset_enterprises)
     text = render(report)
     print(text)
     name = "wrk-rounds" + (f"-read-workers-{arguments.read_workers}"  # 0 too: kept apart

@@ -135,39 +135,40 @@ class _ResizeGate:
     """
 
     def __init__(self) -> None:
-        self._condition = threading.Condition(threading.Lock())
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)  # waited on only around a resize
         self._active = 0
         self._resizing = False
 
     def enter(self) -> None:
-        """Start a transaction."""
-        with self._condition:
+        """Start a transaction (one plain lock round trip unless a resize is under way)."""
+        with self._lock:
             while self._resizing:
-                self._condition.wait()
+                self._changed.wait()
             self._active += 1
 
     def leave(self) -> None:
         """End a transaction."""
-        with self._condition:
+        with self._lock:
             self._active -= 1
-            if self._active == 0:
-                self._condition.notify_all()
+            if self._resizing and self._active == 0:
+                self._changed.notify_all()
 
     @contextmanager
     def exclusive(self) -> Iterator[None]:
         """No transaction runs in this process while the body runs."""
-        with self._condition:
+        with self._lock:
             while self._resizing:
-                self._condition.wait()
+                self._changed.wait()
             self._resizing = True
             while self._active:
-                self._condition.wait()
+                self._changed.wait()
         try:
             yield
         finally:
-            with self._condition:
+            with self._lock:
                 self._resizing = False
-                self._condition.notify_all()
+                self._changed.notify_all()
 
 
 class LmdbEnvironment:
