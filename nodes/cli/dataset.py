@@ -104,14 +104,14 @@ def import_into(arguments: argparse.Namespace) -> dict[str, Any]:
                       execution=arguments.execution)
     try:
         with open_offline_network(data_dir, arguments.preset) as offline:
-            execution = next(iter(offline.nodes.values())).config.execution
+            execution = next(iter(offline.configs.values())).execution
             plan = _plan(offline.preset, execution, arguments)
             if not arguments.json:
                 print(_describe(plan, str(data_dir)))
             progress = _progress("imported", arguments)
             figures = import_dataset(offline, plan, progress.update)
             progress.done()
-            data_dirs = {node_id: node.config.data_dir for node_id, node in offline.nodes.items()}
+            data_dirs = {node_id: config.data_dir for node_id, config in offline.configs.items()}
     except (ImportRefused, AlreadyLoaded) as error:
         raise SystemExit(f"yrdchain dataset: --into-data: {error}") from error
     disks = [node_disk(node_id, path) for node_id, path in data_dirs.items()]
