@@ -11,8 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from eth_abi.abi import decode, encode
+from eth_abi.abi import encode
 
+from chain.abi_memo import decode_remembered
 from chain.crypto import Address
 from chain.execution import Log
 from contracts import bindings
@@ -68,7 +69,7 @@ def decode_arguments(function: ContractFunction, calldata: bytes) -> tuple[Any, 
     if all(abi_type in STATIC_TYPES for abi_type in function.input_types):
         return _decode_static(function.input_types, calldata)
     try:
-        arguments = decode(list(function.input_types), calldata[4:])
+        arguments = decode_remembered(tuple(function.input_types), bytes(calldata[4:]))
     except Exception as error:  # eth_abi raises several unrelated exception types
         raise Revert(None) from error
     for abi_type, value in zip(function.input_types, arguments, strict=True):

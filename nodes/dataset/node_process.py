@@ -10,7 +10,7 @@ raises is answered with its error, which the coordinator turns into `NodeLost`.
 Commands: `report` (where the node stands), `start` (catch-up, then consensus), `step`,
 `submit` (payloads to the record store, then each raw transaction through admission), `calls`
 (view calls on the ledger), `nonce` (an address's next nonce), `reverts` (the first reverted
-receipt from a height), `close`.
+receipt from a height), `cpu` (the process's CPU seconds), `close`.
 
 Each block commits in one LMDB transaction, so a process killed at any moment leaves its
 stores at a whole block; the flock on the data directory goes with the process.
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -133,6 +134,8 @@ def _command(node: RelayedNode, records: LmdbRecordStore, command: tuple[Any, ..
                                  for to, data in command[3]])
     if name == "nonce":
         return node.run(lambda: runtime.ledger.pending_nonce(command[3]))
+    if name == "cpu":
+        return node.run(time.process_time)
     if name == "reverts":
         return node.run(lambda: _first_revert(node, command[3]))
     raise ValueError(f"unknown command {name!r}")

@@ -171,6 +171,10 @@ class OfflineNetwork:
             for check, output in zip(checks, outputs, strict=True):
                 refuse_failed(check, output)
 
+    def cpu_s(self) -> dict[str, float]:
+        """CPU seconds each node's process has used so far."""
+        return dict(zip(self.configs, self.ask(list(self.configs), "cpu"), strict=True))
+
     def close(self) -> None:
         """Every node process closes its stores and ends."""
         for process in self.processes.values():
@@ -238,7 +242,8 @@ def import_dataset(offline: OfflineNetwork, plan: DatasetPlan,
     offline.refuse_present(plan)
     total = len(plan.planned) + plan.grants_count + plan.records
     start_height = offline.height
-    began = time.monotonic()
+    began, cpu_began = time.monotonic(), time.process_time()
+    nodes_began = offline.cpu_s()  # their start (imports, genesis, opening) is not the import's
     nonces = {label: offline.next_nonce(label) for city in plan.cities()
               for label in (f"bureau:{city}", f"bank:{city}")}
     items = transactions = 0
@@ -252,8 +257,11 @@ def import_dataset(offline: OfflineNetwork, plan: DatasetPlan,
                 transactions += len(window)
                 if on_progress is not None:
                     on_progress(items, total)
+        cpu_s = {"signer": signer.cpu_s()}
     finally:
         signer.close()
     offline.verify(plan)
+    cpu_s.update({node: cpu - nodes_began[node] for node, cpu in offline.cpu_s().items()})
+    cpu_s["importer"] = time.process_time() - cpu_began
     return LoadFigures.of(time.monotonic() - began, transactions, plan,
-                          offline.height - start_height)
+                          offline.height - start_height, cpu_s)
