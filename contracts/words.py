@@ -58,6 +58,27 @@ def encode_static_words(abi_types: Sequence[str], values: Sequence[Any]) -> byte
     return b"".join(words)
 
 
+def encode_static_arrays(abi_types: Sequence[str], values: Sequence[Any]) -> bytes | None:
+    """`eth_abi.encode(abi_types, values)` for dynamic arrays of static words (`bytes32[]`,
+    `uint8[]`: the batch functions' arguments); None off the fast path."""
+    if len(abi_types) != len(values):
+        return None
+    tails: list[bytes] = []
+    for abi_type, array in zip(abi_types, values, strict=True):
+        if not abi_type.endswith("[]") or type(array) not in (list, tuple):
+            return None
+        words = encode_static_words([abi_type[:-2]] * len(array), array)
+        if words is None:
+            return None
+        tails.append(len(array).to_bytes(WORD, "big") + words)
+    head: list[bytes] = []
+    offset = WORD * len(tails)
+    for tail in tails:
+        head.append(offset.to_bytes(WORD, "big"))
+        offset += len(tail)
+    return b"".join(head) + b"".join(tails)
+
+
 def decode_static_words(abi_types: Sequence[str], data: bytes) -> tuple[Any, ...] | None:
     """`eth_abi.decode(abi_types, data)` for words of `bytes32`, `bool` and `uintN` (not
     `address`: eth_abi answers it as checksummed text); None off the fast path."""
