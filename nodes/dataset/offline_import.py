@@ -1,11 +1,13 @@
 """Import a data set into stopped nodes' data directories (`yrdchain dataset --into-data`).
 
 As `besu blocks import` does, the blocks go in through the node's own validation, and more:
-they are certified by the network's own validators. Every node of the directory is opened as it
-would start — its `node.toml`, its own consensus key (`node.key`, else the preset's), the
-validator set admitted from the network's certificates, its LMDB block store and record store —
-and its real `NodeRuntime` runs the real consensus with the others over the in-memory transport
-on a manual clock (`nodes.runtime.memory_ports`, as the simulator does). Each signed batch is
+they are certified by the network's own validators. Every node of the directory is opened in
+its own process as it would start — its `node.toml`, its own consensus key (`node.key`, else
+the preset's), the validator set admitted from the network's certificates, its LMDB block store
+and record store (`nodes.dataset.node_process`) — and its real `NodeRuntime` runs the real
+consensus with the others on one shared manual clock, their messages carried between the
+processes by a coordinator (`nodes.runtime.relay_network`), so the nodes' work spreads over
+the machine's cores. Each signed batch is
 submitted to its sender's home node like a REST request: admitted (signature, role, nonce),
 gossiped to every node, proposed by the round's leader, executed by every validator against
 its own tables, certified by a quorum of signatures, and committed to every store. Nothing is
@@ -21,7 +23,9 @@ below the wall clock at which the nodes are started again.
 
 Refused, with nothing changed: a directory without a network, a network of another preset, a
 node whose store holds another chain (its genesis differs), a node key that does not match its
-certificate, and a node that is running (its data directory's lock is held).
+certificate, and a node that is running (its data directory's lock is held). A node process
+that dies fails the import (`NodeLost`, naming it); every store then holds whole blocks, and
+the next opening levels the nodes behind by catch-up.
 """
 
 from __future__ import annotations

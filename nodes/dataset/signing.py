@@ -3,8 +3,8 @@
 Building and signing the data set (one secp256k1 signature per transaction and per grant, the
 records' canonical JSON, the calldata) is about a tenth of an import's work and needs nothing of
 the nodes: a worker process (`spawn`, so it shares no LMDB handle with the importer) builds the
-next windows while the importer runs the network over the current one, on the machine's other
-core. Windows come through a bounded queue in order; `PHASE_END` closes the registrations (which
+next windows while the nodes' processes run the network over the current one. Windows come
+through a bounded queue in order; `PHASE_END` closes the registrations (which
 must commit before any grant) and then the rest. As with any `spawn` worker, a script that calls
 the import runs it under `if __name__ == "__main__":` (the worker imports the main module).
 """
