@@ -6,7 +6,6 @@ this package does not know. bytes32 and address fields are bytes (addresses 20 r
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -362,49 +361,10 @@ _SHAPES_BY_TOPIC: Mapping[bytes, _Shape] = MappingProxyType(
 )
 
 
-REMEMBERED_EVENTS = 16_384  # a block of batch transactions emits about 7,000 events
-
-_encoded: dict[tuple[tuple[bytes, ...], bytes], Event] = {}
-_UINT_LIMITS = {"uint8": 1 << 8, "uint16": 1 << 16, "uint256": 1 << 256}
-
-
-def _decodes_back(shape: _Shape, event: Event) -> bool:
-    """Whether decoding the event's log gives back exactly its fields (static words of the
-    exact Python types decoding yields)."""
-    for field in shape.layout.fields:
-        value, abi_type = getattr(event, field.name), field.abi_type
-        if abi_type == "bytes32" or abi_type == "address":
-            if type(value) is not bytes or len(value) != (32 if abi_type == "bytes32" else 20):
-                return False
-        elif abi_type == "bool":
-            if type(value) is not bool:
-                return False
-        elif type(value) is not int or not 0 <= value < _UINT_LIMITS[abi_type]:
-            return False
-    return True
-
-
-def remember_encoded(topics: tuple[bytes, ...], data: bytes, event: Event) -> None:
-    """A contract engine just laid `event` out as a log: `decode_event` of that log answers it
-    without decoding (once), when decoding would give exactly it back. A node decodes every
-    event of a block it commits; the native engine had them before it encoded them."""
-    shape = _SHAPES_BY_TOPIC.get(topics[0])
-    if shape is None or shape.static_data_bytes is None or not _decodes_back(shape, event):
-        return
-    _encoded[(topics, data)] = event
-    if len(_encoded) > REMEMBERED_EVENTS:  # oldest first (insertion order)
-        with contextlib.suppress(KeyError, RuntimeError, StopIteration):
-            del _encoded[next(iter(_encoded))]
-
-
 def decode_event(topics: Sequence[bytes], data: bytes) -> Event | None:
     """The event a log carries, or None when topic0 names no event of the contracts."""
     if not topics:
         return None
-    if _encoded:
-        remembered = _encoded.pop((tuple(topics), bytes(data)), None)
-        if remembered is not None:
-            return remembered
     shape = _SHAPES_BY_TOPIC.get(bytes(topics[0]))
     if shape is None:
         return None

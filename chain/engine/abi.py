@@ -17,7 +17,7 @@ from chain.abi_memo import decode_remembered
 from chain.crypto import Address
 from chain.execution import Log
 from contracts import bindings
-from contracts.events import EVENT_LAYOUTS, Event, decode_static_word, remember_encoded
+from contracts.events import EVENT_LAYOUTS, Event, decode_static_word
 from contracts.functions import ContractFunction
 
 ERROR_SELECTOR = bytes.fromhex("08c379a0")  # Error(string)
@@ -133,5 +133,4 @@ def event_log(address: Address, event: Event) -> Log:
     else:
         data = encode([abi_type for _, abi_type in shape.data],
                       [getattr(event, name) for name, _ in shape.data])
-    remember_encoded(topics, data, event)  # the commit's event decoding takes it back
     return Log(address=address, topics=topics, data=data)
