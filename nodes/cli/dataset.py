@@ -73,7 +73,10 @@ def _summary(figures: LoadFigures) -> str:
     return (f"  {figures.records:,} records, {figures.registrations:,} enterprises, "
             f"{figures.grants:,} grants in {figures.transactions:,} transactions and "
             f"{figures.blocks:,} blocks, {figures.seconds:,.1f} s: "
-            f"{figures.records_per_s:,.0f} records/s, {figures.items_per_s:,.0f} items/s")
+            f"{figures.records_per_s:,.0f} records/s, {figures.items_per_s:,.0f} items/s"
+            + ("\n  CPU s: " + ", ".join(f"{name} {cpu:,.1f}"
+                                        for name, cpu in figures.cpu_s.items())
+               if figures.cpu_s else ""))
 
 
 def load_target(arguments: argparse.Namespace) -> dict[str, Any]:
