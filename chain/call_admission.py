@@ -23,8 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from eth_abi.abi import decode
-
+from chain.abi_memo import decode_remembered
 from chain.crypto import Address, recover_address
 from chain.enterprise import enterprise_from_bytes32
 from chain.errors import BadSignature, MalformedInput, NonceGap, NonceTooLow, UnknownEnterprise
@@ -114,7 +113,7 @@ def decode_arguments(function: bindings.ContractFunction, calldata: bytes) -> tu
     if words is not None:
         return words
     try:
-        return tuple(decode(list(function.input_types), bytes(calldata[4:])))
+        return decode_remembered(tuple(function.input_types), bytes(calldata[4:]))
     except Exception as error:  # eth_abi raises several unrelated types for bad calldata
         raise MalformedInput(f"calldata of {function.name} does not decode: {error}",
                              field="raw") from error

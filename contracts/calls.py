@@ -13,13 +13,15 @@ from dataclasses import dataclass
 from eth_abi.abi import encode
 
 from contracts.functions import FUNCTIONS
-from contracts.words import encode_static_words
+from contracts.words import encode_static_arrays, encode_static_words
 
 
 def encode_call(function_name: str, *arguments: object) -> bytes:
     """Calldata for any function in the table, by name."""
     function = FUNCTIONS[function_name]
     words = encode_static_words(function.input_types, arguments)
+    if words is None:
+        words = encode_static_arrays(function.input_types, arguments)
     if words is not None:
         return function.selector + words
     return function.selector + encode(list(function.input_types), list(arguments))

@@ -339,19 +339,39 @@ def _decode_static(layout: EventLayout, topics: Sequence[bytes], data: bytes) ->
     return layout.event_class(**values)
 
 
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    """What `decode_event` needs of a layout, worked out once per event."""
+
+    layout: EventLayout
+    indexed_fields: tuple[EventField, ...]
+    data_fields: tuple[EventField, ...]
+    static_data_bytes: int | None  # the data's length when every field is a static word
+
+
+def _shape(layout: EventLayout) -> _Shape:
+    indexed = tuple(field for field in layout.fields if field.indexed)
+    data = tuple(field for field in layout.fields if not field.indexed)
+    static = all(field.abi_type in _STATIC_TYPES for field in layout.fields)
+    return _Shape(layout, indexed, data, 32 * len(data) if static else None)
+
+
+_SHAPES_BY_TOPIC: Mapping[bytes, _Shape] = MappingProxyType(
+    {topic: _shape(layout) for topic, layout in _LAYOUTS_BY_TOPIC.items()}
+)
+
+
 def decode_event(topics: Sequence[bytes], data: bytes) -> Event | None:
     """The event a log carries, or None when topic0 names no event of the contracts."""
     if not topics:
         return None
-    layout = _LAYOUTS_BY_TOPIC.get(bytes(topics[0]))
-    if layout is None:
+    shape = _SHAPES_BY_TOPIC.get(bytes(topics[0]))
+    if shape is None:
         return None
-    indexed_fields = [field for field in layout.fields if field.indexed]
-    data_fields = [field for field in layout.fields if not field.indexed]
+    layout, indexed_fields, data_fields = shape.layout, shape.indexed_fields, shape.data_fields
     if len(topics) != len(indexed_fields) + 1:
         return None
-    if (all(field.abi_type in _STATIC_TYPES for field in layout.fields)
-            and len(data) == 32 * len(data_fields)
+    if (shape.static_data_bytes == len(data)
             and all(len(topic) == 32 for topic in topics)):
         return _decode_static(layout, topics, data)
     values: dict[str, Any] = {}

@@ -58,6 +58,27 @@ def encode_static_words(abi_types: Sequence[str], values: Sequence[Any]) -> byte
     return b"".join(words)
 
 
+def encode_static_arrays(abi_types: Sequence[str], values: Sequence[Any]) -> bytes | None:
+    """`eth_abi.encode(abi_types, values)` for dynamic arrays of static words (`bytes32[]`,
+    `uint8[]`: the batch functions' arguments); None off the fast path."""
+    if len(abi_types) != len(values):
+        return None
+    tails: list[bytes] = []
+    for abi_type, array in zip(abi_types, values, strict=True):
+        if not abi_type.endswith("[]") or type(array) not in (list, tuple):
+            return None
+        words = encode_static_words([abi_type[:-2]] * len(array), array)
+        if words is None:
+            return None
+        tails.append(len(array).to_bytes(WORD, "big") + words)
+    head: list[bytes] = []
+    offset = WORD * len(tails)
+    for tail in tails:
+        head.append(offset.to_bytes(WORD, "big"))
+        offset += len(tail)
+    return b"".join(head) + b"".join(tails)
+
+
 def decode_static_words(abi_types: Sequence[str], data: bytes) -> tuple[Any, ...] | None:
     """`eth_abi.decode(abi_types, data)` for words of `bytes32`, `bool` and `uintN` (not
     `address`: eth_abi answers it as checksummed text); None off the fast path."""
@@ -72,3 +93,37 @@ def decode_static_words(abi_types: Sequence[str], data: bytes) -> tuple[Any, ...
         except (KeyError, ValueError):
             return None
     return tuple(values)
+
+
+def decode_static_arrays(abi_types: Sequence[str], data: bytes) -> tuple[Any, ...] | None:
+    """`eth_abi.decode(abi_types, data)` for dynamic arrays of static words (not `address`) laid
+    out canonically, as the encoders write the batch functions' calldata: each array right after
+    the previous one, nothing after the last; None otherwise (eth_abi then decides)."""
+    if not abi_types or not all(abi_type.endswith("[]") for abi_type in abi_types):
+        return None
+    expected = WORD * len(abi_types)
+    if len(data) < expected:
+        return None
+    values: list[tuple[Any, ...]] = []
+    for index, abi_type in enumerate(abi_types):
+        offset = int.from_bytes(data[index * WORD:(index + 1) * WORD], "big")
+        if offset != expected or offset + WORD > len(data):
+            return None
+        length = int.from_bytes(data[offset:offset + WORD], "big")
+        end = offset + WORD + WORD * length
+        if end > len(data):
+            return None
+        element = abi_type[:-2]
+        if element == "bytes32":
+            values.append(tuple(data[start:start + WORD]
+                                for start in range(offset + WORD, end, WORD)))
+        else:
+            decoded = decode_static_words([element] * length, data[offset + WORD:end])
+            if decoded is None:
+                return None
+            values.append(decoded)
+        expected = end
+    if expected != len(data):
+        return None
+    return tuple(values)
+

@@ -11,8 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from eth_abi.abi import decode, encode
+from eth_abi.abi import encode
 
+from chain.abi_memo import decode_remembered
 from chain.crypto import Address
 from chain.execution import Log
 from contracts import bindings
@@ -68,7 +69,7 @@ def decode_arguments(function: ContractFunction, calldata: bytes) -> tuple[Any, 
     if all(abi_type in STATIC_TYPES for abi_type in function.input_types):
         return _decode_static(function.input_types, calldata)
     try:
-        arguments = decode(list(function.input_types), calldata[4:])
+        arguments = decode_remembered(tuple(function.input_types), bytes(calldata[4:]))
     except Exception as error:  # eth_abi raises several unrelated exception types
         raise Revert(None) from error
     for abi_type, value in zip(function.input_types, arguments, strict=True):
@@ -100,21 +101,36 @@ def encode_revert(reason: str | None) -> bytes:
     return ERROR_SELECTOR + encode(["string"], [reason])
 
 
+@dataclass(frozen=True, slots=True)
+class _LogShape:
+    """How an event class lays out its log: worked out once per class, not per event."""
+
+    topic: bytes
+    indexed: tuple[tuple[str, str], ...]  # (field, ABI type) in topic order
+    data: tuple[tuple[str, str], ...]  # (field, ABI type) in data order
+    static_data: bool  # every data field is one static word
+
+
+def _log_shape(event_class: type[Event]) -> _LogShape:
+    fields = EVENT_LAYOUTS[event_class].fields
+    data = tuple((field.name, field.abi_type) for field in fields if not field.indexed)
+    return _LogShape(_TOPICS[event_class],
+                     tuple((field.name, field.abi_type) for field in fields if field.indexed),
+                     data, all(abi_type in STATIC_TYPES for _, abi_type in data))
+
+
+_LOG_SHAPES = {event_class: _log_shape(event_class) for event_class in EVENT_LAYOUTS}
+
+
 def event_log(address: Address, event: Event) -> Log:
     """The log a contract at `address` emits for `event` (topics and data as Vyper lays them)."""
-    layout = EVENT_LAYOUTS[type(event)]
-    topics = [_TOPICS[type(event)]]
-    data_types: list[str] = []
-    data_values: list[Any] = []
-    for field in layout.fields:
-        value = getattr(event, field.name)
-        if field.indexed:
-            topics.append(_encode_static(field.abi_type, value))
-        else:
-            data_types.append(field.abi_type)
-            data_values.append(value)
-    if all(abi_type in STATIC_TYPES for abi_type in data_types):
-        data = b"".join(_encode_static(t, v) for t, v in zip(data_types, data_values, strict=True))
+    shape = _LOG_SHAPES[type(event)]
+    topics = (shape.topic, *(_encode_static(abi_type, getattr(event, name))
+                             for name, abi_type in shape.indexed))
+    if shape.static_data:
+        data = b"".join([_encode_static(abi_type, getattr(event, name))
+                         for name, abi_type in shape.data])
     else:
-        data = encode(data_types, data_values)
-    return Log(address=address, topics=tuple(topics), data=data)
+        data = encode([abi_type for _, abi_type in shape.data],
+                      [getattr(event, name) for name, _ in shape.data])
+    return Log(address=address, topics=topics, data=data)

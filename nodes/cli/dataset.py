@@ -75,7 +75,10 @@ def _summary(figures: LoadFigures) -> str:
     return (f"  {figures.records:,} records, {figures.registrations:,} enterprises, "
             f"{figures.grants:,} grants in {figures.transactions:,} transactions and "
             f"{figures.blocks:,} blocks, {figures.seconds:,.1f} s: "
-            f"{figures.records_per_s:,.0f} records/s, {figures.items_per_s:,.0f} items/s")
+            f"{figures.records_per_s:,.0f} records/s, {figures.items_per_s:,.0f} items/s"
+            + ("\n  CPU s: " + ", ".join(f"{name} {cpu:,.1f}"
+                                        for name, cpu in figures.cpu_s.items())
+               if figures.cpu_s else ""))
 
 
 def load_target(arguments: argparse.Namespace) -> dict[str, Any]:
@@ -106,14 +109,14 @@ def import_into(arguments: argparse.Namespace) -> dict[str, Any]:
                       execution=arguments.execution)
     try:
         with open_offline_network(data_dir, arguments.preset) as offline:
-            execution = next(iter(offline.nodes.values())).config.execution
+            execution = next(iter(offline.configs.values())).execution
             plan = _plan(offline.preset, execution, arguments)
             if not arguments.json:
                 print(_describe(plan, str(data_dir)))
             progress = _progress("imported", arguments)
             figures = import_dataset(offline, plan, progress.update)
             progress.done()
-            data_dirs = {node_id: node.config.data_dir for node_id, node in offline.nodes.items()}
+            data_dirs = {node_id: config.data_dir for node_id, config in offline.configs.items()}
     except (ImportRefused, AlreadyLoaded) as error:
         raise SystemExit(f"yrdchain dataset: --into-data: {error}") from error
     if arguments.compact:

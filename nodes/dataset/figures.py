@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,15 +24,19 @@ class LoadFigures:
     records_per_s: float
     items_per_s: float
     transactions_per_s: float
+    cpu_s: dict[str, float] = field(default_factory=dict)  # CPU seconds of each process
 
     @staticmethod
-    def of(seconds: float, transactions: int, plan: DatasetPlan, blocks: int) -> LoadFigures:
-        """The figures of a finished load of `plan`."""
+    def of(seconds: float, transactions: int, plan: DatasetPlan, blocks: int,
+           cpu_s: dict[str, float] | None = None) -> LoadFigures:
+        """The figures of a finished load of `plan` (`cpu_s`: CPU seconds of each process of
+        an import, by name)."""
         seconds = max(seconds, 1e-9)
         items = len(plan.planned) + plan.grants_count + plan.records
         return LoadFigures(round(seconds, 2), transactions, plan.records, len(plan.planned),
                            plan.grants_count, blocks, round(plan.records / seconds, 1),
-                           round(items / seconds, 1), round(transactions / seconds, 1))
+                           round(items / seconds, 1), round(transactions / seconds, 1),
+                           {name: round(cpu, 2) for name, cpu in (cpu_s or {}).items()})
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,11 +1,13 @@
 """Import a data set into stopped nodes' data directories (`yrdchain dataset --into-data`).
 
 As `besu blocks import` does, the blocks go in through the node's own validation, and more:
-they are certified by the network's own validators. Every node of the directory is opened as it
-would start — its `node.toml`, its own consensus key (`node.key`, else the preset's), the
-validator set admitted from the network's certificates, its LMDB block store and record store —
-and its real `NodeRuntime` runs the real consensus with the others over the in-memory transport
-on a manual clock (`nodes.runtime.memory_ports`, as the simulator does). Each signed batch is
+they are certified by the network's own validators. Every node of the directory is opened in
+its own process as it would start — its `node.toml`, its own consensus key (`node.key`, else
+the preset's), the validator set admitted from the network's certificates, its LMDB block store
+and record store (`nodes.dataset.node_process`) — and its real `NodeRuntime` runs the real
+consensus with the others on one shared manual clock, their messages carried between the
+processes by a coordinator (`nodes.runtime.relay_network`), so the nodes' work spreads over
+the machine's cores. Each signed batch is
 submitted to its sender's home node like a REST request: admitted (signature, role, nonce),
 gossiped to every node, proposed by the round's leader, executed by every validator against
 its own tables, certified by a quorum of signatures, and committed to every store. Nothing is
@@ -21,7 +23,9 @@ below the wall clock at which the nodes are started again.
 
 Refused, with nothing changed: a directory without a network, a network of another preset, a
 node whose store holds another chain (its genesis differs), a node key that does not match its
-certificate, and a node that is running (its data directory's lock is held).
+certificate, and a node that is running (its data directory's lock is held). A node process
+that dies fails the import (`NodeLost`, naming it); every store then holds whole blocks, and
+the next opening levels the nodes behind by catch-up.
 """
 
 from __future__ import annotations
@@ -31,59 +35,39 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from nacl.signing import SigningKey
 
-from chain.blocks import decode_block
 from chain.consensus.codec import SIZE_BYTES_MAX_BLOCK
-from chain.genesis import build_genesis
 from chain.payload_backup import payload_holders
 from chain.presets import Preset, get_preset
 from chain.records import payload_hash
 from nodes.cluster.certificates import load_validator_set
 from nodes.dataset.checks import refuse_failed, refuse_loaded, registered_key, sample_checks
 from nodes.dataset.figures import LoadFigures
+from nodes.dataset.node_process import ImportRefused, NodeProcess
 from nodes.dataset.plan import DatasetPlan, Submission
 from nodes.dataset.signing import SignedWindows
 from nodes.runtime.config import NodeConfig, load_config
-from nodes.runtime.memory_ports import ManualClock, ManualScheduler, MemoryNetwork, memory_runtime
-from nodes.runtime.node import NodeRuntime, default_consensus_config
 from nodes.runtime.peer_tls import load_node_seed
-from nodes.storage.blocks import DataDirectoryLocked, LmdbBlockStore, StorageError
-from nodes.storage.records import LmdbRecordStore
+from nodes.runtime.relay_network import RelayNetwork
 
+__all__ = ["ImportRefused", "OfflineNetwork", "import_dataset", "open_offline_network"]
+
+CONFIG_FILE_NAME = "node.toml"
 BLOCK_BYTES = SIZE_BYTES_MAX_BLOCK - 64 * 1024  # raw transactions per window: the proposal's
 # block (transactions, their list encoding and the header) stays under the consensus limit
 SETTLE_MS = 3_600_000  # manual time a window may take to commit before the import gives up
-RECORD_STORE_DIRECTORY = "records"
-CHAIN_STORE_DIRECTORY = "chain"
 
 ProgressListener = Callable[[int, int], None]
 """Told (items committed, items in all) after each block."""
 
 
-class ImportRefused(RuntimeError):
-    """The directory cannot take an import; nothing was changed."""
-
-
-@dataclass
-class OfflineNode:
-    """One stopped node opened for the import: its configuration and stores."""
-
-    config: NodeConfig
-    store: LmdbBlockStore
-    records: LmdbRecordStore
-
-    def close(self) -> None:
-        """Close both stores (their locks are released)."""
-        self.records.close()
-        self.store.close()
-
-
 def read_network(data_dir: Path, preset_name: str | None = None) -> list[NodeConfig]:
     """Every node's configuration in a network directory; ImportRefused if it is not one
     whole network of the expected preset."""
-    paths = sorted(data_dir.glob("*/node.toml"))
+    paths = sorted(data_dir.glob(f"*/{CONFIG_FILE_NAME}"))
     if not paths:
         raise ImportRefused(f"{data_dir} holds no network (no <node-id>/node.toml): write one "
                             "with `yrdchain up --no-start`, or give --preset to write it here")
@@ -107,143 +91,148 @@ def read_network(data_dir: Path, preset_name: str | None = None) -> list[NodeCon
     return sorted(configs, key=lambda config: order.index(config.node_id))
 
 
-def _open_node(config: NodeConfig) -> OfflineNode:
-    try:
-        store = LmdbBlockStore(config.data_dir / CHAIN_STORE_DIRECTORY)
-    except DataDirectoryLocked as error:
-        raise ImportRefused(f"{config.node_id} is running ({error}); stop the network before "
-                            "importing into its data directories, or use --target "
-                            f"{config.url}") from error
-    except StorageError as error:
-        raise ImportRefused(f"{config.node_id}: {error}") from error
-    try:
-        records = LmdbRecordStore(config.data_dir / RECORD_STORE_DIRECTORY)
-    except StorageError as error:
-        store.close()
-        raise ImportRefused(f"{config.node_id} is running or its record store is unusable: "
-                            f"{error}") from error
-    return OfflineNode(config, store, records)
-
-
 @dataclass
 class OfflineNetwork:
-    """The stopped network's nodes, driven by their own runtimes on one manual clock."""
+    """The stopped network's nodes, each in its own process, on one manual time."""
 
     preset: Preset
-    nodes: dict[str, OfflineNode]
-    network: MemoryNetwork
+    configs: dict[str, NodeConfig]
+    processes: dict[str, NodeProcess]
+    relay: RelayNetwork
     homes: dict[str, str] = field(default_factory=dict)  # city -> its first node
 
-    def runtime(self, node_id: str) -> NodeRuntime:
-        """A node's runtime."""
-        return self.network.runtimes[node_id]
+    def ask(self, node_ids: list[str], name: str, *arguments: Any) -> list[Any]:
+        """A command to some nodes at the network's current time; their results."""
+        relay = self.relay
+        heights = relay.heights()
+        return relay.ask(node_ids, lambda _: (name, relay.now, heights, *arguments))
+
+    def heights(self) -> dict[str, int]:
+        """Every node's head height."""
+        return self.relay.heights()
+
+    def state_roots(self) -> dict[str, bytes]:
+        """Every node's head state root."""
+        return {node_id: report.state_root for node_id, report in self.relay.reports.items()}
+
+    @property
+    def first(self) -> str:
+        """The first node (nonces, reads and receipts are asked of it)."""
+        return next(iter(self.configs))
 
     @property
     def height(self) -> int:
         """The first node's head height."""
-        return self.runtime(next(iter(self.nodes))).ledger.head.height
+        return self.relay.reports[self.first].height
 
     def next_nonce(self, label: str) -> int:
-        """An institution's next nonce, committed and pending, at its home node."""
-        address = self.preset.key(label).address
-        return self.runtime(next(iter(self.nodes))).ledger.pending_nonce(address)
+        """An institution's next nonce, committed and pending, at the first node."""
+        return int(self.ask([self.first], "nonce", self.preset.key(label).address)[0])
 
     def submit(self, window: list[Submission]) -> None:
         """Store each publish's payloads at their holders, then submit it at its home node."""
-        by_holder: dict[str, list[tuple[bytes, bytes]]] = {}
+        payloads: dict[str, list[tuple[bytes, bytes]]] = {node: [] for node in self.configs}
+        raws: dict[str, list[bytes]] = {node: [] for node in self.configs}
         for submission in window:
+            home = self.homes[submission.city]
             if submission.payloads:
                 items = [(payload_hash(p), p) for p in submission.payloads]
-                for holder in payload_holders(self.preset, self.homes[submission.city]):
-                    by_holder.setdefault(holder, []).extend(items)
-        for holder, items in by_holder.items():
-            self.nodes[holder].records.save_payloads(items)
-        for submission in window:
-            self.runtime(self.homes[submission.city]).submit_transaction(submission.raw)
+                for holder in payload_holders(self.preset, home):
+                    payloads[holder].extend(items)
+            raws[home].append(submission.raw)
+        busy = [node for node in self.configs if payloads[node] or raws[node]]
+        relay = self.relay
+        heights = relay.heights()
+        relay.ask(busy, lambda node: ("submit", relay.now, heights, payloads[node], raws[node]))
 
     def settle(self) -> None:
         """Run the network until every node has committed everything pending, at one height;
         RuntimeError if a transaction of the new blocks reverted."""
-        runtimes = list(self.network.runtimes.values())
         first = self.height + 1
+        reports = self.relay.reports
 
         def settled() -> bool:
-            heights = {runtime.ledger.head.height for runtime in runtimes}
-            return len(heights) == 1 and not any(len(r.ledger.mempool) for r in runtimes)
+            return (len({report.height for report in reports.values()}) == 1
+                    and not any(report.pending for report in reports.values()))
 
-        scheduler = self.network.scheduler
-        if not scheduler.run_until(scheduler.clock.now + SETTLE_MS, settled):
-            heights = {node_id: r.ledger.head.height
-                       for node_id, r in self.network.runtimes.items()}
-            raise RuntimeError(f"the import stalled: heights {heights}, pending "
-                               f"{[len(r.ledger.mempool) for r in runtimes]}")
-        ledger = runtimes[0].ledger
-        for height in range(first, ledger.head.height + 1):
-            for receipt in ledger.receipts(height):
-                if receipt.status != 1:
-                    raise RuntimeError(f"transaction 0x{receipt.transaction_hash.hex()} of block "
-                                       f"{height} reverted: {receipt.revert_reason}")
+        if not self.relay.run_until(settled, self.relay.now + SETTLE_MS):
+            raise RuntimeError(f"the import stalled: heights {self.heights()}, pending "
+                               f"{[report.pending for report in reports.values()]}")
+        reverted = self.ask([self.first], "reverts", first)[0]
+        if reverted is not None:
+            raise RuntimeError(reverted)
 
     def refuse_present(self, plan: DatasetPlan) -> None:
         """AlreadyLoaded when the data set's first enterprise already has a key on chain."""
         check = registered_key(plan)
-        refuse_loaded(check, self.runtime(next(iter(self.nodes))).ledger.call(
-            check.to, check.data).output)
+        refuse_loaded(check, self.ask([self.first], "calls", [(check.to, check.data)])[0][0])
 
     def verify(self, plan: DatasetPlan) -> None:
         """Read a seeded sample back on every node; RuntimeError if one is off."""
-        for runtime in self.network.runtimes.values():
-            for check in sample_checks(plan):
-                refuse_failed(check, runtime.ledger.call(check.to, check.data).output)
+        checks = sample_checks(plan)
+        calls = [(check.to, check.data) for check in checks]
+        for outputs in self.ask(list(self.configs), "calls", calls):
+            for check, output in zip(checks, outputs, strict=True):
+                refuse_failed(check, output)
+
+    def cpu_s(self) -> dict[str, float]:
+        """CPU seconds each node's process has used so far."""
+        return dict(zip(self.configs, self.ask(list(self.configs), "cpu"), strict=True))
 
     def close(self) -> None:
-        """Stop every runtime and close every store."""
-        for runtime in self.network.runtimes.values():
-            runtime.halt()
-        for node in self.nodes.values():
-            node.close()
+        """Every node process closes its stores and ends."""
+        for process in self.processes.values():
+            process.close()
+
+
+def _checked_seeds(data_dir: Path, preset: Preset, configs: list[NodeConfig]) -> dict[str, bytes]:
+    """Every node's consensus seed; ImportRefused if one does not match its certificate."""
+    validator_set = load_validator_set(preset, data_dir)
+    admitted = {validator.node_id: validator.public_key for validator in validator_set.validators}
+    seeds = {}
+    for config in configs:
+        seeds[config.node_id] = load_node_seed(preset, config.node_id, config.data_dir)
+        if admitted.get(config.node_id) != bytes(SigningKey(seeds[config.node_id]).verify_key):
+            raise ImportRefused(f"{config.node_id}: its key does not match its certificate "
+                                f"in {data_dir / 'certs'} (a data directory of another "
+                                "network?)")
+    return seeds
 
 
 @contextmanager
 def open_offline_network(data_dir: Path, preset_name: str | None = None
                          ) -> Iterator[OfflineNetwork]:
-    """Open every stopped node of a network directory and start its runtime (catch-up first:
-    a node behind the others syncs from them); close all of it on the way out."""
+    """Start a process for every stopped node of a network directory (each opens and checks its
+    stores; nothing runs until all are open), then start their runtimes (catch-up first: a node
+    behind the others syncs from them); close all of it on the way out."""
     configs = read_network(data_dir, preset_name)
     preset = configs[0].preset_value
-    genesis = build_genesis(preset, configs[0].execution)
-    validator_set = load_validator_set(preset, data_dir)
-    admitted = {validator.node_id: validator.public_key for validator in validator_set.validators}
-    opened: dict[str, OfflineNode] = {}
-    network = MemoryNetwork(genesis, validator_set,
-                            ManualScheduler(ManualClock(epoch_ms=int(time.time() * 1000))))
-    offline = OfflineNetwork(preset, opened, network)
+    seeds = _checked_seeds(data_dir, preset, configs)
+    epoch_ms = int(time.time() * 1000)
+    processes: dict[str, NodeProcess] = {}
+    relay = RelayNetwork({})
+    offline = OfflineNetwork(preset, {config.node_id: config for config in configs}, processes,
+                             relay)
     try:
-        seeds = {}
-        for config in configs:  # every check before anything is written
-            seeds[config.node_id] = load_node_seed(preset, config.node_id, config.data_dir)
-            if admitted.get(config.node_id) != bytes(SigningKey(seeds[config.node_id]).verify_key):
-                raise ImportRefused(f"{config.node_id}: its key does not match its certificate "
-                                    f"in {data_dir / 'certs'} (a data directory of another "
-                                    "network?)")
-            node = opened[config.node_id] = _open_node(config)
-            stored = node.store.load_block(0)
-            if stored is not None and decode_block(stored).hash != genesis.block.hash:
-                raise ImportRefused(f"{config.node_id}: its store holds another chain (its "
-                                    f"genesis is not {preset.name}'s with the {genesis.engine} "
-                                    "engine): a data directory of another network")
         for config in configs:
-            node = opened[config.node_id]
-            network.runtimes[config.node_id] = memory_runtime(
-                network, config.node_id, node.store,
-                default_consensus_config(config.node_id, seeds[config.node_id], validator_set),
-                config.data_dir, node.records)
+            process = NodeProcess.start(config, config.data_dir / CONFIG_FILE_NAME, data_dir,
+                                        seeds[config.node_id], epoch_ms)
+            processes[config.node_id] = relay.links[config.node_id] = process
             offline.homes.setdefault(preset.node(config.node_id).city.value, config.node_id)
-        for runtime in list(network.runtimes.values()):
-            runtime.start()
-        scheduler = network.scheduler
-        scheduler.run_until(scheduler.clock.now + SETTLE_MS,
-                            lambda: all(r.started for r in network.runtimes.values()))
+        refusals = []
+        for process in processes.values():
+            try:
+                process.ready()
+            except ImportRefused as error:
+                refusals.append(str(error))
+        if refusals:
+            raise ImportRefused("; ".join(refusals))
+        # catch-up needs the others' heights: a first round of reports, then start everyone
+        offline.ask(list(processes), "report")
+        offline.ask(list(processes), "start")
+        if not relay.run_until(lambda: all(r.started for r in relay.reports.values()),
+                               relay.now + SETTLE_MS):
+            raise RuntimeError(f"the nodes did not start: heights {relay.heights()}")
         yield offline
     finally:
         offline.close()
@@ -257,7 +246,8 @@ def import_dataset(offline: OfflineNetwork, plan: DatasetPlan,
     offline.refuse_present(plan)
     total = len(plan.planned) + plan.grants_count + plan.records
     start_height = offline.height
-    began = time.monotonic()
+    began, cpu_began = time.monotonic(), time.process_time()
+    nodes_began = offline.cpu_s()  # their start (imports, genesis, opening) is not the import's
     nonces = {label: offline.next_nonce(label) for city in plan.cities()
               for label in (f"bureau:{city}", f"bank:{city}")}
     items = transactions = 0
@@ -271,8 +261,11 @@ def import_dataset(offline: OfflineNetwork, plan: DatasetPlan,
                 transactions += len(window)
                 if on_progress is not None:
                     on_progress(items, total)
+        cpu_s = {"signer": signer.cpu_s()}
     finally:
         signer.close()
     offline.verify(plan)
+    cpu_s.update({node: cpu - nodes_began[node] for node, cpu in offline.cpu_s().items()})
+    cpu_s["importer"] = time.process_time() - cpu_began
     return LoadFigures.of(time.monotonic() - began, transactions, plan,
-                          offline.height - start_height)
+                          offline.height - start_height, cpu_s)

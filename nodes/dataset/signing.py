@@ -3,8 +3,8 @@
 Building and signing the data set (one secp256k1 signature per transaction and per grant, the
 records' canonical JSON, the calldata) is about a tenth of an import's work and needs nothing of
 the nodes: a worker process (`spawn`, so it shares no LMDB handle with the importer) builds the
-next windows while the importer runs the network over the current one, on the machine's other
-core. Windows come through a bounded queue in order; `PHASE_END` closes the registrations (which
+next windows while the nodes' processes run the network over the current one. Windows come
+through a bounded queue in order; `PHASE_END` closes the registrations (which
 must commit before any grant) and then the rest. As with any `spawn` worker, a script that calls
 the import runs it under `if __name__ == "__main__":` (the worker imports the main module).
 """
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import multiprocessing
 import queue
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import zip_longest
@@ -21,6 +22,7 @@ from typing import Any
 from nodes.dataset.plan import DatasetPlan, Submission
 
 PHASE_END = "phase-end"
+CPU = "cpu"  # the worker's last word: its CPU seconds
 QUEUED_WINDOWS = 4  # windows built ahead of the importer (each under 1 MiB)
 POLL_S = 1.0
 
@@ -66,6 +68,7 @@ def _build(plan: DatasetPlan, nonces: dict[str, int], block_bytes: int, out: Any
             for window in windows(phase, block_bytes):
                 out.put(window)
             out.put(PHASE_END)
+        out.put((CPU, time.process_time()))
     except BaseException as error:  # the importer reports it
         out.put(RuntimeError(f"building the data set failed: {error!r}"))
 
@@ -87,8 +90,7 @@ class SignedWindows:
         process.start()
         return SignedWindows(process, out)
 
-    def phase(self) -> Iterator[list[Submission]]:
-        """The windows of the next phase."""
+    def _next(self) -> Any:
         while True:
             try:
                 item = self.out.get(timeout=POLL_S)
@@ -99,9 +101,19 @@ class SignedWindows:
                 continue
             if isinstance(item, Exception):
                 raise item
-            if item == PHASE_END:
-                return
+            return item
+
+    def phase(self) -> Iterator[list[Submission]]:
+        """The windows of the next phase."""
+        while (item := self._next()) != PHASE_END:
             yield item
+
+    def cpu_s(self) -> float:
+        """The worker's CPU seconds, told after both phases."""
+        item = self._next()
+        if not (isinstance(item, tuple) and item[0] == CPU):
+            raise RuntimeError(f"the data set's signer sent {item!r} after its last phase")
+        return float(item[1])
 
     def close(self) -> None:
         """Stop the worker if it is still running."""
