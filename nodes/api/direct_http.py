@@ -129,6 +129,9 @@ async def _answer(protocol: Any, routes: Routes,
         if response is None or cycle.disconnected:
             return
         transport.write(encode_answer(response, protocol.server_state.default_headers))
+        flush = getattr(transport, "flush", None)
+        if flush is not None:  # one whole answer: send it now, before a client's end of input
+            flush()            # (read next) closes the connection
         routes.record(template, scope, response, started)
     except Exception:  # nothing of the request may escape into the event loop
         LOGGER.exception("failed to answer %s", scope.get("path"))
