@@ -274,26 +274,27 @@ def wait_for_workers(url: str, workers: int, timeout_s: float = 60.0) -> None:
         raise RuntimeError(f"read workers {sorted(wanted)} of {url} never answered")
 
 
-def queried_codes(preset: Preset, dataset_enterprises: int | None) -> list[PlannedEnterprise]:
+def queried_codes(preset: Preset, dataset_enterprises: int | None,
+                  most: int = MAX_QUERIED) -> list[PlannedEnterprise]:
     """The enterprises the reports ask for: the smoke snapshot's granted to the bank, or, for a
     network loaded with `yrdchain dataset --enterprises N` (every enterprise granting, seed 1),
-    up to `MAX_QUERIED` of its N in a seeded random order, so that reads spread over the store."""
+    up to `most` of its N in a seeded random order, so that reads spread over the store."""
     if dataset_enterprises is None:
         return [p for p in plan_enterprises(preset, SIZES["smoke"], 1) if p.bank == BANK]
     size = DatasetSize("target", dataset_enterprises, 5 * dataset_enterprises,
                        dataset_enterprises)
     planned = [p for p in plan_enterprises(preset, size, 1) if p.bank == BANK]
     random.Random(1).shuffle(planned)
-    return planned[:MAX_QUERIED]
+    return planned[:most]
 
 
 def run(rounds: int, seconds: float, port_base: int, with_peers: bool,
         target_url: str | None, read_workers: int = 0,
-        dataset_enterprises: int | None = None) -> dict[str, Any]:
+        dataset_enterprises: int | None = None, queried: int = MAX_QUERIED) -> dict[str, Any]:
     """Every round; returns the report document."""
     preset = get_preset(PRESET)
     snapshot = ensure_snapshot(PRESET, SIZES["smoke"], 1, CACHE_DIRECTORY, progress=False)
-    planned = queried_codes(preset, dataset_enterprises)
+    planned = queried_codes(preset, dataset_enterprises, queried)
     codes = [p.code.code for p in planned]
     home = preset.node(NODE).city
     remote = sum(p.code.city != home for p in planned) / max(len(planned), 1)
@@ -434,12 +435,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dataset-enterprises", type=int, metavar="N",
                         help="with --target: the network holds `yrdchain dataset --enterprises N`"
                              " (seed 1); reports ask for its enterprises, spread over the store")
+    parser.add_argument("--queried-enterprises", type=int, default=MAX_QUERIED, metavar="K",
+                        help="with --dataset-enterprises: ask for at most K distinct enterprises "
+                             "(the same K on two sizes compares the sizes, not the working sets)")
     arguments = parser.parse_args(argv)
     if arguments.dataset_enterprises is not None and arguments.target is None:
         parser.error("--dataset-enterprises goes with --target")
     report = run(arguments.rounds, arguments.seconds, arguments.port_base,
                  not arguments.no_peers, arguments.target, arguments.read_workers or 0,
-                 arguments.dataset_enterprises)
+                 arguments.dataset_enterprises, arguments.queried_enterprises)
     text = render(report)
     print(text)
     name = "wrk-rounds" + (f"-read-workers-{arguments.read_workers}"  # 0 too: kept apart
