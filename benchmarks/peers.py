@@ -118,37 +118,55 @@ def _percentile(values: list[float], fraction: float) -> float:
     return round(ordered[min(len(ordered) - 1, int(fraction * len(ordered)))], 2)
 
 
+async def timed_runs(name: str, operation: str, concurrency: int,
+                     next_job: Callable[[], object | None],
+                     attempt: Callable[[object], Awaitable[bool]],
+                     failures: tuple[type[BaseException], ...]) -> Rate:
+    """`concurrency` workers take jobs until `next_job` gives None and time each `attempt`
+    (an exception of `failures` counts as an error); the driver's own CPU share is recorded."""
+    latencies: list[float] = []
+    errors = 0
+
+    async def worker() -> None:
+        nonlocal errors
+        while (job := next_job()) is not None:
+            began = time.perf_counter()
+            try:
+                ok = await attempt(job)
+            except failures:
+                ok = False
+            if ok:
+                latencies.append((time.perf_counter() - began) * 1000)
+            else:
+                errors += 1
+
+    started, cpu_started = time.perf_counter(), time.process_time()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - started
+    cpu = time.process_time() - cpu_started
+    return Rate(name, operation, len(latencies), errors, round(elapsed, 2),
+                round(len(latencies) / elapsed, 1), _percentile(latencies, 0.5),
+                _percentile(latencies, 0.99), round(100 * cpu / elapsed, 1))
+
+
 async def drive(name: str, operation: str, seconds: float,
                 request: Callable[[httpx.AsyncClient], Awaitable[bool]],
                 limit: int | None = None, concurrency: int = CONCURRENCY) -> Rate:
     """Run `request` with `concurrency` in flight for `seconds` (or `limit` operations)."""
-    latencies: list[float] = []
-    errors = 0
     deadline = time.perf_counter() + seconds
     issued = 0
+
+    def next_job() -> bool | None:
+        nonlocal issued
+        if time.perf_counter() >= deadline or (limit is not None and issued >= limit):
+            return None
+        issued += 1
+        return True
+
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(timeout=30.0, limits=limits) as client:
-        async def worker() -> None:
-            nonlocal errors, issued
-            while time.perf_counter() < deadline and (limit is None or issued < limit):
-                issued += 1
-                began = time.perf_counter()
-                try:
-                    ok = await request(client)
-                except httpx.HTTPError:
-                    ok = False
-                if ok:
-                    latencies.append((time.perf_counter() - began) * 1000)
-                else:
-                    errors += 1
-
-        started, cpu_started = time.perf_counter(), time.process_time()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - started
-        cpu = time.process_time() - cpu_started
-    return Rate(name, operation, len(latencies), errors, round(elapsed, 2),
-                round(len(latencies) / elapsed, 1), _percentile(latencies, 0.5),
-                _percentile(latencies, 0.99), round(100 * cpu / elapsed, 1))
+        return await timed_runs(name, operation, concurrency, next_job,
+                                lambda _: request(client), (httpx.HTTPError,))
 
 
 def eth_call_request(url: str, to: bytes, data: bytes) -> Callable[[httpx.AsyncClient],
@@ -194,9 +212,6 @@ async def send_to_receipt(name: str, urls: list[str], raws: list[list[bytes]],
     # one job per transaction, senders in turn; the workers share the one iterator
     jobs = iter([sender for round_ in itertools.zip_longest(*(range(len(own)) for own in raws))
                  for sender, index in enumerate(round_) if index is not None])
-    latencies: list[float] = []
-    errors = 0
-
     clients = {base: LeanClient(base, in_flight + len(raws)) for base, _ in endpoints}
     for client in clients.values():
         await client.start()
@@ -221,30 +236,12 @@ async def send_to_receipt(name: str, urls: list[str], raws: list[list[bytes]],
                 await asyncio.sleep(RECEIPT_POLL_S)
             return False
 
-        async def worker() -> None:
-            nonlocal errors
-            for sender in jobs:
-                began = time.perf_counter()
-                try:
-                    ok = await one(sender)
-                except LeanHttpError:
-                    ok = False
-                if ok:
-                    latencies.append((time.perf_counter() - began) * 1000)
-                else:
-                    errors += 1
-
-        started, cpu_started = time.perf_counter(), time.process_time()
-        await asyncio.gather(*(worker() for _ in range(in_flight)))
-        elapsed = time.perf_counter() - started
-        cpu = time.process_time() - cpu_started
+        return await timed_runs(name, "eth_sendRawTransaction -> receipt", in_flight,
+                                lambda: next(jobs, None), one,  # type: ignore[arg-type]
+                                (LeanHttpError,))
     finally:
         for client in clients.values():
             client.close()
-    return Rate(name, "eth_sendRawTransaction -> receipt", len(latencies), errors,
-                round(elapsed, 2), round(len(latencies) / elapsed, 1),
-                _percentile(latencies, 0.5), _percentile(latencies, 0.99),
-                round(100 * cpu / elapsed, 1))
 
 
 # Peers -----------------------------------------------------------------------------------------
