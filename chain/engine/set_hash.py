@@ -1,17 +1,21 @@
 """The set hash of the table state: LtHash, a homomorphic hash of a multiset of rows.
 
 LtHash (Bellare and Micciancio's lattice construction, as deployed in Facebook's and Solana's
-state hashes): each row maps to a vector of `LANES` 16-bit lanes, SHAKE-256 of the row expanded
-to 2,048 bytes, and the set hash of a table state is the lane-wise sum of its rows' vectors
-modulo 2^16. Adding a row adds its vector, removing one subtracts it, so a block updates the set
-hash by its changed rows alone, whatever the table holds; and the sum depends only on which
-rows exist, so a node recomputing it from its store when it opens detects a row changed, added
-or removed behind the ledger's back.
+state hashes): each row maps to a vector of `LANES` 16-bit lanes, the BLAKE3 extendable output
+of the row read to 2,048 bytes (as Solana's lattice hash of accounts does), and the set hash of
+a table state is the lane-wise sum of its rows' vectors modulo 2^16. Adding a row adds its
+vector, removing one subtracts it, so a block updates the set hash by its changed rows alone,
+whatever the table holds; and the sum depends only on which rows exist, so a node recomputing it
+from its store when it opens detects a row changed, added or removed behind the ledger's back.
 
 Why not the sum of 256-bit row hashes modulo 2^256 (AdHash): with enough rows to choose from,
 Wagner's generalized-birthday algorithm finds a set of rows whose sum matches a target far below
 2^128 work; LtHash's 1,024 lanes put that search out of reach (its security reduces to a short
 vector problem in a lattice of dimension 1,024).
+
+BLAKE3 rather than SHAKE-256 (the first version): the same 2 KiB output costs 1.3 µs instead of
+5.4 µs here, and a block hashes every row it changes, twice when the row existed (its old and its
+new value): at bulk-load sizes the vectors were a fifth of a node's work.
 
 The vectors are numpy `uint16` arrays, whose additions wrap modulo 2^16 as the construction
 wants; `digest` gives the 32 bytes a state root commits to.
@@ -19,11 +23,11 @@ wants; `digest` gives the 32 bytes a state root commits to.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Mapping
 
 import numpy as np
 import numpy.typing as npt
+from blake3 import blake3
 
 from chain.crypto import keccak
 
@@ -41,7 +45,7 @@ def empty() -> bytes:
 
 def row_vector(key: bytes, row: bytes) -> bytes:
     """One row's vector (the key's length first, so no two rows share a preimage)."""
-    return hashlib.shake_256(len(key).to_bytes(2, "big") + key + row).digest(VECTOR_BYTES)
+    return blake3(len(key).to_bytes(2, "big") + key + row).digest(VECTOR_BYTES)
 
 
 def _sum(vectors: list[bytes]) -> Vector:

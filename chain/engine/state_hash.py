@@ -6,7 +6,7 @@
   incremental hash of FISCO BCOS's Storage State: equal roots mean every node applied the same
   row changes in every block since genesis.
 - table set hash: LtHash of every stored row (`chain.engine.set_hash`: 1,024 lanes of 16 bits,
-  the lane-wise sum of each row's SHAKE-256 vector). A block updates it by subtracting its
+  the lane-wise sum of each row's BLAKE3 vector). A block updates it by subtracting its
   changed rows' old vectors and adding the new ones, so it costs per change, not per row; and
   because it names the whole table state, a node recomputing it from its store when it opens
   detects a row changed behind the ledger's back.
@@ -27,7 +27,7 @@ from chain.crypto import keccak
 from chain.engine import set_hash as lthash
 from chain.errors import MalformedInput
 
-DOMAIN = b"yrdchain-state-3"
+DOMAIN = b"yrdchain-state-4"
 EMPTY_CHAIN = b"\0" * 32
 COMMITMENT_BYTES = 32 + lthash.VECTOR_BYTES + 32
 
