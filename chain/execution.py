@@ -67,11 +67,17 @@ class StateSource(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Log:
-    """An event a contract emitted."""
+    """An event a contract emitted.
+
+    `event`: the decoded event when the native engine emitted it (it encoded the topics and data
+    from that object), so the commit's indexer takes it instead of decoding the log back; not
+    part of the receipt, its encoding or its equality.
+    """
 
     address: Address
     topics: tuple[bytes, ...]
     data: bytes
+    event: object | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

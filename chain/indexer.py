@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from typing import cast
 
 from chain.codec import (
     Member,
@@ -79,7 +80,8 @@ def decode_block_events(transaction_hashes: Sequence[bytes],
     for position, (transaction_hash, receipt) in enumerate(
             zip(transaction_hashes, receipts, strict=True)):
         for log_index, log in enumerate(receipt.logs):
-            event = bindings.decode_event(log.topics, log.data)
+            event = (cast(bindings.Event, log.event) if log.event is not None
+                     else bindings.decode_event(log.topics, log.data))
             if event is not None:
                 found.append(BlockEvent(position, log_index, transaction_hash, log.address,
                                         event))
