@@ -16,7 +16,8 @@ contracts are read at the root asked for, their trie nodes being kept).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 
 from chain.crypto import Address
 from chain.engine.abi import encode_revert
@@ -120,7 +121,14 @@ class NativeExecutor:
                       environment: BlockEnvironment,
                       transactions: Sequence[AdmittedTransaction]) -> ExecutionResult:
         """Execute a block's transactions in order; the row changes and the new root."""
-        tables = TableOverlay(_tables_of(source))
+        with _row_session(source) as reader:
+            return self._execute_block(source, reader, parent_state_root, environment,
+                                       transactions)
+
+    def _execute_block(self, source: StateSource, reader: TableReader, parent_state_root: bytes,
+                       environment: BlockEnvironment,
+                       transactions: Sequence[AdmittedTransaction]) -> ExecutionResult:
+        tables = TableOverlay(reader)
         parent = load_commitment(source, parent_state_root)
         session: EvmSession | None = None
         receipts: list[Receipt] = []
@@ -198,6 +206,18 @@ def finish_block(parent: StateCommitment, tables: TableOverlay,
     nodes[commitment.root] = commitment.encode()
     return ExecutionResult(state_root=commitment.root, receipts=receipts, state_nodes=nodes,
                            table_rows=changes)
+
+
+@contextmanager
+def _row_session(source: StateSource) -> Iterator[TableReader]:
+    """The source's rows for one block's execution: through one read transaction when the
+    store offers it (`row_session`), else row by row."""
+    session = getattr(source, "row_session", None)
+    if session is None:
+        yield _tables_of(source)
+        return
+    with session() as reader:
+        yield reader
 
 
 def _tables_of(source: StateSource) -> TableReader:

@@ -37,6 +37,7 @@ import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
@@ -125,6 +126,21 @@ class DirectoryLock:
             fcntl.flock(self._descriptor, fcntl.LOCK_UN)
             os.close(self._descriptor)
             self._descriptor = None
+
+
+@dataclass(frozen=True, slots=True)
+class TableRows:
+    """Table rows read within one open read transaction (`LmdbBlockStore.row_session`)."""
+
+    transaction: lmdb.Transaction
+    max_key_bytes: int
+
+    def load_row(self, key: bytes) -> bytes | None:
+        """A table row, or None."""
+        if not 0 < len(key) <= self.max_key_bytes:
+            return None
+        value: bytes | None = self.transaction.get(key)
+        return value
 
 
 class _ResizeGate:
@@ -275,6 +291,18 @@ class LmdbEnvironment:
             with self._begin_read(environment, name) as transaction:
                 value: bytes | None = transaction.get(key)
                 return value
+        finally:
+            self._gate.leave()
+
+    @contextmanager
+    def reading(self, name: bytes) -> Iterator[lmdb.Transaction]:
+        """One read-only transaction on a database for the body (say, a whole block's execution,
+        instead of one per row); no write or resize may run in this thread meanwhile."""
+        environment = self._environment()
+        self._gate.enter()
+        try:
+            with self._begin_read(environment, name) as transaction:
+                yield transaction
         finally:
             self._gate.leave()
 
@@ -468,6 +496,12 @@ class LmdbBlockStore:
     def load_row(self, key: bytes) -> bytes | None:
         """A table row (native engine state)."""
         return self._lmdb.get(TABLES_DB, key)
+
+    @contextmanager
+    def row_session(self) -> Iterator[TableRows]:
+        """Table rows read through one LMDB transaction (a block's execution reads hundreds)."""
+        with self._lmdb.reading(TABLES_DB) as transaction:
+            yield TableRows(transaction, self._lmdb.max_key_bytes)
 
     def scan_rows(self, prefix: bytes, limit: int = 10_000,
                   start: bytes = b"") -> list[tuple[bytes, bytes]]:

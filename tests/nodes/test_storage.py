@@ -138,6 +138,18 @@ def test_table_rows_are_written_deleted_and_scanned_from_a_start(opened: OpenSto
     assert store.scan_rows(b"", 10, start=b"r4\0") == [(b"s1", b"d")]
 
 
+def test_a_row_session_reads_what_load_row_reads_in_one_transaction(tmp_path: Path) -> None:
+    store = LmdbBlockStore(tmp_path / "chain")
+    store.save_commit(replace(make_commit(0), rows={b"r1": b"a", b"r2": b"b"}))
+    with store.row_session() as rows:
+        store.save_commit(replace(make_commit(1), rows={b"r1": None, b"r3": b"c"}))
+        # the session reads the state it began on, whatever commits meanwhile
+        assert [rows.load_row(key) for key in (b"r1", b"r2", b"r3")] == [b"a", b"b", None]
+        assert rows.load_row(b"") is None and rows.load_row(b"r" * 600) is None
+    assert [store.load_row(key) for key in (b"r1", b"r2", b"r3")] == [None, b"b", b"c"]
+    store.close()
+
+
 def test_an_lmdb_row_changed_behind_the_ledger_stops_it_opening(
         genesis: Genesis, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(chain.ledger, "ROWS_PER_SCAN", 7)  # several chunks
