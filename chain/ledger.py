@@ -84,6 +84,7 @@ from chain.indexer import (
 )
 from chain.mempool import MAX_NONCE_AHEAD, GrantKey, Mempool
 from chain.merkle import merkle_root
+from chain.speculation import Speculation, speculation_key
 from chain.storage import BlockStore, StoreCommit
 from chain.transactions import (
     MAX_TRANSACTION_GAS,
@@ -158,6 +159,8 @@ class Ledger:
         self._executed: OrderedDict[bytes, tuple[ExecutionResult, tuple[
             AdmittedTransaction, ...], tuple[bytes, ...]]] = OrderedDict()
         self._recent: OrderedDict[int, tuple[Block, tuple[Receipt, ...]]] = OrderedDict()
+        self._speculation: Speculation | None = None
+        self.speculations = {"executed": 0, "reused": 0}  # blocks executed ahead, and reused
         self._ready: tuple[tuple[int, int, int] | None, int] = (None, 0)
         self.admission_clock_ms: Callable[[], int] | None = None
         """The node's chain clock (`Clock.chain_ms`), read at admission only: a grant that expired
@@ -283,9 +286,13 @@ class Ledger:
         """Propose a block of pending transactions on top of the head, executed once."""
         chosen = self._still_admissible(self.mempool.select(self.next_nonce, limit))
         timestamp_ms = proposal_timestamp(timestamp_ms, self.head.timestamp_ms)
-        result = self.executor.execute_block(self.store, self.head.state_root,
-                               self._environment(self.head.height + 1, timestamp_ms), chosen)
-        receipts = tuple(encode_receipt(r) for r in result.receipts)
+        ahead = self._take_speculation(self.head.height + 1, timestamp_ms, chosen)
+        if ahead is not None:
+            result, receipts = ahead.result, ahead.receipts
+        else:
+            result = self.executor.execute_block(self.store, self.head.state_root,
+                                   self._environment(self.head.height + 1, timestamp_ms), chosen)
+            receipts = tuple(encode_receipt(r) for r in result.receipts)
         header = BlockHeader(
             height=self.head.height + 1,
             parent_hash=self.head.block_hash,
@@ -299,6 +306,38 @@ class Ledger:
         block = Block(header, tuple(a.transaction.raw for a in chosen))
         self._remember(block.hash, result, tuple(chosen), receipts)
         return block
+
+    def speculate(self, timestamp_ms: int) -> int:
+        """Execute now the block this node would build at `timestamp_ms` (`chain.speculation`),
+        for a proposal of the same transactions in the same order at the same second to reuse;
+        how many transactions it holds (0: nothing pending, or a block of this height is already
+        built or validated here)."""
+        if self._executed:
+            return 0
+        chosen = self._still_admissible(self.mempool.select(self.next_nonce,
+                                                            MAX_BLOCK_TRANSACTIONS))
+        if not chosen:
+            return 0
+        height = self.head.height + 1
+        timestamp_ms = proposal_timestamp(timestamp_ms, self.head.timestamp_ms)
+        result = self.executor.execute_block(self.store, self.head.state_root,
+                                             self._environment(height, timestamp_ms), chosen)
+        self._speculation = Speculation(
+            speculation_key(self.head.block_hash, height, timestamp_ms, chosen), result,
+            tuple(chosen), tuple(encode_receipt(r) for r in result.receipts))
+        self.speculations["executed"] += 1
+        return len(chosen)
+
+    def _take_speculation(self, height: int, timestamp_ms: int,
+                          admitted: Sequence[AdmittedTransaction]) -> Speculation | None:
+        """The block executed ahead if it is this one (it is used once), else None."""
+        ahead = self._speculation
+        if ahead is None or ahead.key != speculation_key(self.head.block_hash, height,
+                                                         timestamp_ms, admitted):
+            return None
+        self._speculation = None
+        self.speculations["reused"] += 1
+        return ahead
 
     def _still_admissible(self, candidates: Sequence[AdmittedTransaction]) -> list[
             AdmittedTransaction]:
@@ -356,12 +395,15 @@ class Ledger:
         if len(block.transactions) > MAX_BLOCK_TRANSACTIONS:
             raise InvalidBlock(f"block holds over {MAX_BLOCK_TRANSACTIONS} transactions")
         admitted = self._admit_block_transactions(block)
-        result = self.executor.execute_block(self.store, self.head.state_root,
-                               self._environment(header.height, header.timestamp_ms), admitted)
+        ahead = self._take_speculation(header.height, header.timestamp_ms, admitted)
+        result = ahead.result if ahead is not None else self.executor.execute_block(
+            self.store, self.head.state_root,
+            self._environment(header.height, header.timestamp_ms), admitted)
         if result.state_root != header.state_root:
             raise InvalidBlock(f"state root 0x{result.state_root.hex()[:16]}… after execution, "
                                f"header says 0x{header.state_root.hex()[:16]}…")
-        receipts = tuple(encode_receipt(r) for r in result.receipts)
+        receipts = (ahead.receipts if ahead is not None
+                    else tuple(encode_receipt(r) for r in result.receipts))
         if merkle_root(receipts) != header.receipts_root:
             raise InvalidBlock("receipts root does not match execution")
         if result.gas_used != header.gas_used:
@@ -438,6 +480,7 @@ class Ledger:
         self.mempool.remove_committed({a.sender: a.nonce + 1 for a in admitted})
         self.mempool.expire_gapped(self.next_nonce, header.timestamp_ms)
         self._executed.clear()
+        self._speculation = None
         return events
 
     # Reads -------------------------------------------------------------------------------
