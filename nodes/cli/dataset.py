@@ -78,7 +78,10 @@ def _summary(figures: LoadFigures) -> str:
             f"{figures.records_per_s:,.0f} records/s, {figures.items_per_s:,.0f} items/s"
             + ("\n  CPU s: " + ", ".join(f"{name} {cpu:,.1f}"
                                         for name, cpu in figures.cpu_s.items())
-               if figures.cpu_s else ""))
+               if figures.cpu_s else "")
+            + (f"\n  blocks executed ahead: {figures.executed_ahead['executed']:,}, reused "
+               f"{figures.executed_ahead['reused']:,} (all nodes)"
+               if figures.executed_ahead else ""))
 
 
 def load_target(arguments: argparse.Namespace) -> dict[str, Any]:

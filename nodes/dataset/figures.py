@@ -25,10 +25,13 @@ class LoadFigures:
     items_per_s: float
     transactions_per_s: float
     cpu_s: dict[str, float] = field(default_factory=dict)  # CPU seconds of each process
+    executed_ahead: dict[str, int] = field(default_factory=dict)  # blocks executed ahead
+    # (`chain.speculation`) and how many of them a proposal reused, over the nodes
 
     @staticmethod
     def of(seconds: float, transactions: int, plan: DatasetPlan, blocks: int,
-           cpu_s: dict[str, float] | None = None) -> LoadFigures:
+           cpu_s: dict[str, float] | None = None,
+           executed_ahead: dict[str, int] | None = None) -> LoadFigures:
         """The figures of a finished load of `plan` (`cpu_s`: CPU seconds of each process of
         an import, by name)."""
         seconds = max(seconds, 1e-9)
@@ -36,7 +39,8 @@ class LoadFigures:
         return LoadFigures(round(seconds, 2), transactions, plan.records, len(plan.planned),
                            plan.grants_count, blocks, round(plan.records / seconds, 1),
                            round(items / seconds, 1), round(transactions / seconds, 1),
-                           {name: round(cpu, 2) for name, cpu in (cpu_s or {}).items()})
+                           {name: round(cpu, 2) for name, cpu in (cpu_s or {}).items()},
+                           dict(executed_ahead or {}))
 
 
 @dataclass(frozen=True, slots=True)

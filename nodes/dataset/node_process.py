@@ -8,7 +8,8 @@ real `NodeRuntime` as a `RelayedNode` (`nodes.runtime.relay_ports`) for the coor
 raises is answered with its error, which the coordinator turns into `NodeLost`.
 
 Commands: `report` (where the node stands), `start` (catch-up, then consensus), `step`,
-`submit` (payloads to the record store, then each raw transaction through admission), `calls`
+`submit` (payloads to the record store, then each raw transaction through admission), `prepare`
+(execute ahead the block due at a given manual time, `chain.speculation`), `calls`
 (view calls on the ledger), `nonce` (an address's next nonce), `reverts` (the first reverted
 receipt from a height), `cpu` (the process's CPU seconds), `close`.
 
@@ -126,14 +127,19 @@ def _command(node: RelayedNode, records: LmdbRecordStore, command: tuple[Any, ..
         def submit() -> None:
             if payloads:
                 records.save_payloads(payloads)
-            for raw in raws:
-                runtime.submit_transaction(raw)
+            for raw in raws:  # every node is handed the window, in one order: no gossip
+                runtime.submit_transaction(raw, gossip=False)
         return node.run(submit)
+    if name == "prepare":  # execute ahead the block due at manual time command[3]
+        at_chain_ms = node.scheduler.clock.epoch_ms + int(command[3])
+        return node.run(lambda: runtime.ledger.speculate(at_chain_ms))
     if name == "calls":
         return node.run(lambda: [runtime.ledger.call(to, data).output
                                  for to, data in command[3]])
     if name == "nonce":
         return node.run(lambda: runtime.ledger.pending_nonce(command[3]))
+    if name == "speculations":
+        return node.run(lambda: dict(runtime.ledger.speculations))
     if name == "cpu":
         return node.run(time.process_time)
     if name == "reverts":

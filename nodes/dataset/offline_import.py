@@ -130,20 +130,33 @@ class OfflineNetwork:
         return int(self.ask([self.first], "nonce", self.preset.key(label).address)[0])
 
     def submit(self, window: list[Submission]) -> None:
-        """Store each publish's payloads at their holders, then submit it at its home node."""
+        """Store each publish's payloads at their holders (as its home node's REST route
+        would), then hand the window to every node in one order, each admitting every
+        transaction itself: what gossip delivers, but in the same order everywhere, so that
+        every node's next block is the proposer's (`prepare`)."""
         payloads: dict[str, list[tuple[bytes, bytes]]] = {node: [] for node in self.configs}
-        raws: dict[str, list[bytes]] = {node: [] for node in self.configs}
         for submission in window:
-            home = self.homes[submission.city]
             if submission.payloads:
                 items = [(payload_hash(p), p) for p in submission.payloads]
-                for holder in payload_holders(self.preset, home):
+                for holder in payload_holders(self.preset, self.homes[submission.city]):
                     payloads[holder].extend(items)
-            raws[home].append(submission.raw)
-        busy = [node for node in self.configs if payloads[node] or raws[node]]
+        raws = [submission.raw for submission in window]
         relay = self.relay
         heights = relay.heights()
-        relay.ask(busy, lambda node: ("submit", relay.now, heights, payloads[node], raws[node]))
+        relay.ask(list(self.configs),
+                  lambda node: ("submit", relay.now, heights, payloads[node], raws))
+
+    def prepare(self, count: int) -> None:
+        """Once every node holds a submitted window's `count` transactions, have every node
+        execute ahead the block the round's proposer builds at the earliest timer due
+        (`chain.speculation`): the four executions run at once on the machine's cores, and the
+        proposal and its validations reuse them."""
+        reports = self.relay.reports
+        if not all(report.pending >= count for report in reports.values()):
+            return
+        due = [report.next_ms for report in reports.values() if report.next_ms is not None]
+        if due:
+            self.ask(list(self.configs), "prepare", min(due))
 
     def settle(self) -> None:
         """Run the network until every node has committed everything pending, at one height;
@@ -174,6 +187,11 @@ class OfflineNetwork:
         for outputs in self.ask(list(self.configs), "calls", calls):
             for check, output in zip(checks, outputs, strict=True):
                 refuse_failed(check, output)
+
+    def executed_ahead(self) -> dict[str, int]:
+        """Blocks the nodes executed ahead of their proposal, and how many were reused."""
+        counts = self.ask(list(self.configs), "speculations")
+        return {kind: sum(count[kind] for count in counts) for kind in ("executed", "reused")}
 
     def cpu_s(self) -> dict[str, float]:
         """CPU seconds each node's process has used so far."""
@@ -256,6 +274,7 @@ def import_dataset(offline: OfflineNetwork, plan: DatasetPlan,
         for _phase in ("registrations", "grants and publishes"):
             for window in signer.phase():
                 offline.submit(window)
+                offline.prepare(len(window))
                 offline.settle()
                 items += sum(submission.units for submission in window)
                 transactions += len(window)
@@ -268,4 +287,4 @@ def import_dataset(offline: OfflineNetwork, plan: DatasetPlan,
     cpu_s.update({node: cpu - nodes_began[node] for node, cpu in offline.cpu_s().items()})
     cpu_s["importer"] = time.process_time() - cpu_began
     return LoadFigures.of(time.monotonic() - began, transactions, plan,
-                          offline.height - start_height, cpu_s)
+                          offline.height - start_height, cpu_s, offline.executed_ahead())

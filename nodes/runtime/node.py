@@ -146,19 +146,22 @@ class NodeRuntime:
         finally:
             self._draining = False
 
-    def submit_transaction(self, raw: bytes) -> AdmittedTransaction:
-        """Admit a client's transaction, gossip it, and tell consensus there is work."""
+    def submit_transaction(self, raw: bytes, gossip: bool = True) -> AdmittedTransaction:
+        """Admit a client's transaction, gossip it (unless every node is handed it anyway, as
+        the importer does), and tell consensus there is work."""
         self.ports.processor.spend_transaction()
-        return self.submit_admitted(self.ledger.senders.admit(self.ledger.decode(raw)))
+        return self.submit_admitted(self.ledger.senders.admit(self.ledger.decode(raw)), gossip)
 
-    def submit_admitted(self, admitted: AdmittedTransaction) -> AdmittedTransaction:
+    def submit_admitted(self, admitted: AdmittedTransaction,
+                        gossip: bool = True) -> AdmittedTransaction:
         """Queue a transaction the caller already decoded and verified; gossip it."""
         self.ledger.enqueue(admitted)
         self.metrics.counters["transactions_admitted"] += 1
         if self.pending_journal is not None:
             self.pending_journal.record(admitted)
         self.metrics.submitted_at[admitted.hash] = self.clock.monotonic_s()
-        self.transport.broadcast(CHANNEL_TRANSACTIONS, admitted.transaction.raw)
+        if gossip:
+            self.transport.broadcast(CHANNEL_TRANSACTIONS, admitted.transaction.raw)
         self._pending_work()
         return admitted
 

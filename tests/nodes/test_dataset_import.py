@@ -74,3 +74,6 @@ def test_an_import_over_node_processes_ends_at_one_height_and_state_root(tmp_pat
         assert len(set(offline.state_roots().values())) == 1
         assert set(figures.cpu_s) == {"signer", "importer", *(n.node_id for n in PRESET.nodes)}
         assert all(cpu > 0 for cpu in figures.cpu_s.values())
+        # every node executed each window ahead, and every proposal and validation reused it
+        ahead = figures.executed_ahead
+        assert ahead["executed"] == ahead["reused"] == figures.blocks * len(PRESET.nodes)
