@@ -27,7 +27,7 @@ from chain.crypto import keccak
 from chain.engine import set_hash as lthash
 from chain.errors import MalformedInput
 
-DOMAIN = b"yrdchain-state-3"
+DOMAIN = b"yrdchain-state-4"
 EMPTY_CHAIN = b"\0" * 32
 COMMITMENT_BYTES = 32 + lthash.VECTOR_BYTES + 32
 
