@@ -46,12 +46,14 @@ MEMBER_PREFIX = b"M"
 ANCHOR_PREFIX = b"A"
 STATUS_CORRECTED = int(bindings.RecordStatus.CORRECTED)
 STATUS_REVOKED = int(bindings.RecordStatus.REVOKED)
-RECORD_ROW_FIELDS = "bbbiiiiibb"  # the records table's row (`chain.engine.registry.StoredRecord`)
+RECORD_ROW_FIELDS = "bbiiiiiibb"  # the records table's row (`chain.engine.registry.StoredRecord`)
 ZERO_WORD = b"\0" * 32
 
 Lookup = Callable[[bytes], bytes | None]
 TransactionHashAt = Callable[[int, int], bytes]
 """The hash of the transaction at (height, position) of a committed block."""
+PublisherOf = Callable[[int], bytes]
+"""The address of a publisher number (`chain.engine.publishers`)."""
 
 
 def block_transactions_key(height: int) -> bytes:
@@ -190,17 +192,18 @@ def _optional_word(word: bytes) -> bytes:
 
 
 def record_entry_of_row(record_id: bytes, row: bytes, transaction_hash_at: TransactionHashAt,
+                        publisher_of: PublisherOf,
                         members: Callable[[bytes], Member | None]) -> RecordEntry:
     """A record version as the index used to hold it, from its records-table row, the hash of
-    the transaction that wrote it (at the row's height and position) and its publisher's
-    member row (the origin city)."""
+    the transaction that wrote it (at the row's height and position), its publisher's address
+    (by the row's publisher number) and member row (the origin city)."""
     fields = _short_fields(row)
     if fields is None or len(fields) != len(RECORD_ROW_FIELDS):
         fields = [field if isinstance(field, bytes) else _int_bytes(field)
                   for field in decode_row(row, RECORD_ROW_FIELDS)]
     (enterprise, payload_hash, publisher, kind, status, version, height, position, previous,
      following) = fields
-    publisher = publisher.rjust(20, b"\0")
+    publisher = publisher_of(_int(publisher))
     member = members(publisher)
     return RecordEntry(
         record_id=record_id,

@@ -55,6 +55,7 @@ from chain.codec import (
     encode_receipts_of,
 )
 from chain.crypto import Address, keccak
+from chain.engine import publishers
 from chain.engine import set_hash as lthash
 from chain.engine.executor import NativeExecutor, is_member_contract, load_commitment
 from chain.engine.limits import MEMBER_BLOCK_GAS_LIMIT, MEMBER_TRANSACTION_GAS_LIMIT
@@ -163,6 +164,8 @@ class Ledger:
         self._recent: OrderedDict[int, tuple[Block, tuple[Receipt, ...]]] = OrderedDict()
         self._recent_hashes: OrderedDict[int, bytes] = OrderedDict()
         """The transaction hashes of the recent blocks, as the index's `H` entries hold them."""
+        self._publishers: dict[int, Address] = {}
+        """Publisher numbers read so far (a number is never reassigned)."""
         self._ready: tuple[tuple[int, int, int] | None, int] = (None, 0)
         self.admission_clock_ms: Callable[[], int] | None = None
         """The node's chain clock (`Clock.chain_ms`), read at admission only: a grant that expired
@@ -510,8 +513,18 @@ class Ledger:
             if row is None:
                 raise NotFound(f"no record 0x{record_id.hex()}", field="record_id")
             entries.append(record_entry_of_row(record_id, row, transaction_hash_at,
-                                               self.members.get))
+                                               self.publisher_address, self.members.get))
         return entries
+
+    def publisher_address(self, number: int) -> Address:
+        """The address of a publisher number (read once from the tables, then kept)."""
+        address = self._publishers.get(number)
+        if address is None:
+            row = self.store.load_row(KEYS.publisher(number))
+            address = publishers.address_of_row(row)
+            if row is not None:
+                self._publishers[number] = address
+        return address
 
     def _transaction_hash_reader(self) -> TransactionHashAt:
         """(height, position) -> transaction hash, each block's list read once per reader: the
@@ -554,7 +567,8 @@ class Ledger:
             return [decode_record_entry(value)
                     for _, value in self.store.scan_index(RECORD_PREFIX, limit)]
         transaction_hash_at = self._transaction_hash_reader()
-        return [record_entry_of_row(key[1:], row, transaction_hash_at, self.members.get)
+        return [record_entry_of_row(key[1:], row, transaction_hash_at, self.publisher_address,
+                                    self.members.get)
                 for key, row in self.store.scan_rows(RECORDS, limit)]
 
     def record_versions(self, record_id: bytes) -> list[RecordEntry]:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from chain.engine import consortium
+from chain.engine import consortium, publishers
 from chain.engine.abi import Revert, event_log, require
 from chain.engine.context import CallContext, HandlerResult
 from chain.engine.tables import (
@@ -47,7 +47,7 @@ RESPONDED = int(bindings.DisputeStatus.RESPONDED)
 UPHELD = int(bindings.DisputeStatus.UPHELD)
 REJECTED = int(bindings.DisputeStatus.REJECTED)
 LAPSED = int(bindings.DisputeStatus.LAPSED)
-RECORD_FIELDS = "sbbiiiiibb"
+RECORD_FIELDS = "sbiiiiiibb"  # the publisher by number (`chain.engine.publishers`)
 FIRST_CHUNK_FIELDS = "ib"  # chunk 0 of an enterprise's index: count, record ids
 CHUNK_FIELDS = "b"  # any later chunk: record ids
 DISPUTE_FIELDS = "bbbbiii"
@@ -96,14 +96,16 @@ class StoredDispute:
 def load_record(tables: TableOverlay, record_id: bytes) -> StoredRecord:
     """A record version, all zeros when unknown."""
     f = tables.read(KEYS.record(record_id), RECORD_FIELDS)
-    return StoredRecord(_word(f[0]), _word(f[1]), _address(f[2]), int(f[3]), int(f[4]),
-                        int(f[5]), int(f[6]), int(f[7]), _word(f[8]), _word(f[9]))
+    return StoredRecord(_word(f[0]), _word(f[1]), publishers.address_of(tables, int(f[2])),
+                        int(f[3]), int(f[4]), int(f[5]), int(f[6]), int(f[7]), _word(f[8]),
+                        _word(f[9]))
 
 
 def save_record(tables: TableOverlay, record_id: bytes, record: StoredRecord) -> None:
     """Write a record version."""
     tables.write(KEYS.record(record_id), (
-        short_word(record.enterprise), record.payload_hash, record.publisher, record.kind,
+        short_word(record.enterprise), record.payload_hash,
+        publishers.assign_number(tables, record.publisher), record.kind,
         record.status, record.version, record.published_at, record.position, record.previous,
         record.next))
 

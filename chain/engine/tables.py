@@ -18,8 +18,10 @@ with `long_word` (ADR 0024, addendum).
 | accounts | `a` | address (20) | nonce |
 | members | `m` | address (20) | roles, status, city, name |
 | validators | `v` | node key (32) | city |
-| settings | `c` | name | regulator, dispute window, validator count |
-| records | `r` | record id (32) | `StoredRecord` (its enterprise short; its block position) |
+| settings | `c` | name | regulator, dispute window, validator count, publisher count |
+| records | `r` | record id (32) | `StoredRecord` (enterprise short, publisher number, position) |
+| publisher numbers | `p` | address (20) | number |
+| publishers | `q` | number (4) | address |
 | enterprise index | `i` | enterprise (18 or 32) + chunk (4) | (chunk 0: count), record ids |
 | disputes | `d` | dispute id (32) | `StoredDispute` |
 | enterprise keys | `k` | enterprise (18 or 32) | key address, grant nonce |
@@ -47,6 +49,8 @@ MEMBERS = b"m"
 VALIDATORS = b"v"
 SETTINGS = b"c"
 RECORDS = b"r"
+PUBLISHER_NUMBERS = b"p"
+PUBLISHERS = b"q"
 ENTERPRISE_INDEX = b"i"
 DISPUTES = b"d"
 ENTERPRISE_KEYS = b"k"
@@ -56,7 +60,8 @@ AUDIT_ROOTS = b"u"
 MEMBER_CONTRACTS = b"x"
 TABLE_NAMES: Mapping[bytes, str] = {
     ACCOUNTS: "accounts", MEMBERS: "members", VALIDATORS: "validators", SETTINGS: "settings",
-    RECORDS: "records", ENTERPRISE_INDEX: "enterprise index",
+    RECORDS: "records", PUBLISHER_NUMBERS: "publisher numbers", PUBLISHERS: "publishers",
+    ENTERPRISE_INDEX: "enterprise index",
     DISPUTES: "disputes", ENTERPRISE_KEYS: "enterprise keys", GRANTS: "grants",
     AUDIT_SEQUENCES: "audit sequences", AUDIT_ROOTS: "audit roots",
     MEMBER_CONTRACTS: "member contracts",
@@ -64,6 +69,8 @@ TABLE_NAMES: Mapping[bytes, str] = {
 REGULATOR_SETTING = SETTINGS + b"regulator"
 DISPUTE_WINDOW_SETTING = SETTINGS + b"dispute_window"
 VALIDATOR_COUNT_SETTING = SETTINGS + b"validator_count"
+PUBLISHER_COUNT_SETTING = SETTINGS + b"publisher_count"
+PUBLISHER_NUMBER_BYTES = 4  # 2**32 publishers: more than a consortium admits
 
 CHUNK_RECORDS = 8  # record ids a row of the enterprise index holds
 CHUNK_NUMBER_BYTES = 4  # 2**32 chunks: more versions than any enterprise can reach
@@ -242,6 +249,16 @@ class TableKeys:
     def record(record_id: bytes) -> bytes:
         """records: one record version."""
         return RECORDS + record_id
+
+    @staticmethod
+    def publisher_number(address: bytes) -> bytes:
+        """publisher numbers: the number a publisher's record rows name it by."""
+        return PUBLISHER_NUMBERS + address
+
+    @staticmethod
+    def publisher(number: int) -> bytes:
+        """publishers: the address of a publisher number."""
+        return PUBLISHERS + number.to_bytes(PUBLISHER_NUMBER_BYTES, "big")
 
     @staticmethod
     def enterprise_chunk(enterprise: bytes, chunk: int) -> bytes:

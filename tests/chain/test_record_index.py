@@ -124,16 +124,20 @@ def test_rows_read_on_the_fast_path_equal_the_strict_decoding(genesis: Genesis) 
     for record_id in ids:
         row = store.rows[KEYS.record(record_id)]
         strict = decode_row(row, RECORD_ROW_FIELDS)
-        entry = record_entry_of_row(record_id, row, _any_transaction, ledger.members.get)
+        entry = record_entry_of_row(record_id, row, _any_transaction, ledger.publisher_address,
+                                    ledger.members.get)
+        assert isinstance(strict[2], int)  # the publisher's number
         assert (entry.payload_hash, entry.publisher, entry.kind, entry.status, entry.version,
-                entry.height) == (strict[1], strict[2], strict[3], strict[4], strict[5],
-                                  strict[6])
-    long_field = encode_row((b"x" * 60, b"\2" * 32, b"\3" * 20, 1, 1, 1, 5, 0, b"", b""))
+                entry.height) == (strict[1], ledger.publisher_address(strict[2]), strict[3],
+                                  strict[4], strict[5], strict[6])
+        assert entry.publisher == genesis.preset.key(PUBLISHER).address
+    long_field = encode_row((b"x" * 60, b"\2" * 32, 1, 1, 1, 1, 5, 0, b"", b""))
     assert long_field is not None  # not the short-field shape: decoded strictly, same answer
-    assert record_entry_of_row(ids[0], long_field, _any_transaction,
+    assert record_entry_of_row(ids[0], long_field, _any_transaction, ledger.publisher_address,
                                ledger.members.get).height == 5
     with pytest.raises(MalformedInput):
-        record_entry_of_row(ids[0], b"\xc2\x01\x02", _any_transaction, ledger.members.get)
+        record_entry_of_row(ids[0], b"\xc2\x01\x02", _any_transaction, ledger.publisher_address,
+                            ledger.members.get)
     first_chunk = KEYS.enterprise_chunk(genesis.preset.enterprises[0].credit_code.to_bytes32(), 0)
     assert record_ids_of_chunks([(first_chunk, encode_row((1, ids[0])) or b"")]) == [ids[0]]
 

@@ -147,3 +147,20 @@ def test_a_versions_transaction_hash_survives_a_restart(genesis: Genesis,
             location = reopened.transaction_location(entry.transaction_hash)
             assert location is not None and location[0] == entry.height
         assert reopened.records_of(genesis.preset.enterprises[0].credit_code.code) == before
+
+
+def test_publishers_are_numbered_in_order_of_their_first_version(genesis: Genesis) -> None:
+    ledger = fresh_ledger(genesis)
+    first, second = genesis.preset.key(PUBLISHER), genesis.preset.key("bureau:nanjing")
+    _commit(ledger, [publication(genesis, second, 0, enterprise_index=1).raw,
+                     publication(genesis, first, 0).raw, publication(genesis, second, 1).raw])
+    store = ledger.store
+    assert isinstance(store, MemoryBlockStore)
+    numbers = {key.address: decode_row(store.rows[KEYS.publisher_number(key.address)], "i")[0]
+               for key in (first, second)}
+    assert numbers == {second.address: 1, first.address: 2}
+    assert [ledger.publisher_address(number) for number in (1, 2, 3)] == [
+        second.address, first.address, bytes(20)]
+    for entry in ledger.stored_records(10):  # rows name publishers by number, reads by address
+        assert entry.publisher in (first.address, second.address)
+        assert entry.origin_city == ledger.members[entry.publisher].city
