@@ -72,6 +72,10 @@ class Log:
     address: Address
     topics: tuple[bytes, ...]
     data: bytes
+    event: Any = field(default=None, compare=False, repr=False)
+    """The typed event (`contracts.bindings.Event`) a native handler encoded into this log, so
+    the commit need not decode it back; None for logs py-evm or the codec produced. Not part
+    of the log's value: equality, receipts and their encoding ignore it."""
 
 
 @dataclass(frozen=True, slots=True)

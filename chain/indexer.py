@@ -88,14 +88,16 @@ def decode_block_events(transaction_hashes: Sequence[bytes],
                         receipts: Sequence[Receipt]) -> tuple[BlockEvent, ...]:
     """Every event of our contracts in a block, in log order (logs of other contracts skipped).
 
-    The ledger decodes a block's events once, here, and hands them to the indexer and, in
-    `CommittedBlock.events`, to every other consumer (caches, audit, dashboard).
+    The ledger gathers a block's events once, here, and hands them to the indexer and, in
+    `CommittedBlock.events`, to every other consumer (caches, audit, dashboard). A native
+    handler's log carries the event it was encoded from, so only py-evm's logs are decoded.
     """
     found: list[BlockEvent] = []
     for position, (transaction_hash, receipt) in enumerate(
             zip(transaction_hashes, receipts, strict=True)):
         for log_index, log in enumerate(receipt.logs):
-            event = bindings.decode_event(log.topics, log.data)
+            event = log.event if log.event is not None else bindings.decode_event(
+                log.topics, log.data)  # a native handler's log carries the event it encoded
             if event is not None:
                 found.append(BlockEvent(position, log_index, transaction_hash, log.address,
                                         event))

@@ -133,4 +133,4 @@ def event_log(address: Address, event: Event) -> Log:
     else:
         data = encode([abi_type for _, abi_type in shape.data],
                       [getattr(event, name) for name, _ in shape.data])
-    return Log(address=address, topics=topics, data=data)
+    return Log(address=address, topics=topics, data=data, event=event)
