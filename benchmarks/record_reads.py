@@ -18,13 +18,12 @@ import statistics
 import time
 from pathlib import Path
 
+from chain.engine.tables import ENTERPRISE_INDEX, FIRST_CHUNK_KEY_END, long_word
 from chain.genesis import build_genesis
 from chain.ledger import Ledger
 from chain.presets import PRESETS, get_preset
 from contracts import bindings
 from nodes.storage.blocks import LmdbBlockStore
-
-RECORD_COUNTS = b"n"  # the record-counts table: one row per enterprise with records
 
 
 def _per_item(seconds: float, items: int) -> float:
@@ -42,8 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     genesis = build_genesis(get_preset(arguments.preset))
     store = LmdbBlockStore(arguments.node_directory / "chain", read_only=True)
     ledger = Ledger(store, genesis)
-    enterprises = [bindings.decode_enterprise_id(key[1:])
-                   for key, _ in store.scan_rows(RECORD_COUNTS, 1 << 30)]
+    enterprises = [bindings.decode_enterprise_id(long_word(key[1:-len(FIRST_CHUNK_KEY_END)]))
+                   for key, _ in store.scan_rows(ENTERPRISE_INDEX, 1 << 30)
+                   if key.endswith(FIRST_CHUNK_KEY_END)]  # chunk 0: one per enterprise
     heights = range(1, ledger.head.height + 1)
     figures: dict[str, list[float]] = {"records_of": [], "record": [], "receipts": []}
     counts = {"records_of": len(enterprises), "record": 0, "receipts": len(heights)}

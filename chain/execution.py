@@ -67,17 +67,15 @@ class StateSource(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Log:
-    """An event a contract emitted.
-
-    `event`: the decoded event when the native engine emitted it (it encoded the topics and data
-    from that object), so the commit's indexer takes it instead of decoding the log back; not
-    part of the receipt, its encoding or its equality.
-    """
+    """An event a contract emitted."""
 
     address: Address
     topics: tuple[bytes, ...]
     data: bytes
-    event: object | None = field(default=None, compare=False, repr=False)
+    event: Any = field(default=None, compare=False, repr=False)
+    """The typed event (`contracts.bindings.Event`) a native handler encoded into this log, so
+    the commit need not decode it back; None for logs py-evm or the codec produced. Not part
+    of the log's value: equality, receipts and their encoding ignore it."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,14 +4,15 @@ Pure: receipts in, key-value entries out. The ledger writes them in the same ato
 the block, so the index can never disagree with the chain.
 
 What the index holds of records depends on the engine (ADR 0024). Under the native engine the
-tables already hold every record version (table `r`: enterprise, kind, payload hash, publisher,
-status, version, height, previous and next) and each enterprise's list (table `i`), so the index
-keeps only what they lack, the transaction that wrote each version; `record_entry_of_row` joins
-the two. Under the py-evm reference engine there are no tables, so the index keeps whole entries.
+tables hold every record version (table `r`: enterprise, kind, payload hash, publisher, status,
+version, height and position of the transaction that wrote it, previous and next) and each
+enterprise's list (table `i`), so the index holds no entry per record: the transaction's hash
+comes from its block's list (`H`), and `record_entry_of_row` joins the two. Under the py-evm
+reference engine there are no tables, so the index keeps whole entries.
 
 Keys (one byte of namespace first):
-- `R` + record id -> native engine: the hash of the transaction that wrote that version;
-  reference engine: RecordEntry (latest status of that version)
+- `H` + height (8) -> the hashes of the block's transactions, in block order, 32 bytes each
+- `R` + record id -> RecordEntry, latest status of that version (reference engine only)
 - `E` + enterprise (18 ASCII) + height (8) + transaction index (4) + log index (4) -> record id
   (reference engine only)
 - `T` + transaction hash -> location (height, index)
@@ -23,7 +24,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import cast
 
 from chain.codec import (
     Member,
@@ -34,10 +34,11 @@ from chain.codec import (
     encode_member,
     encode_record_entry,
 )
-from chain.engine.tables import KEYS, decode_row
+from chain.engine.tables import FIRST_CHUNK_KEY_END, KEYS, WORD_BYTES, decode_row, long_word
 from chain.execution import Receipt
 from contracts import bindings
 
+BLOCK_TRANSACTIONS_PREFIX = b"H"
 RECORD_PREFIX = b"R"
 ENTERPRISE_PREFIX = b"E"
 TRANSACTION_PREFIX = b"T"
@@ -45,10 +46,24 @@ MEMBER_PREFIX = b"M"
 ANCHOR_PREFIX = b"A"
 STATUS_CORRECTED = int(bindings.RecordStatus.CORRECTED)
 STATUS_REVOKED = int(bindings.RecordStatus.REVOKED)
-RECORD_ROW_FIELDS = "bbbiiiibb"  # the records table's row (`chain.engine.registry.StoredRecord`)
+RECORD_ROW_FIELDS = "bbiiiiiibb"  # the records table's row (`chain.engine.registry.StoredRecord`)
 ZERO_WORD = b"\0" * 32
 
 Lookup = Callable[[bytes], bytes | None]
+TransactionHashAt = Callable[[int, int], bytes]
+"""The hash of the transaction at (height, position) of a committed block."""
+PublisherOf = Callable[[int], bytes]
+"""The address of a publisher number (`chain.engine.publishers`)."""
+
+
+def block_transactions_key(height: int) -> bytes:
+    """The index key of a block's transaction hashes."""
+    return BLOCK_TRANSACTIONS_PREFIX + height.to_bytes(8, "big")
+
+
+def transaction_hash_in(hashes: bytes, position: int) -> bytes:
+    """The hash at `position` of a block's concatenated transaction hashes."""
+    return hashes[position * WORD_BYTES:(position + 1) * WORD_BYTES]
 
 
 def enterprise_key(enterprise: str) -> bytes:
@@ -73,15 +88,16 @@ def decode_block_events(transaction_hashes: Sequence[bytes],
                         receipts: Sequence[Receipt]) -> tuple[BlockEvent, ...]:
     """Every event of our contracts in a block, in log order (logs of other contracts skipped).
 
-    The ledger decodes a block's events once, here, and hands them to the indexer and, in
-    `CommittedBlock.events`, to every other consumer (caches, audit, dashboard).
+    The ledger gathers a block's events once, here, and hands them to the indexer and, in
+    `CommittedBlock.events`, to every other consumer (caches, audit, dashboard). A native
+    handler's log carries the event it was encoded from, so only py-evm's logs are decoded.
     """
     found: list[BlockEvent] = []
     for position, (transaction_hash, receipt) in enumerate(
             zip(transaction_hashes, receipts, strict=True)):
         for log_index, log in enumerate(receipt.logs):
-            event = (cast(bindings.Event, log.event) if log.event is not None
-                     else bindings.decode_event(log.topics, log.data))
+            event = log.event if log.event is not None else bindings.decode_event(
+                log.topics, log.data)  # a native handler's log carries the event it encoded
             if event is not None:
                 found.append(BlockEvent(position, log_index, transaction_hash, log.address,
                                         event))
@@ -101,7 +117,8 @@ def index_block(
     `lookup` reads entries committed before this block; entries this block writes are read back
     from the result first, so a block may publish and correct a record at once. `events` are the
     block's decoded events (decoded here when not given). `records_in_tables` (the native
-    engine): record versions get only their transaction hash, since the tables hold the rest.
+    engine): record events add nothing, since the tables hold the versions and a version's row
+    names its transaction by position in the block's list of hashes (`H`).
     """
     entries: dict[bytes, bytes] = {}
 
@@ -110,24 +127,17 @@ def index_block(
 
     for position, transaction_hash in enumerate(transaction_hashes):
         entries[TRANSACTION_PREFIX + transaction_hash] = encode_location(height, position)
+    entries[block_transactions_key(height)] = b"".join(transaction_hashes)
     if events is None:
         events = decode_block_events(transaction_hashes, receipts)
     for item in events:
-        place = (height.to_bytes(8, "big") + item.position.to_bytes(4, "big")
-                 + item.log_index.to_bytes(4, "big"))
         if records_in_tables and isinstance(item.event, bindings.RecordPublished
                                             | bindings.RecordCorrected | bindings.RecordRevoked):
-            if not isinstance(item.event, bindings.RecordRevoked):
-                entries[RECORD_PREFIX + _new_record_id(item.event)] = item.transaction_hash
             continue
+        place = (height.to_bytes(8, "big") + item.position.to_bytes(4, "big")
+                 + item.log_index.to_bytes(4, "big"))
         _apply_event(item.event, height, item.transaction_hash, place, read, entries)
     return entries
-
-
-def _new_record_id(event: bindings.RecordPublished | bindings.RecordCorrected) -> bytes:
-    if isinstance(event, bindings.RecordPublished):
-        return event.record_id
-    return event.new_record_id
 
 
 def _int(field: bytes) -> int:
@@ -166,14 +176,16 @@ def _short_fields(row: bytes) -> list[bytes] | None:
     return fields if position == end else None
 
 
-def record_id_of_row(row: bytes) -> bytes:
-    """The record id an enterprise-index row holds (a one-field row)."""
-    fields = _short_fields(row)
-    if fields is None or len(fields) != 1:
-        (record_id,) = decode_row(row, "b")
-        assert isinstance(record_id, bytes)
-        return record_id.rjust(32, b"\0")
-    return fields[0].rjust(32, b"\0")
+def record_ids_of_chunks(chunks: Sequence[tuple[bytes, bytes]]) -> list[bytes]:
+    """The record ids of an enterprise's index rows (key, row), read in key order: chunk 0
+    holds the count then the ids, every later chunk the ids (`chain.engine.tables`)."""
+    record_ids: list[bytes] = []
+    for key, row in chunks:
+        ids = decode_row(row, "ib" if key.endswith(FIRST_CHUNK_KEY_END) else "b")[-1]
+        assert isinstance(ids, bytes)
+        record_ids.extend(ids[start:start + WORD_BYTES]
+                          for start in range(0, len(ids), WORD_BYTES))
+    return record_ids
 
 
 def _optional_word(word: bytes) -> bytes:
@@ -181,25 +193,26 @@ def _optional_word(word: bytes) -> bytes:
     return b"" if word == ZERO_WORD else word
 
 
-def record_entry_of_row(record_id: bytes, row: bytes, transaction_hash: bytes,
+def record_entry_of_row(record_id: bytes, row: bytes, transaction_hash_at: TransactionHashAt,
+                        publisher_of: PublisherOf,
                         members: Callable[[bytes], Member | None]) -> RecordEntry:
     """A record version as the index used to hold it, from its records-table row, the hash of
-    the transaction that wrote it (the index's `R` entry) and its publisher's member row (the
-    origin city)."""
+    the transaction that wrote it (at the row's height and position), its publisher's address
+    (by the row's publisher number) and member row (the origin city)."""
     fields = _short_fields(row)
     if fields is None or len(fields) != len(RECORD_ROW_FIELDS):
         fields = [field if isinstance(field, bytes) else _int_bytes(field)
                   for field in decode_row(row, RECORD_ROW_FIELDS)]
-    (enterprise, payload_hash, publisher, kind, status, version, height, previous,
+    (enterprise, payload_hash, publisher, kind, status, version, height, position, previous,
      following) = fields
-    publisher = publisher.rjust(20, b"\0")
+    publisher = publisher_of(_int(publisher))
     member = members(publisher)
     return RecordEntry(
         record_id=record_id,
-        enterprise=bindings.decode_enterprise_id(enterprise.ljust(32, b"\0")),
+        enterprise=bindings.decode_enterprise_id(long_word(enterprise)),
         kind=_int(kind), payload_hash=payload_hash.rjust(32, b"\0"), publisher=publisher,
         version=_int(version), previous=_optional_word(previous), status=_int(status),
-        height=_int(height), transaction_hash=transaction_hash,
+        height=_int(height), transaction_hash=transaction_hash_at(_int(height), _int(position)),
         origin_city=member.city if member is not None else 0, next=_optional_word(following),
     )
 
@@ -208,7 +221,8 @@ def enterprise_rows_prefix(enterprise: str) -> bytes | None:
     """The enterprise-index table's prefix of an enterprise's record list; None for a string
     that is no 18-character code (it can have no records)."""
     try:
-        return KEYS.enterprise_record(bindings.encode_enterprise_id(enterprise), 0)[:-8]
+        return KEYS.enterprise_chunk(bindings.encode_enterprise_id(enterprise), 0)[
+            :-len(FIRST_CHUNK_KEY_END)]
     except (ValueError, UnicodeEncodeError):
         return None
 

@@ -55,6 +55,7 @@ from chain.codec import (
     encode_receipts_of,
 )
 from chain.crypto import Address, keccak
+from chain.engine import publishers
 from chain.engine import set_hash as lthash
 from chain.engine.executor import NativeExecutor, is_member_contract, load_commitment
 from chain.engine.limits import MEMBER_BLOCK_GAS_LIMIT, MEMBER_TRANSACTION_GAS_LIMIT
@@ -75,12 +76,15 @@ from chain.indexer import (
     RECORD_PREFIX,
     TRANSACTION_PREFIX,
     BlockEvent,
+    TransactionHashAt,
+    block_transactions_key,
     decode_block_events,
     enterprise_key,
     enterprise_rows_prefix,
     index_block,
     record_entry_of_row,
-    record_id_of_row,
+    record_ids_of_chunks,
+    transaction_hash_in,
 )
 from chain.mempool import MAX_NONCE_AHEAD, GrantKey, Mempool
 from chain.merkle import merkle_root
@@ -161,6 +165,10 @@ class Ledger:
         self._recent: OrderedDict[int, tuple[Block, tuple[Receipt, ...]]] = OrderedDict()
         self._speculation: Speculation | None = None
         self.speculations = {"executed": 0, "reused": 0}  # blocks executed ahead, and reused
+        self._recent_hashes: OrderedDict[int, bytes] = OrderedDict()
+        """The transaction hashes of the recent blocks, as the index's `H` entries hold them."""
+        self._publishers: dict[int, Address] = {}
+        """Publisher numbers read so far (a number is never reassigned)."""
         self._ready: tuple[tuple[int, int, int] | None, int] = (None, 0)
         self.admission_clock_ms: Callable[[], int] | None = None
         """The node's chain clock (`Clock.chain_ms`), read at admission only: a grant that expired
@@ -470,8 +478,10 @@ class Ledger:
         ))
         self.head = head
         self._recent[header.height] = (block, tuple(result.receipts))
+        self._recent_hashes[header.height] = index[block_transactions_key(header.height)]
         if len(self._recent) > RECENT_BLOCKS_KEPT:
             self._recent.popitem(last=False)
+            self._recent_hashes.popitem(last=False)
         for key, value in index.items():
             if key.startswith(MEMBER_PREFIX):
                 self.members[key[1:]] = decode_member(value)
@@ -536,16 +546,45 @@ class Ledger:
         return self._records_from_tables([record_id])[0]
 
     def _records_from_tables(self, record_ids: list[bytes]) -> list[RecordEntry]:
-        """Record versions joined from their rows and index entries, read at one state."""
-        places, rows = self.store.load_indexes_and_rows(
-            [RECORD_PREFIX + record_id for record_id in record_ids],
-            [KEYS.record(record_id) for record_id in record_ids])
+        """Record versions joined from their rows (read at one state) and the hashes of the
+        transactions that wrote them."""
+        _, rows = self.store.load_indexes_and_rows(
+            [], [KEYS.record(record_id) for record_id in record_ids])
+        transaction_hash_at = self._transaction_hash_reader()
         entries = []
-        for record_id, place, row in zip(record_ids, places, rows, strict=True):
-            if place is None or row is None:
+        for record_id, row in zip(record_ids, rows, strict=True):
+            if row is None:
                 raise NotFound(f"no record 0x{record_id.hex()}", field="record_id")
-            entries.append(record_entry_of_row(record_id, row, place, self.members.get))
+            entries.append(record_entry_of_row(record_id, row, transaction_hash_at,
+                                               self.publisher_address, self.members.get))
         return entries
+
+    def publisher_address(self, number: int) -> Address:
+        """The address of a publisher number (read once from the tables, then kept)."""
+        address = self._publishers.get(number)
+        if address is None:
+            row = self.store.load_row(KEYS.publisher(number))
+            address = publishers.address_of_row(row)
+            if row is not None:
+                self._publishers[number] = address
+        return address
+
+    def _transaction_hash_reader(self) -> TransactionHashAt:
+        """(height, position) -> transaction hash, each block's list read once per reader: the
+        recent blocks' from memory, older ones' from the index (`H`). A block committed before
+        a row that names it was committed with it or earlier, so its list is there."""
+        lists: dict[int, bytes] = {}
+
+        def at(height: int, position: int) -> bytes:
+            hashes = lists.get(height)
+            if hashes is None:
+                hashes = self._recent_hashes.get(height)
+                if hashes is None:
+                    hashes = self.store.load_index(block_transactions_key(height)) or b""
+                lists[height] = hashes
+            return transaction_hash_in(hashes, position)
+
+        return at
 
     def records_of(self, enterprise: str) -> list[RecordEntry]:
         """Every record version of an enterprise, in publish order."""
@@ -556,7 +595,7 @@ class Ledger:
         if prefix is None:
             return []
         return self._records_from_tables(
-            [record_id_of_row(row) for _, row in self.store.scan_rows(prefix, 1 << 20)])
+            record_ids_of_chunks(self.store.scan_rows(prefix, 1 << 20)))
 
     def has_records(self, enterprise: str) -> bool:
         """True when an enterprise has at least one record version."""
@@ -570,11 +609,10 @@ class Ledger:
         if not self.records_in_tables:
             return [decode_record_entry(value)
                     for _, value in self.store.scan_index(RECORD_PREFIX, limit)]
-        places = self.store.scan_index(RECORD_PREFIX, limit)
-        rows = self.store.scan_rows(RECORDS, limit)
-        # both keyed by record id after their one-byte prefix, over the same versions
-        return [record_entry_of_row(key[1:], row, place, self.members.get)
-                for (key, row), (_, place) in zip(rows, places, strict=True)]
+        transaction_hash_at = self._transaction_hash_reader()
+        return [record_entry_of_row(key[1:], row, transaction_hash_at, self.publisher_address,
+                                    self.members.get)
+                for key, row in self.store.scan_rows(RECORDS, limit)]
 
     def record_versions(self, record_id: bytes) -> list[RecordEntry]:
         """A record's whole version chain, oldest first."""

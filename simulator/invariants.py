@@ -23,6 +23,7 @@ from chain.consensus.certificate import decode_certificate, verify_certificate
 from chain.consensus.errors import CertificateError, CodecError
 from chain.consensus.validators import ValidatorSet
 from chain.crypto import keccak
+from chain.engine.tables import KEYS
 from chain.indexer import RECORD_PREFIX
 from simulator.host import SimulatedHost
 from simulator.queries import audit_entry
@@ -123,10 +124,13 @@ class InvariantChecker:
             if node.ledger is None:
                 continue
             head = node.ledger.head.height
-            index = node.store.index
+            index, rows = node.store.index, node.store.rows
+            in_tables = node.ledger.records_in_tables
             for record_id, height in self.records.items():
                 self.checks += 1
-                if height <= head and RECORD_PREFIX + record_id not in index:
+                held = (KEYS.record(record_id) in rows if in_tables
+                        else RECORD_PREFIX + record_id in index)
+                if height <= head and not held:
                     self.fail("record_retained", f"{node.node_id} at height {head} lost record "
                               f"0x{record_id.hex()[:16]} committed at {height}", time_ms, height)
 

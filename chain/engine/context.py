@@ -21,7 +21,9 @@ class SystemAddresses:
 class CallContext:
     """One call to a system contract.
 
-    sender: `msg.sender`; height: `block.number`; timestamp: `block.timestamp` in seconds.
+    sender: `msg.sender`; height: `block.number`; timestamp: `block.timestamp` in seconds;
+    position: the transaction's index in its block (a record version's row keeps it, so the
+    transaction that wrote it is found without an index entry per version; ADR 0024).
     """
 
     sender: Address
@@ -29,6 +31,7 @@ class CallContext:
     timestamp: int
     chain_id: int
     addresses: SystemAddresses
+    position: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -64,10 +64,10 @@ def is_member_contract(tables: TableReader, address: Address) -> bool:
 
 
 def context_for(environment: BlockEnvironment, sender: Address,
-                addresses: SystemAddresses) -> CallContext:
-    """A handler's view of a call in a block."""
+                addresses: SystemAddresses, position: int = 0) -> CallContext:
+    """A handler's view of a call in a block (`position`: its transaction's index there)."""
     return CallContext(sender, environment.height, environment.timestamp_ms // 1000,
-                       environment.chain_id, addresses)
+                       environment.chain_id, addresses, position)
 
 
 def system_contracts_for(tables: TableOverlay, environment: BlockEnvironment,
@@ -91,15 +91,15 @@ def system_contracts_for(tables: TableOverlay, environment: BlockEnvironment,
 
 def execute_transaction(tables: TableOverlay, environment: BlockEnvironment,
                         addresses: SystemAddresses, sender: Address, nonce: int, gas: int,
-                        to: Address, value: int, data: bytes) -> CallOutcome:
+                        to: Address, value: int, data: bytes, position: int = 0) -> CallOutcome:
     """Use the sender's nonce, then run a system-contract call and settle the overlay."""
     tables.write(KEYS.account(sender), (nonce + 1,))  # used whatever the outcome
     tables.commit_transaction()
     if value:  # the contracts' functions are nonpayable (and admission refuses value)
         outcome = CallOutcome(False, b"", (), min(gas, gas_of_call(None, data)), None)
     else:
-        outcome = call_system_contract(tables, context_for(environment, sender, addresses), to,
-                                       data, gas)
+        outcome = call_system_contract(
+            tables, context_for(environment, sender, addresses, position), to, data, gas)
     if outcome.success:
         tables.commit_transaction()
     else:
@@ -133,12 +133,12 @@ class NativeExecutor:
         session: EvmSession | None = None
         receipts: list[Receipt] = []
         cumulative = 0
-        for admitted in transactions:
+        for position, admitted in enumerate(transactions):
             tx = admitted.transaction
             if self._is_system(tx.to):
                 outcome = execute_transaction(tables, environment, self.addresses,
                                               admitted.sender, tx.nonce, tx.gas, tx.to, tx.value,
-                                              tx.data)
+                                              tx.data, position)
                 receipt = Receipt(
                     transaction_hash=tx.hash, status=1 if outcome.success else 0,
                     gas_used=outcome.gas_used, cumulative_gas_used=cumulative + outcome.gas_used,

@@ -88,7 +88,7 @@ def execute_genesis(calls: Sequence[SystemCall], addresses: SystemAddresses,
             gas, success, reason = gas_of_call(None, call.data), True, None
         else:
             outcome = execute_transaction(tables, environment, addresses, call.sender, nonce,
-                                          call.gas, call.to, 0, call.data)
+                                          call.gas, call.to, 0, call.data, position)
             logs, gas = outcome.logs, outcome.gas_used
             success, reason = outcome.success, outcome.revert_reason
         if not success:

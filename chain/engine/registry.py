@@ -1,8 +1,9 @@
 """`CreditRegistry` as a native handler: records, versions, revocations, disputes
 (contracts/src/CreditRegistry.vy).
 
-Rows: records (one per version), record counts and the enterprise index (an enterprise's
-versions in publish order), disputes, and the setting `dispute_window`. Role questions go to
+Rows: records (one per version, with the block position of the transaction that wrote it), the
+enterprise index (an enterprise's versions in publish order, `CHUNK_RECORDS` a row, chunk 0
+with the count), disputes, and the setting `dispute_window`. Role questions go to
 `consortium.has_role` directly: no cross-contract call.
 """
 
@@ -12,10 +13,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from chain.engine import consortium
+from chain.engine import consortium, publishers
 from chain.engine.abi import Revert, event_log, require
 from chain.engine.context import CallContext, HandlerResult
-from chain.engine.tables import DISPUTE_WINDOW_SETTING, KEYS, TableOverlay
+from chain.engine.tables import (
+    CHUNK_RECORDS,
+    DISPUTE_WINDOW_SETTING,
+    KEYS,
+    WORD_BYTES,
+    TableOverlay,
+    short_word,
+)
 from chain.enterprise import is_credit_code_bytes32
 from chain.execution import Log
 from contracts import bindings
@@ -39,7 +47,9 @@ RESPONDED = int(bindings.DisputeStatus.RESPONDED)
 UPHELD = int(bindings.DisputeStatus.UPHELD)
 REJECTED = int(bindings.DisputeStatus.REJECTED)
 LAPSED = int(bindings.DisputeStatus.LAPSED)
-RECORD_FIELDS = "bbbiiiibb"
+RECORD_FIELDS = "sbiiiiiibb"  # the publisher by number (`chain.engine.publishers`)
+FIRST_CHUNK_FIELDS = "ib"  # chunk 0 of an enterprise's index: count, record ids
+CHUNK_FIELDS = "b"  # any later chunk: record ids
 DISPUTE_FIELDS = "bbbbiii"
 
 
@@ -64,6 +74,8 @@ class StoredRecord:
     status: int
     version: int
     published_at: int
+    position: int
+    """Index in block `published_at` of the transaction that wrote this version."""
     previous: bytes
     next: bytes
 
@@ -84,15 +96,18 @@ class StoredDispute:
 def load_record(tables: TableOverlay, record_id: bytes) -> StoredRecord:
     """A record version, all zeros when unknown."""
     f = tables.read(KEYS.record(record_id), RECORD_FIELDS)
-    return StoredRecord(_word(f[0]), _word(f[1]), _address(f[2]), int(f[3]), int(f[4]),
-                        int(f[5]), int(f[6]), _word(f[7]), _word(f[8]))
+    return StoredRecord(_word(f[0]), _word(f[1]), publishers.address_of(tables, int(f[2])),
+                        int(f[3]), int(f[4]), int(f[5]), int(f[6]), int(f[7]), _word(f[8]),
+                        _word(f[9]))
 
 
 def save_record(tables: TableOverlay, record_id: bytes, record: StoredRecord) -> None:
     """Write a record version."""
     tables.write(KEYS.record(record_id), (
-        record.enterprise, record.payload_hash, record.publisher, record.kind, record.status,
-        record.version, record.published_at, record.previous, record.next))
+        short_word(record.enterprise), record.payload_hash,
+        publishers.assign_number(tables, record.publisher), record.kind,
+        record.status, record.version, record.published_at, record.position, record.previous,
+        record.next))
 
 
 def load_dispute(tables: TableOverlay, dispute_id: bytes) -> StoredDispute:
@@ -110,8 +125,8 @@ def save_dispute(tables: TableOverlay, dispute_id: bytes, dispute: StoredDispute
 
 
 def record_count(tables: TableOverlay, enterprise: bytes) -> int:
-    """Versions indexed under an enterprise."""
-    (count,) = tables.read(KEYS.record_count(enterprise), "i")
+    """Versions indexed under an enterprise (chunk 0 of its index)."""
+    count, _ = tables.read(KEYS.enterprise_chunk(enterprise, 0), FIRST_CHUNK_FIELDS)
     return int(count)
 
 
@@ -122,9 +137,20 @@ def dispute_window(tables: TableOverlay) -> int:
 
 
 def _append_to_index(tables: TableOverlay, enterprise: bytes, record_id: bytes) -> None:
-    count = record_count(tables, enterprise)
-    tables.write(KEYS.enterprise_record(enterprise, count), (record_id,))
-    tables.write(KEYS.record_count(enterprise), (count + 1,))
+    """Append a version to the enterprise's index: chunk 0 takes the new count, the last
+    chunk the record id (one row when they are the same)."""
+    first_key = KEYS.enterprise_chunk(enterprise, 0)
+    count, first_ids = tables.read(first_key, FIRST_CHUNK_FIELDS)
+    assert isinstance(count, int) and isinstance(first_ids, bytes)
+    chunk = count // CHUNK_RECORDS
+    if chunk == 0:
+        tables.write(first_key, (count + 1, first_ids + record_id))
+        return
+    last_key = KEYS.enterprise_chunk(enterprise, chunk)
+    (ids,) = tables.read(last_key, CHUNK_FIELDS)
+    assert isinstance(ids, bytes)
+    tables.write(last_key, (ids + record_id,))
+    tables.write(first_key, (count + 1, first_ids))
 
 
 def _registry_log(context: CallContext, event: bindings.Event) -> Log:
@@ -151,7 +177,8 @@ def _publish(tables: TableOverlay, context: CallContext, record_id: bytes, enter
     require(kind < bindings.RECORD_KIND_COUNT, "bad kind")
     require(load_record(tables, record_id).status == 0, "record exists")
     save_record(tables, record_id, StoredRecord(
-        enterprise, payload_hash, context.sender, kind, ACTIVE, 1, context.height, ZERO, ZERO))
+        enterprise, payload_hash, context.sender, kind, ACTIVE, 1, context.height,
+        context.position, ZERO, ZERO))
     _append_to_index(tables, enterprise, record_id)
     return _registry_log(context, RecordPublished(
         record_id, enterprise, context.sender, kind, payload_hash, 1))
@@ -193,10 +220,10 @@ def correct(tables: TableOverlay, context: CallContext, old_record_id: bytes,
     version = old.version + 1
     save_record(tables, old_record_id, StoredRecord(
         old.enterprise, old.payload_hash, old.publisher, old.kind, CORRECTED, old.version,
-        old.published_at, old.previous, new_record_id))
+        old.published_at, old.position, old.previous, new_record_id))
     save_record(tables, new_record_id, StoredRecord(
         old.enterprise, payload_hash, context.sender, old.kind, ACTIVE, version, context.height,
-        old_record_id, ZERO))
+        context.position, old_record_id, ZERO))
     _append_to_index(tables, old.enterprise, new_record_id)
     return HandlerResult(logs=(_registry_log(context, RecordCorrected(
         old_record_id, new_record_id, old.enterprise, payload_hash, version)),))
@@ -206,7 +233,7 @@ def _revoke(tables: TableOverlay, context: CallContext, record_id: bytes, record
             reason: int) -> Log:
     save_record(tables, record_id, StoredRecord(
         record.enterprise, record.payload_hash, record.publisher, record.kind, REVOKED,
-        record.version, record.published_at, record.previous, record.next))
+        record.version, record.published_at, record.position, record.previous, record.next))
     return _registry_log(context, RecordRevoked(record_id, record.enterprise, reason))
 
 
@@ -299,8 +326,11 @@ def _record_view(tables: TableOverlay, record_id: bytes) -> tuple[Any, ...]:
 def _record_at(tables: TableOverlay, enterprise: bytes, index: int) -> tuple[Any, ...]:
     if index >= record_count(tables, enterprise):
         raise Revert("index out of range")
-    (record_id,) = tables.read(KEYS.enterprise_record(enterprise, index), "b")
-    return (_word(record_id),)
+    chunk, offset = divmod(index, CHUNK_RECORDS)
+    ids = tables.read(KEYS.enterprise_chunk(enterprise, chunk),
+                      FIRST_CHUNK_FIELDS if chunk == 0 else CHUNK_FIELDS)[-1]
+    assert isinstance(ids, bytes)
+    return (ids[offset * WORD_BYTES:(offset + 1) * WORD_BYTES],)
 
 
 def _dispute_view(tables: TableOverlay, dispute_id: bytes) -> tuple[Any, ...]:

@@ -7,21 +7,32 @@ the same thing, as for an EVM storage slot. Within a row, a zero word or zero ad
 zero bytes: a record's absent previous or next version, say) is written as the empty string,
 one byte instead of 33; readers pad byte fields back to their width (ADR 0024).
 
+An enterprise's 32-byte word is written short, in keys and in rows, when its last 14 bytes are
+zero, as every credit code's is (18 ASCII bytes, zero-padded on the right): its first 18 bytes
+(`short_word`); any other word stays 32 bytes. The two forms differ in length, so the mapping is
+one-to-one and each key has one fixed width per form; a row field of kind `s` is read back
+with `long_word` (ADR 0024, addendum).
+
 | table | prefix | key | row |
 |---|---|---|---|
 | accounts | `a` | address (20) | nonce |
 | members | `m` | address (20) | roles, status, city, name |
 | validators | `v` | node key (32) | city |
-| settings | `c` | name | regulator, dispute window, validator count |
-| records | `r` | record id (32) | `StoredRecord` |
-| record counts | `n` | enterprise (32) | count |
-| enterprise index | `i` | enterprise (32) + position (8) | record id |
+| settings | `c` | name | regulator, dispute window, validator count, publisher count |
+| records | `r` | record id (32) | `StoredRecord` (enterprise short, publisher number, position) |
+| publisher numbers | `p` | address (20) | number |
+| publishers | `q` | number (4) | address |
+| enterprise index | `i` | enterprise (18 or 32) + chunk (4) | (chunk 0: count), record ids |
 | disputes | `d` | dispute id (32) | `StoredDispute` |
-| enterprise keys | `k` | enterprise (32) | key address, grant nonce |
-| grants | `g` | enterprise (32) + querier (20) | `StoredGrant` |
+| enterprise keys | `k` | enterprise (18 or 32) | key address, grant nonce |
+| grants | `g` | enterprise (18 or 32) + querier (20) | `StoredGrant` |
 | audit sequences | `s` | node id (32) | anchoring account, last sequence |
 | audit roots | `u` | node id (32) + sequence (32) | merkle root |
 | member contracts | `x` | contract address (20) | deployer |
+
+The enterprise index holds an enterprise's record versions in publish order, up to
+`CHUNK_RECORDS` record ids a row, concatenated in one byte string; chunk 0's row also holds the
+count of versions. An append rewrites chunk 0 (the count) and the last chunk.
 """
 
 from __future__ import annotations
@@ -38,7 +49,8 @@ MEMBERS = b"m"
 VALIDATORS = b"v"
 SETTINGS = b"c"
 RECORDS = b"r"
-RECORD_COUNTS = b"n"
+PUBLISHER_NUMBERS = b"p"
+PUBLISHERS = b"q"
 ENTERPRISE_INDEX = b"i"
 DISPUTES = b"d"
 ENTERPRISE_KEYS = b"k"
@@ -48,7 +60,8 @@ AUDIT_ROOTS = b"u"
 MEMBER_CONTRACTS = b"x"
 TABLE_NAMES: Mapping[bytes, str] = {
     ACCOUNTS: "accounts", MEMBERS: "members", VALIDATORS: "validators", SETTINGS: "settings",
-    RECORDS: "records", RECORD_COUNTS: "record counts", ENTERPRISE_INDEX: "enterprise index",
+    RECORDS: "records", PUBLISHER_NUMBERS: "publisher numbers", PUBLISHERS: "publishers",
+    ENTERPRISE_INDEX: "enterprise index",
     DISPUTES: "disputes", ENTERPRISE_KEYS: "enterprise keys", GRANTS: "grants",
     AUDIT_SEQUENCES: "audit sequences", AUDIT_ROOTS: "audit roots",
     MEMBER_CONTRACTS: "member contracts",
@@ -56,6 +69,30 @@ TABLE_NAMES: Mapping[bytes, str] = {
 REGULATOR_SETTING = SETTINGS + b"regulator"
 DISPUTE_WINDOW_SETTING = SETTINGS + b"dispute_window"
 VALIDATOR_COUNT_SETTING = SETTINGS + b"validator_count"
+PUBLISHER_COUNT_SETTING = SETTINGS + b"publisher_count"
+PUBLISHER_NUMBER_BYTES = 4  # 2**32 publishers: more than a consortium admits
+
+CHUNK_RECORDS = 8  # record ids a row of the enterprise index holds
+CHUNK_NUMBER_BYTES = 4  # 2**32 chunks: more versions than any enterprise can reach
+WORD_BYTES = 32
+SHORT_WORD_BYTES = 18  # a credit code's bytes; the rest of its word is zero
+FIRST_CHUNK_KEY_END = bytes(CHUNK_NUMBER_BYTES)  # how the key of an index's chunk 0 ends
+
+
+def short_word(word: bytes) -> bytes:
+    """A 32-byte word as keys and rows hold it: its first 18 bytes when the other 14 are zero
+    (every credit code), else the word."""
+    if len(word) == WORD_BYTES and not any(word[SHORT_WORD_BYTES:]):
+        return word[:SHORT_WORD_BYTES]
+    return word
+
+
+def long_word(field: bytes) -> bytes:
+    """The 32-byte word a row field of kind `s` holds (`short_word` undone; empty is zero)."""
+    if len(field) == SHORT_WORD_BYTES:
+        return field.ljust(WORD_BYTES, b"\0")
+    return field.rjust(WORD_BYTES, b"\0")
+
 
 Row = tuple[int | bytes, ...]
 """A decoded row: its fields in order, integers and byte strings."""
@@ -117,7 +154,8 @@ def encode_row(fields: Row) -> bytes | None:
 
 
 def decode_row(data: bytes, kinds: str) -> Row:
-    """Fields of a stored row; `kinds` is one letter a field, `i` integer or `b` bytes."""
+    """Fields of a stored row; `kinds` is one letter a field: `i` integer, `b` bytes (as
+    stored), `s` a word written by `short_word` (returned whole, 32 bytes)."""
     items = rlp_codec.decode_list_spans(data)[0]  # strict, with byte strings inlined
     if len(items) != len(kinds):
         raise MalformedInput(f"stored row is not an RLP list of {len(kinds)} fields")
@@ -125,7 +163,10 @@ def decode_row(data: bytes, kinds: str) -> Row:
     for kind, item in zip(kinds, items, strict=True):
         if not isinstance(item, bytes):
             raise MalformedInput("stored row field is not a byte string")
-        fields.append(rlp_codec.decode_int(item, "row field") if kind == "i" else item)
+        if kind == "i":
+            fields.append(rlp_codec.decode_int(item, "row field"))
+        else:
+            fields.append(long_word(item) if kind == "s" else item)
     return tuple(fields)
 
 
@@ -210,14 +251,20 @@ class TableKeys:
         return RECORDS + record_id
 
     @staticmethod
-    def record_count(enterprise: bytes) -> bytes:
-        """record counts: versions indexed under an enterprise."""
-        return RECORD_COUNTS + enterprise
+    def publisher_number(address: bytes) -> bytes:
+        """publisher numbers: the number a publisher's record rows name it by."""
+        return PUBLISHER_NUMBERS + address
 
     @staticmethod
-    def enterprise_record(enterprise: bytes, position: int) -> bytes:
-        """enterprise index: the record id at a position of an enterprise's list."""
-        return ENTERPRISE_INDEX + enterprise + position.to_bytes(8, "big")
+    def publisher(number: int) -> bytes:
+        """publishers: the address of a publisher number."""
+        return PUBLISHERS + number.to_bytes(PUBLISHER_NUMBER_BYTES, "big")
+
+    @staticmethod
+    def enterprise_chunk(enterprise: bytes, chunk: int) -> bytes:
+        """enterprise index: up to `CHUNK_RECORDS` record ids of an enterprise's list."""
+        return ENTERPRISE_INDEX + short_word(enterprise) + chunk.to_bytes(CHUNK_NUMBER_BYTES,
+                                                                         "big")
 
     @staticmethod
     def dispute(dispute_id: bytes) -> bytes:
@@ -227,12 +274,12 @@ class TableKeys:
     @staticmethod
     def enterprise_key(enterprise: bytes) -> bytes:
         """enterprise keys: an enterprise's signing key and grant nonce."""
-        return ENTERPRISE_KEYS + enterprise
+        return ENTERPRISE_KEYS + short_word(enterprise)
 
     @staticmethod
     def grant(enterprise: bytes, querier: bytes) -> bytes:
         """grants: one enterprise's grant to one querier."""
-        return GRANTS + enterprise + querier
+        return GRANTS + short_word(enterprise) + querier
 
     @staticmethod
     def audit_sequence(node_id: bytes) -> bytes:
@@ -243,7 +290,6 @@ class TableKeys:
     def audit_root(node_id: bytes, sequence: int) -> bytes:
         """audit roots: one anchored batch's Merkle root."""
         return AUDIT_ROOTS + node_id + sequence.to_bytes(32, "big")
-
 
     @staticmethod
     def member_contract(address: bytes) -> bytes:

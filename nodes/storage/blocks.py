@@ -56,7 +56,7 @@ HEIGHT_KEY_BYTES = 8  # heights are 8-byte big-endian keys, so key order is heig
 MAX_HEIGHT = (1 << (8 * HEIGHT_KEY_BYTES)) - 1
 LOCK_FILE_NAME = "LOCK"  # the single-owner lock of a data directory (fcntl.flock)
 LOCK_FILE_MODE = 0o644
-STORE_FORMAT = b"yrdchain-blocks-2"  # bumped when the layout changes; a mismatch refuses to open
+STORE_FORMAT = b"yrdchain-blocks-3"  # bumped when the layout changes; a mismatch refuses to open
 HEAD_KEY = b"head"
 FORMAT_KEY = b"format"
 
@@ -439,7 +439,9 @@ class LmdbBlockStore:
             self._lmdb.write(lambda txn: txn.put(FORMAT_KEY, STORE_FORMAT, db=chain_db))
         elif stored != STORE_FORMAT:
             raise IncompatibleStore(f"{self.path} holds store format {stored!r}, this node "
-                                    f"reads {STORE_FORMAT!r}")
+                                    f"reads {STORE_FORMAT!r}: load the chain into a new data "
+                                    "directory (`yrdchain dataset --into-data`, or let the "
+                                    "node catch up from its peers)")
 
     @property
     def map_size_bytes(self) -> int:

@@ -1,5 +1,6 @@
-"""Record reads answer the same on both engines, while the native index keeps only what the
-tables lack: each version's transaction hash (ADR 0024)."""
+"""Record reads answer the same on both engines, while the native index keeps no entry per
+record: a version's row names its transaction by block and position, and each block's list of
+transaction hashes is one index entry (ADR 0024)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from chain.indexer import (
     ENTERPRISE_PREFIX,
     RECORD_PREFIX,
     RECORD_ROW_FIELDS,
+    block_transactions_key,
     record_entry_of_row,
-    record_id_of_row,
+    record_ids_of_chunks,
 )
 from chain.ledger import Ledger
 from chain.presets import Preset
@@ -84,9 +86,13 @@ def test_the_native_index_holds_transaction_hashes_only(genesis: Genesis) -> Non
     store = ledger.store
     assert isinstance(store, MemoryBlockStore)
     assert not [key for key in store.index if key.startswith(ENTERPRISE_PREFIX)]
+    assert not [key for key in store.index if key.startswith(RECORD_PREFIX)]
     for record_id in ids:
-        place = store.index[RECORD_PREFIX + record_id]
-        assert len(place) == 32 and ledger.transaction_location(place) is not None
+        entry = ledger.record(record_id)
+        location = ledger.transaction_location(entry.transaction_hash)
+        assert location is not None and location[0] == entry.height
+        hashes = store.index[block_transactions_key(entry.height)]
+        assert hashes[32 * location[1]:32 * location[1] + 32] == entry.transaction_hash
 
 
 def test_strings_that_are_no_credit_code_have_no_records(genesis: Genesis) -> None:
@@ -118,13 +124,23 @@ def test_rows_read_on_the_fast_path_equal_the_strict_decoding(genesis: Genesis) 
     for record_id in ids:
         row = store.rows[KEYS.record(record_id)]
         strict = decode_row(row, RECORD_ROW_FIELDS)
-        entry = record_entry_of_row(record_id, row, b"\1" * 32, ledger.members.get)
+        entry = record_entry_of_row(record_id, row, _any_transaction, ledger.publisher_address,
+                                    ledger.members.get)
+        assert isinstance(strict[2], int)  # the publisher's number
         assert (entry.payload_hash, entry.publisher, entry.kind, entry.status, entry.version,
-                entry.height) == (strict[1], strict[2], strict[3], strict[4], strict[5],
-                                  strict[6])
-    long_field = encode_row((b"x" * 60, b"\2" * 32, b"\3" * 20, 1, 1, 1, 5, b"", b""))
+                entry.height) == (strict[1], ledger.publisher_address(strict[2]), strict[3],
+                                  strict[4], strict[5], strict[6])
+        assert entry.publisher == genesis.preset.key(PUBLISHER).address
+    long_field = encode_row((b"x" * 60, b"\2" * 32, 1, 1, 1, 1, 5, 0, b"", b""))
     assert long_field is not None  # not the short-field shape: decoded strictly, same answer
-    assert record_entry_of_row(ids[0], long_field, b"\1" * 32, ledger.members.get).height == 5
+    assert record_entry_of_row(ids[0], long_field, _any_transaction, ledger.publisher_address,
+                               ledger.members.get).height == 5
     with pytest.raises(MalformedInput):
-        record_entry_of_row(ids[0], b"\xc2\x01\x02", b"\1" * 32, ledger.members.get)
-    assert record_id_of_row(encode_row((ids[0],)) or b"") == ids[0]
+        record_entry_of_row(ids[0], b"\xc2\x01\x02", _any_transaction, ledger.publisher_address,
+                            ledger.members.get)
+    first_chunk = KEYS.enterprise_chunk(genesis.preset.enterprises[0].credit_code.to_bytes32(), 0)
+    assert record_ids_of_chunks([(first_chunk, encode_row((1, ids[0])) or b"")]) == [ids[0]]
+
+
+def _any_transaction(height: int, position: int) -> bytes:
+    return b"\1" * 32

@@ -105,6 +105,8 @@ class Native:
 
     def call(self, sender: bytes, to: bytes, data: bytes, keep: bool) -> CallOutcome:
         outcome = call_system_contract(self.tables, self._context(sender), to, data, GAS)
+        for log in outcome.logs:  # the event a log carries is the one its bytes decode to
+            assert log.event == bindings.decode_event(log.topics, log.data) is not None
         if keep and outcome.success:
             self.tables.commit_transaction()
         else:

@@ -48,6 +48,7 @@ def test_a_compacted_store_holds_the_same_chain_in_a_smaller_file(
         assert resumed.records_of(enterprise) == records
         resumed.append_block(next_block(resumed))
         assert all(receipt.status == 1 for receipt in resumed.receipts(BLOCKS + 1))
+        versions = len(resumed.stored_records(1 << 20))
 
     assert store_breakdown.main([str(tmp_path / "node"), "--records", "10"]) == 0
     printed = capsys.readouterr().out
@@ -59,6 +60,11 @@ def test_a_compacted_store_holds_the_same_chain_in_a_smaller_file(
     breakdown = store_breakdown.read_store(directory)
     assert breakdown.file_bytes >= sum(size.bytes for size in breakdown.databases)
     assert {size.name for size in breakdown.databases} >= {"tables", "index", "blocks"}
+    tables = {part.prefix: part for part in breakdown.prefixes if part.database == "tables"}
+    assert tables["r"].entries == versions  # one records-table row per version
+    table_bytes = next(size.bytes for size in breakdown.databases if size.name == "tables")
+    assert abs(sum(part.bytes for part in tables.values()) - table_bytes) <= len(tables)
+    assert all(part.node_bytes > part.entries * 10 for part in tables.values())
 
 
 def test_the_compact_command_compacts_every_stopped_store_and_skips_open_ones(

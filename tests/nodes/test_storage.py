@@ -375,6 +375,20 @@ def test_a_store_of_another_format_is_refused(tmp_path: Path) -> None:
     LmdbEnvironment(tmp_path / "data", (CHAIN_DB,)).close()  # the refusal released the lock
 
 
+def test_a_store_of_the_previous_layout_is_refused_and_left_as_it_was(tmp_path: Path) -> None:
+    LmdbBlockStore(tmp_path / "data").close()
+    environment = LmdbEnvironment(tmp_path / "data", (CHAIN_DB,))
+    chain_db = environment.database(CHAIN_DB)
+    environment.write(lambda transaction: transaction.put(
+        FORMAT_KEY, b"yrdchain-blocks-2", db=chain_db))  # before the chunked enterprise index
+    environment.close()
+    with pytest.raises(IncompatibleStore, match=r"yrdchain-blocks-2.*new data directory"):
+        LmdbBlockStore(tmp_path / "data")
+    environment = LmdbEnvironment(tmp_path / "data", (CHAIN_DB,))
+    assert environment.get(CHAIN_DB, FORMAT_KEY) == b"yrdchain-blocks-2"
+    environment.close()
+
+
 READ_ONLY_READER = """
 import sys
 from pathlib import Path
