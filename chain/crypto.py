@@ -11,6 +11,7 @@ from functools import lru_cache
 
 import coincurve
 import sha3
+from coincurve.context import GLOBAL_CONTEXT
 
 from chain.errors import BadSignature
 
@@ -73,6 +74,16 @@ def recover_address(message_hash: bytes, y_parity: int, r: int, s: int) -> Addre
     return address_of_public_key(public_key.format(compressed=False))
 
 
+def _signing_key(secret: bytes) -> coincurve.PrivateKey:
+    """A coincurve key that only signs: `coincurve.PrivateKey(secret)` also derives the public
+    key and the x-only public key (two point multiplications, more than the signature itself),
+    which `sign_recoverable` never reads (it uses the secret and the context only)."""
+    key = coincurve.PrivateKey.__new__(coincurve.PrivateKey)
+    key.secret = secret
+    key.context = GLOBAL_CONTEXT
+    return key
+
+
 @dataclass(frozen=True, slots=True)
 class PrivateKey:
     """An institution's or enterprise's secp256k1 key (32 bytes) and its address."""
@@ -83,12 +94,12 @@ class PrivateKey:
     @classmethod
     def from_secret(cls, secret: bytes) -> PrivateKey:
         """Wrap 32 secret bytes."""
-        public = coincurve.PrivateKey(secret).public_key.format(compressed=False)
+        public = coincurve.PublicKey.from_secret(secret).format(compressed=False)
         return cls(secret=secret, address=address_of_public_key(public))
 
     def sign_hash(self, message_hash: bytes) -> tuple[int, int, int]:
         """Sign a 32-byte hash; returns (y_parity, r, s) with low s."""
-        signature = coincurve.PrivateKey(self.secret).sign_recoverable(message_hash, hasher=None)
+        signature = _signing_key(self.secret).sign_recoverable(message_hash, hasher=None)
         r = int.from_bytes(signature[:32], "big")
         s = int.from_bytes(signature[32:64], "big")
         return signature[64], r, s

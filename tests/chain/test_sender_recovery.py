@@ -161,3 +161,23 @@ def test_block_with_a_bad_signature_is_refused(block_and_raws: tuple[Block, list
     with pytest.raises(InvalidBlock, match="low-s"):
         validator.append_block(bad)
     assert validator.head.height == 0
+
+
+def test_keys_sign_as_coincurve_and_ethereum_tooling_do() -> None:
+    """`PrivateKey` signs without building coincurve's public keys: the same deterministic
+    (RFC 6979), low-s signature, and the address eth_account derives."""
+    import coincurve
+    from eth_account import Account
+
+    from chain.crypto import SECP256K1_HALF_ORDER, PrivateKey, keccak, recover_address
+
+    for seed in (b"a", b"b", b"c"):
+        secret = keccak(seed)
+        key = PrivateKey.from_secret(secret)
+        assert key.address == bytes.fromhex(Account.from_key(secret).address[2:])
+        digest = keccak(b"message " + seed)
+        y_parity, r, s = key.sign_hash(digest)
+        expected = coincurve.PrivateKey(secret).sign_recoverable(digest, hasher=None)
+        assert (r.to_bytes(32, "big") + s.to_bytes(32, "big") + bytes((y_parity,))) == expected
+        assert s <= SECP256K1_HALF_ORDER
+        assert recover_address(digest, y_parity, r, s) == key.address
