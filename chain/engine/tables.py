@@ -39,6 +39,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Protocol
 
 from chain import rlp_codec
@@ -156,6 +157,28 @@ def encode_row(fields: Row) -> bytes | None:
 def decode_row(data: bytes, kinds: str) -> Row:
     """Fields of a stored row; `kinds` is one letter a field: `i` integer, `b` bytes (as
     stored), `s` a word written by `short_word` (returned whole, 32 bytes)."""
+    if len(data) <= SMALL_ROW_BYTES:
+        return _decode_small_row(data, kinds)
+    return _decode_row(data, kinds)
+
+
+@lru_cache(maxsize=256)
+def absent_row(kinds: str) -> Row:
+    """The fields of a row that is not stored: zeros and empty strings."""
+    return tuple(0 if kind == "i" else b"" for kind in kinds)
+
+
+SMALL_ROW_BYTES = 48  # counts, numbers, roles: read over and over, few distinct values
+
+
+@lru_cache(maxsize=4_096)
+def _decode_small_row(data: bytes, kinds: str) -> Row:
+    """`_decode_row`, remembered: a block reads the same small rows (a publisher's number, a
+    member's roles, a setting) once a record; the decoded tuple is immutable."""
+    return _decode_row(data, kinds)
+
+
+def _decode_row(data: bytes, kinds: str) -> Row:
     items = rlp_codec.decode_list_spans(data)[0]  # strict, with byte strings inlined
     if len(items) != len(kinds):
         raise MalformedInput(f"stored row is not an RLP list of {len(kinds)} fields")
@@ -203,7 +226,7 @@ class TableOverlay:
         """The current row decoded; all zeros when absent."""
         raw = self.load(key)
         if raw is None:
-            return tuple(0 if kind == "i" else b"" for kind in kinds)
+            return absent_row(kinds)
         return decode_row(raw, kinds)
 
     def write(self, key: bytes, fields: Row) -> None:
