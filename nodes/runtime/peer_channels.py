@@ -65,7 +65,7 @@ from nodes.runtime.peer_tls import READS_PROTOCOL, PeerIdentityError, PeerTls, p
 LOGGER = logging.getLogger(__name__)
 QUEUE_FRAMES_PER_LINK = 20_000  # a slow link drops beyond this rather than grow without bound
 BATCH_FRAMES = 512  # frames written with one write
-GOSSIP_LINGER_S = 0.010  # a gossiped transaction waits this long for others to share its write:
+GOSSIP_LINGER_S = 0.025  # a gossiped transaction waits this long for others to share its write:
 # far below a block's least interval (200 ms), many client transactions per record and wake-up
 DIRECT_WRITE_BUFFER_BYTES = 1024 * 1024  # beyond this, frames queue and the sender drains
 REQUEST_TIMEOUT_S = 3.0
