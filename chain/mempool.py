@@ -13,6 +13,11 @@ account.
 
 Enterprise grant nonces spent by pending `grant` / `revoke_grant` calls are tracked too
 (`pending_grant_nonce`), so a second signature with the same nonce is refused at once.
+
+Each sender's run of contiguous nonces is remembered (`runs`) and kept up to date by every
+insertion and removal, so admitting a transaction and counting the ready ones cost the same with
+ten pending transactions as with ten thousand: a node under a backlog does not spend more per
+transaction the longer its queue grows.
 """
 
 from __future__ import annotations
@@ -33,6 +38,9 @@ GAPPED_EXPIRY_MS = 60_000  # chain time a transaction may wait behind a gap befo
 GrantKey = tuple[bytes, int]
 """(enterprise bytes32, grant nonce) spent by a pending grant or revocation."""
 
+NonceRun = tuple[int, int]
+"""(first, end): a sender has every nonce from `first` up to `end` pending, and not `end`."""
+
 
 @dataclass(slots=True)
 class Mempool:
@@ -47,6 +55,7 @@ class Mempool:
     admitted_at_ms: dict[bytes, int] = field(default_factory=dict)
     grant_keys: dict[bytes, GrantKey] = field(default_factory=dict)
     grant_nonces: dict[bytes, set[int]] = field(default_factory=dict)
+    runs: dict[Address, NonceRun] = field(default_factory=dict)
     _sequence: int = 0
     revision: int = 0  # bumped by every insertion and removal (callers memoize on it)
 
@@ -58,10 +67,16 @@ class Mempool:
 
     def pending_nonce(self, sender: Address, committed_nonce: int) -> int:
         """The next nonce the sender can use, counting its contiguous pending transactions."""
-        queued = self.by_sender.get(sender, {})
+        queued = self.by_sender.get(sender)
+        if not queued:
+            return committed_nonce
+        run = self.runs.get(sender)
+        if run is not None and run[0] <= committed_nonce <= run[1]:
+            return run[1]
         nonce = committed_nonce
         while nonce in queued:
             nonce += 1
+        self.runs[sender] = (committed_nonce, nonce)
         return nonce
 
     def pending_grant_nonce(self, enterprise: bytes, committed_nonce: int) -> int:
@@ -101,7 +116,14 @@ class Mempool:
             raise MempoolFull(
                 f"mempool holds {len(self.by_hash)} transactions "
                 f"({len(queued)} from this sender); try again after the next block")
-        self.by_sender.setdefault(admitted.sender, {})[admitted.nonce] = admitted
+        queued = self.by_sender.setdefault(admitted.sender, {})
+        queued[admitted.nonce] = admitted
+        run = self.runs.get(admitted.sender)
+        if run is not None and admitted.nonce == run[1]:
+            end = run[1] + 1
+            while end in queued:  # transactions parked behind the gap join the run
+                end += 1
+            self.runs[admitted.sender] = (run[0], end)
         self.by_hash[admitted.hash] = admitted
         self.revision += 1
         self.admitted_at_ms[admitted.hash] = chain_time_ms
@@ -121,15 +143,16 @@ class Mempool:
                    next_nonce: Callable[[Address], int]) -> None:
         sender = admitted.sender
         queued = self.by_sender.get(sender, {})
-        gapped = self._gapped(sender, next_nonce)
-        if admitted.nonce > self.pending_nonce(sender, next_nonce(sender)):
+        run_end = self.pending_nonce(sender, next_nonce(sender))
+        if admitted.nonce > run_end:
+            gapped = self._gapped(sender, next_nonce)
             if len(gapped) >= self.gapped_per_sender:
                 raise NonceGap(
                     f"0x{sender.hex()} already parks {len(gapped)} transactions behind a nonce "
-                    f"gap (the limit); send nonce {self.pending_nonce(sender, next_nonce(sender))}"
-                    " first", field="nonce")
+                    f"gap (the limit); send nonce {run_end} first", field="nonce")
             return
-        if len(queued) >= self.per_sender and gapped:
+        gapped = self._gapped(sender, next_nonce) if len(queued) >= self.per_sender else []
+        if gapped:
             self._remove(queued[gapped[-1]])  # a run extension outranks the sender's gapped one
         if len(self.by_hash) >= self.capacity:
             for other in list(self.by_sender):
@@ -142,6 +165,11 @@ class Mempool:
         self.revision += 1
         queued = self.by_sender.get(admitted.sender, {})
         queued.pop(admitted.nonce, None)
+        run = self.runs.get(admitted.sender)
+        if run is not None and run[0] <= admitted.nonce < run[1]:
+            # the run loses its first nonce (committed) or ends where this one was
+            self.runs[admitted.sender] = ((run[0] + 1, run[1]) if admitted.nonce == run[0]
+                                          else (run[0], admitted.nonce))
         self.by_hash.pop(admitted.hash, None)
         self.admitted_at_ms.pop(admitted.hash, None)
         grant = self.grant_keys.pop(admitted.hash, None)
@@ -153,6 +181,7 @@ class Mempool:
         if not queued:
             self.by_sender.pop(admitted.sender, None)
             self.arrival.pop(admitted.sender, None)
+            self.runs.pop(admitted.sender, None)
 
     def select(self, next_nonce: Callable[[Address], int], limit: int) -> list[
             AdmittedTransaction]:
@@ -175,13 +204,11 @@ class Mempool:
         """How many transactions could go into a block now (at most `limit`): gapped ones are
         not work, so they never ask consensus for a block."""
         count = 0
-        for sender, queued in self.by_sender.items():
+        for sender in self.by_sender:
             nonce = next_nonce(sender)
-            while nonce in queued and count < limit:
-                count += 1
-                nonce += 1
+            count += self.pending_nonce(sender, nonce) - nonce
             if count >= limit:
-                break
+                return limit
         return count
 
     def expire_gapped(self, next_nonce: Callable[[Address], int], chain_time_ms: int,

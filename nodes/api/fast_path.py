@@ -159,8 +159,9 @@ class FastRoutes:
                 check_declared_length(value.decode("latin-1"), limit)
         body = bytearray()
         while True:
-            try:
-                message = await asyncio.wait_for(receive(), self.limits.body_read_timeout_s)
+            try:  # a deadline on this task, not `wait_for` (a task of its own per read)
+                async with asyncio.timeout(self.limits.body_read_timeout_s):
+                    message = await receive()
             except TimeoutError:
                 return json_response(error_document(
                     "request_timeout", f"no request body data for "

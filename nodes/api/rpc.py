@@ -128,7 +128,7 @@ class Rpc:
             raise MalformedInput("transaction is empty", field="raw")
         admitted = self.ledger.senders.admit(self.ledger.decode(raw))
         self.services.take_write(admitted.sender)
-        return data(self.runtime.submit_transaction(raw).hash)
+        return data(self.runtime.submit_admitted(admitted).hash)  # decoded and recovered once
 
     def logs(self, params: list[Any]) -> list[dict[str, Any]]:
         """eth_getLogs(filter): address and topic filters over a bounded block range."""

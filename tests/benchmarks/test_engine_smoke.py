@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from benchmarks import engine
+from benchmarks import engine, engine_live
 
 
 def test_smoke_run_compares_both_engines(tmp_path: Path) -> None:
@@ -18,3 +18,9 @@ def test_smoke_run_compares_both_engines(tmp_path: Path) -> None:
     assert set(report["summary"]) == {"native", "evm"}
     assert all(figures["node_us"] > figures["recovery_us"] > 0
                for figures in report["summary"].values())
+
+
+def test_the_live_driver_waits_on_each_bureaus_last_publish() -> None:
+    transactions = [(index % 4, b"raw", bytes([index])) for index in range(10)]
+    assert engine_live._last_of_each_sender(transactions) == [b"\x08", b"\x09", b"\x06",
+                                                              b"\x07"]

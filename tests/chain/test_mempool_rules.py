@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chain.crypto import PrivateKey, derive_private_key
 from chain.errors import DuplicateTransaction, MempoolFull, NonceGap
@@ -179,3 +183,47 @@ def test_a_full_pool_makes_room_for_a_run_by_dropping_someone_elses_gapped_one()
     assert BOB.address not in pool.by_sender and len(pool) == 3
     with pytest.raises(MempoolFull):
         pool.add(pending(BOB, 0), committed({}))  # nothing gapped is left to drop
+
+
+# The remembered nonce runs answer like a walk over the queue, whatever the order of changes.
+
+_SIGNED: dict[tuple[int, int], AdmittedTransaction] = {}
+
+
+def _signed(sender: int, nonce: int) -> AdmittedTransaction:
+    if (sender, nonce) not in _SIGNED:
+        _SIGNED[sender, nonce] = pending((ALICE, BOB)[sender], nonce)
+    return _SIGNED[sender, nonce]
+
+
+def _walked_run_end(pool: Mempool, sender: bytes, committed_nonce: int) -> int:
+    nonce = committed_nonce
+    while nonce in pool.by_sender.get(sender, {}):
+        nonce += 1
+    return nonce
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(("add", "commit", "expire")), st.integers(0, 1),
+                          st.integers(0, 11)), max_size=40))
+def test_remembered_runs_agree_with_walking_the_queue(steps: list[tuple[str, int, int]]) -> None:
+    pool = Mempool(per_sender=8, gapped_per_sender=3)
+    senders = (ALICE.address, BOB.address)
+    nonces = {sender: 0 for sender in senders}
+    for operation, who, nonce in steps:
+        sender = senders[who]
+        if operation == "add" and nonce >= nonces[sender]:
+            with contextlib.suppress(DuplicateTransaction, MempoolFull, NonceGap):
+                pool.add(_signed(who, nonce), committed(nonces))
+        elif operation == "commit":  # a block used some of the sender's run
+            run_end = pool.pending_nonce(sender, nonces[sender])
+            nonces[sender] = max(nonces[sender], min(nonce, run_end))
+            pool.remove_committed({sender: nonces[sender]})
+        elif operation == "expire":
+            pool.expire_gapped(committed(nonces), GAPPED_EXPIRY_MS + 1)
+        for other in senders:
+            for start in range(nonces[other], 13):
+                assert pool.pending_nonce(other, start) == _walked_run_end(pool, other, start)
+        walked = sum(_walked_run_end(pool, s, nonces[s]) - nonces[s] for s in senders)
+        assert pool.ready_count(committed(nonces), 1_000) == walked
+        assert pool.ready_count(committed(nonces), 3) == min(walked, 3)

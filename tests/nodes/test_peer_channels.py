@@ -10,6 +10,7 @@ import random
 import socket
 import ssl
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,7 @@ from nodes.runtime.channel import (
     encode_frame,
     encode_request,
 )
-from nodes.runtime.peer_channels import PeerChannels
+from nodes.runtime.peer_channels import GOSSIP_LINGER_S, PeerChannels
 from nodes.runtime.peer_tls import TLS_KEY_FILE_NAME, load_node_seed, peer_tls, tls_contexts
 from nodes.runtime.read_channels import ReadChannels
 
@@ -109,6 +110,51 @@ def test_gossip_and_a_thousand_requests_share_one_connection(tmp_path: Path) -> 
     asyncio.run(scenario())
     assert at_acceptor == [("consensus", b"vote")]
     assert at_dialer == [("transactions", b"tx")]
+
+
+def test_transactions_linger_and_cross_as_one_batch_a_vote_takes_them_along(
+        tmp_path: Path) -> None:
+    """Gossiped transactions wait `GOSSIP_LINGER_S` to share one write; a consensus frame
+    leaves at once and takes them along, in order; the receiver hands each channel's run of
+    frames on in one call."""
+    preset = get_preset("local4")
+    ensure_certificates(preset, tmp_path)
+    calls: list[tuple[str, list[bytes]]] = []
+
+    async def scenario() -> None:
+        acceptor, dialer, _ = await _pair(preset, tmp_path, [], [])
+        acceptor.deliver = lambda channel, frames: calls.append((channel, list(frames)))
+        link = dialer.links[ACCEPTOR]
+        try:
+            writes = link.writes
+            for number in range(3):
+                dialer.broadcast("transactions", b"tx%d" % number)
+            await asyncio.sleep(0)
+            await asyncio.sleep(0)
+            assert (link.writes, len(link.outbox)) == (writes, 3)  # still lingering
+            dialer.broadcast("consensus", b"vote")
+            dialer.broadcast("transactions", b"tx3")
+            await asyncio.sleep(0)
+            assert (link.writes, link.outbox) == (writes + 1, [])  # one write for all five
+            await _until(lambda: len(calls) == 3)
+            dialer.broadcast("transactions", b"alone")
+            await asyncio.sleep(GOSSIP_LINGER_S / 2)
+            assert link.writes == writes + 1
+            await _until(lambda: len(calls) == 4)
+            assert link.writes == writes + 2
+        finally:
+            await dialer.stop()
+            await acceptor.stop()
+
+    asyncio.run(scenario())
+    assert calls == [("transactions", [b"tx0", b"tx1", b"tx2"]), ("consensus", [b"vote"]),
+                     ("transactions", [b"tx3"]), ("transactions", [b"alone"])]
+
+
+async def _until(condition: Callable[[], bool], timeout_s: float = 2.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition() and time.monotonic() < deadline:
+        await asyncio.sleep(0.002)
 
 
 def _probe(context: ssl.SSLContext | None, port: int) -> asyncio.Future[None]:
