@@ -19,7 +19,10 @@ sub-databases:
 head in one
 write transaction, so a reader, or a process reopening the directory after `kill -9`, sees the
 block whole or not at all, and the head always names the last whole block. LMDB's defaults
-`sync=True, metasync=True` make a commit durable before `save_commit` returns (ADR 0003).
+`sync=True, metasync=True` make a commit durable before `save_commit` returns (ADR 0003). A bulk
+import opens the stores with `durable=False` (LMDB's `MDB_NOSYNC`): its commits reach the
+kernel, so a killed process still leaves whole blocks, and the store is flushed once when it
+closes (ADR 0022, "Blocks executed ahead").
 
 One process owns a data directory: `LmdbEnvironment` takes an exclusive `flock` on the file
 `LOCK` in it and refuses, with `DataDirectoryLocked`, a second opener (another process, or a
@@ -197,7 +200,9 @@ class LmdbEnvironment:
     """
 
     def __init__(self, path: Path, names: tuple[bytes, ...],
-                 map_size_bytes: int = DEFAULT_MAP_SIZE_BYTES, read_only: bool = False) -> None:
+                 map_size_bytes: int = DEFAULT_MAP_SIZE_BYTES, read_only: bool = False,
+                 durable: bool = True) -> None:
+        self.durable = durable
         if read_only:
             self._open_read_only(Path(path), names)
             return
@@ -211,7 +216,7 @@ class LmdbEnvironment:
         try:
             environment = lmdb.open(
                 str(self.path), map_size=map_size_bytes, max_dbs=MAX_SUB_DATABASES,
-                subdir=True, lock=True, sync=True, metasync=True, writemap=False,
+                subdir=True, lock=True, sync=durable, metasync=durable, writemap=False,
             )
         except BaseException:
             self._lock.release()
@@ -391,6 +396,8 @@ class LmdbEnvironment:
         Other threads must have stopped using the store.
         """
         if self._env is not None:
+            if not self.durable and not self.read_only:
+                self._env.sync(True)  # commits were not flushed one by one: flush them all now
             self._env.close()
             self._env = None
             if self._lock is not None:
@@ -415,10 +422,10 @@ class LmdbBlockStore:
     """`chain.storage.BlockStore` on LMDB, durable and atomic per block (module docstring)."""
 
     def __init__(self, path: Path, map_size_bytes: int = DEFAULT_MAP_SIZE_BYTES,
-                 read_only: bool = False) -> None:
+                 read_only: bool = False, durable: bool = True) -> None:
         self.path = Path(path)
         self._lmdb = LmdbEnvironment(self.path, BLOCK_STORE_DATABASES, map_size_bytes,
-                                     read_only)
+                                     read_only, durable)
         try:
             self._check_format()
             # a read-only opener (a read worker) neither reads nor touches the owner's journal

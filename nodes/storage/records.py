@@ -88,10 +88,10 @@ class LmdbRecordStore:
     """Record payloads in an LMDB environment of their own; each save is durable on return."""
 
     def __init__(self, path: Path, map_size_bytes: int = DEFAULT_RECORD_MAP_SIZE_BYTES,
-                 read_only: bool = False) -> None:
+                 read_only: bool = False, durable: bool = True) -> None:
         self.path = Path(path)
         self._lmdb = LmdbEnvironment(self.path, RECORD_STORE_DATABASES, map_size_bytes,
-                                     read_only)
+                                     read_only, durable)
         self._payloads = self._lmdb.database(PAYLOADS_DB)
 
     def save_payload(self, payload_hash: bytes, payload: bytes) -> None:

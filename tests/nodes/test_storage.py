@@ -150,6 +150,21 @@ def test_a_row_session_reads_what_load_row_reads_in_one_transaction(tmp_path: Pa
     store.close()
 
 
+def test_a_store_that_is_not_durable_skips_each_fsync_and_keeps_whole_commits(
+        tmp_path: Path) -> None:
+    """The import's stores (`durable=False`, LMDB's MDB_NOSYNC) flush once, when closed."""
+    store = LmdbBlockStore(tmp_path / "chain", durable=False)
+    assert store._lmdb._environment().flags()["sync"] is False
+    store.save_commit(replace(make_commit(0), rows={b"r1": b"a"}))
+    store.save_commit(replace(make_commit(1), rows={b"r2": b"b"}))
+    store.close()
+    again = LmdbBlockStore(tmp_path / "chain")
+    assert again._lmdb._environment().flags()["sync"] is True  # a node's own opening
+    assert again.load_row(b"r1") == b"a" and again.load_row(b"r2") == b"b"
+    assert again.load_block(1) == make_commit(1).block
+    again.close()
+
+
 def test_an_lmdb_row_changed_behind_the_ledger_stops_it_opening(
         genesis: Genesis, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(chain.ledger, "ROWS_PER_SCAN", 7)  # several chunks
