@@ -294,13 +294,7 @@ class Ledger:
         """Propose a block of pending transactions on top of the head, executed once."""
         chosen = self._still_admissible(self.mempool.select(self.next_nonce, limit))
         timestamp_ms = proposal_timestamp(timestamp_ms, self.head.timestamp_ms)
-        ahead = self._take_speculation(self.head.height + 1, timestamp_ms, chosen)
-        if ahead is not None:
-            result, receipts = ahead.result, ahead.receipts
-        else:
-            result = self.executor.execute_block(self.store, self.head.state_root,
-                                   self._environment(self.head.height + 1, timestamp_ms), chosen)
-            receipts = tuple(encode_receipt(r) for r in result.receipts)
+        result, receipts = self._execute(self.head.height + 1, timestamp_ms, chosen)
         header = BlockHeader(
             height=self.head.height + 1,
             parent_hash=self.head.block_hash,
@@ -328,24 +322,27 @@ class Ledger:
             return 0
         height = self.head.height + 1
         timestamp_ms = proposal_timestamp(timestamp_ms, self.head.timestamp_ms)
-        result = self.executor.execute_block(self.store, self.head.state_root,
-                                             self._environment(height, timestamp_ms), chosen)
+        self._speculation = None
+        result, receipts = self._execute(height, timestamp_ms, chosen)
         self._speculation = Speculation(
-            speculation_key(self.head.block_hash, height, timestamp_ms, chosen), result,
-            tuple(chosen), tuple(encode_receipt(r) for r in result.receipts))
+            speculation_key(self.head.block_hash, height, timestamp_ms, chosen), result, receipts)
         self.speculations["executed"] += 1
         return len(chosen)
 
-    def _take_speculation(self, height: int, timestamp_ms: int,
-                          admitted: Sequence[AdmittedTransaction]) -> Speculation | None:
-        """The block executed ahead if it is this one (it is used once), else None."""
+    def _execute(self, height: int, timestamp_ms: int,
+                 admitted: Sequence[AdmittedTransaction]) -> tuple[ExecutionResult,
+                                                                   tuple[bytes, ...]]:
+        """The next block's execution and its encoded receipts: the one done ahead when it is
+        this block (used once, `chain.speculation`), else done now."""
         ahead = self._speculation
-        if ahead is None or ahead.key != speculation_key(self.head.block_hash, height,
-                                                         timestamp_ms, admitted):
-            return None
-        self._speculation = None
-        self.speculations["reused"] += 1
-        return ahead
+        if ahead is not None and ahead.key == speculation_key(self.head.block_hash, height,
+                                                              timestamp_ms, admitted):
+            self._speculation = None
+            self.speculations["reused"] += 1
+            return ahead.result, ahead.receipts
+        result = self.executor.execute_block(self.store, self.head.state_root,
+                                             self._environment(height, timestamp_ms), admitted)
+        return result, tuple(encode_receipt(r) for r in result.receipts)
 
     def _still_admissible(self, candidates: Sequence[AdmittedTransaction]) -> list[
             AdmittedTransaction]:
@@ -403,15 +400,10 @@ class Ledger:
         if len(block.transactions) > MAX_BLOCK_TRANSACTIONS:
             raise InvalidBlock(f"block holds over {MAX_BLOCK_TRANSACTIONS} transactions")
         admitted = self._admit_block_transactions(block)
-        ahead = self._take_speculation(header.height, header.timestamp_ms, admitted)
-        result = ahead.result if ahead is not None else self.executor.execute_block(
-            self.store, self.head.state_root,
-            self._environment(header.height, header.timestamp_ms), admitted)
+        result, receipts = self._execute(header.height, header.timestamp_ms, admitted)
         if result.state_root != header.state_root:
             raise InvalidBlock(f"state root 0x{result.state_root.hex()[:16]}… after execution, "
                                f"header says 0x{header.state_root.hex()[:16]}…")
-        receipts = (ahead.receipts if ahead is not None
-                    else tuple(encode_receipt(r) for r in result.receipts))
         if merkle_root(receipts) != header.receipts_root:
             raise InvalidBlock("receipts root does not match execution")
         if result.gas_used != header.gas_used:
@@ -548,8 +540,7 @@ class Ledger:
     def _records_from_tables(self, record_ids: list[bytes]) -> list[RecordEntry]:
         """Record versions joined from their rows (read at one state) and the hashes of the
         transactions that wrote them."""
-        _, rows = self.store.load_indexes_and_rows(
-            [], [KEYS.record(record_id) for record_id in record_ids])
+        rows = self.store.load_rows([KEYS.record(record_id) for record_id in record_ids])
         transaction_hash_at = self._transaction_hash_reader()
         entries = []
         for record_id, row in zip(record_ids, rows, strict=True):

@@ -35,9 +35,8 @@ def speculation_key(parent_hash: bytes, height: int, timestamp_ms: int,
 
 @dataclass(frozen=True, slots=True)
 class Speculation:
-    """A block executed ahead: its key, the result, its transactions and encoded receipts."""
+    """A block executed ahead: its key, the result and its encoded receipts."""
 
     key: SpeculationKey
     result: ExecutionResult
-    admitted: tuple[AdmittedTransaction, ...]
     receipts: tuple[bytes, ...]

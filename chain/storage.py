@@ -62,10 +62,8 @@ class BlockStore(Protocol):
                   start: bytes = b"") -> list[tuple[bytes, bytes]]:
         """Table rows whose key starts with `prefix`, in key order, from `start` on."""
 
-    def load_indexes_and_rows(self, index_keys: Sequence[bytes], row_keys: Sequence[bytes]
-                              ) -> tuple[list[bytes | None], list[bytes | None]]:
-        """Index values and table rows under the given keys, read at one state (None where
-        absent): a record version's index entry and row come from the same commit."""
+    def load_rows(self, keys: Sequence[bytes]) -> list[bytes | None]:
+        """Table rows under the given keys, read at one state (None where absent)."""
 
     def save_commit(self, commit: StoreCommit) -> None:
         """Write a committed block and all it changes atomically."""
@@ -169,11 +167,9 @@ class MemoryBlockStore:
             found.append((key, self.rows[key]))
         return found
 
-    def load_indexes_and_rows(self, index_keys: Sequence[bytes], row_keys: Sequence[bytes]
-                              ) -> tuple[list[bytes | None], list[bytes | None]]:
-        """Index values and table rows under the given keys."""
-        return ([self.index.get(key) for key in index_keys],
-                [self.rows.get(key) for key in row_keys])
+    def load_rows(self, keys: Sequence[bytes]) -> list[bytes | None]:
+        """Table rows under the given keys."""
+        return [self.rows.get(key) for key in keys]
 
     def save_commit(self, commit: StoreCommit) -> None:
         """Apply a commit (a dict update cannot half-fail)."""

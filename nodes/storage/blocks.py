@@ -518,12 +518,9 @@ class LmdbBlockStore:
         `limit`."""
         return self._lmdb.scan(TABLES_DB, prefix, limit, start)
 
-    def load_indexes_and_rows(self, index_keys: Sequence[bytes], row_keys: Sequence[bytes]
-                              ) -> tuple[list[bytes | None], list[bytes | None]]:
-        """Index values and table rows under the given keys, read in one transaction."""
-        indexes, rows = self._lmdb.get_from([(INDEX_DB, list(index_keys)),
-                                             (TABLES_DB, list(row_keys))])
-        return indexes, rows
+    def load_rows(self, keys: Sequence[bytes]) -> list[bytes | None]:
+        """Table rows under the given keys, read in one transaction."""
+        return self._lmdb.get_many(TABLES_DB, list(keys))
 
     def load_meta(self, key: bytes) -> bytes | None:
         """A node-local value outside the chain (`nodes.storage.meta_values`)."""

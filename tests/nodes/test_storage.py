@@ -133,6 +133,7 @@ def test_table_rows_are_written_deleted_and_scanned_from_a_start(opened: OpenSto
     store.save_commit(replace(make_commit(1), rows={b"r2": None, b"r4": b"e"}))
     store = opened.reopen()
     assert store.load_row(b"r2") is None and store.load_row(b"r4") == b"e"
+    assert store.load_rows([b"r4", b"r2", b"r1", b""]) == [b"e", None, b"a", None]
     assert store.scan_rows(b"r") == [(b"r1", b"a"), (b"r3", b"c"), (b"r4", b"e")]
     assert store.scan_rows(b"r", 1, start=b"r2") == [(b"r3", b"c")]
     assert store.scan_rows(b"", 10, start=b"r4\0") == [(b"s1", b"d")]
